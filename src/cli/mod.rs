@@ -1,0 +1,134 @@
+//! The `berth` command line: argument types (clap derive) and the one place that turns
+//! outcomes and errors into exit codes.
+//!
+//! Each command lives in its own file with its arguments next to its `run`. Commands
+//! return an [`Outcome`]; errors are `anyhow` chains printed on one line. Exit codes:
+//! 0 clean, 1 findings (collisions, taken ports), 2 unusable input or failure. A closed
+//! stdout (`berth ports | head`) ends the program quietly with 0.
+
+mod check;
+mod completions;
+mod logging;
+mod output;
+mod port;
+mod ports;
+mod scan;
+mod who;
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::registry::PortManager;
+
+pub use logging::LogFormat;
+
+/// berth: collision-free ports for many instances of the same services on one host.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The port registry file [default: $BERTH_REGISTRY, else dynamicconfig/port_registry.yaml
+    /// in the working directory or the nearest parent]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub registry: Option<PathBuf>,
+
+    /// How logs on stderr look.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Log less: errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log more: -v shows every port allocation, -vv debug detail. BERTH_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Prove the registry collision-free: every slot of every instance, service and environment.
+    Check(check::CheckArgs),
+    /// Print one port, for scripts: `$(berth port kafka broker_port -i 1)`.
+    Port(port::PortArgs),
+    /// Print ports as a table, JSON, .env, compose env file, shell exports or Markdown.
+    Ports(ports::PortsArgs),
+    /// Show which process (pid, name) holds each port right now, TCP and UDP, IPv4 and IPv6.
+    Who(who::WhoArgs),
+    /// List every registry slot that something on this host holds right now.
+    Scan(scan::ScanArgs),
+    /// Print shell completions.
+    Completions(completions::CompletionsArgs),
+}
+
+/// What a command found, as far as the exit code cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to report: exit 0.
+    Clean,
+    /// Collisions, conflicts or taken ports: exit 1.
+    Findings,
+}
+
+/// Parses the process's arguments, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    run(Cli::parse())
+}
+
+/// Runs a parsed command line and returns its exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    logging::init(cli.log_format, cli.quiet, cli.verbose);
+    let result = match cli.command {
+        Command::Check(args) => check::run(args, cli.registry.as_deref()),
+        Command::Port(args) => port::run(args, cli.registry.as_deref()),
+        Command::Ports(args) => ports::run(args, cli.registry.as_deref()),
+        Command::Who(args) => who::run(args),
+        Command::Scan(args) => scan::run(args, cli.registry.as_deref()),
+        Command::Completions(args) => completions::run(args),
+    };
+    exit_code(result)
+}
+
+/// The one mapping from results to exit codes.
+fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<io::Error>())
+        .any(|cause| cause.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// The process-wide manager, with the registry named on the command line.
+fn manager(registry: Option<&std::path::Path>) -> anyhow::Result<&'static PortManager> {
+    Ok(PortManager::global(registry)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

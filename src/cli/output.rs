@@ -1,0 +1,36 @@
+//! Where command output goes: stdout, or a file replaced atomically (`-o FILE`), so a
+//! reader of `.env` never sees half a file and a failed run leaves the old one intact.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+/// Writes `text` to `path` atomically, or to stdout when `path` is `None`.
+pub(super) fn emit(text: &str, path: Option<&Path>) -> anyhow::Result<()> {
+    match path {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+        }
+        Some(path) => {
+            let directory = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            let mut file = tempfile::NamedTempFile::new_in(directory)
+                .with_context(|| format!("cannot create a temporary file in {}", directory.display()))?;
+            file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", file.path().display()))?;
+            file.persist(path).with_context(|| format!("cannot replace {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub(super) fn emit_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    emit(&text, None)
+}

@@ -1,0 +1,72 @@
+//! `berth scan`: every registry slot (all instances of every service) that something on
+//! this host holds right now, and by whom.
+//!
+//! It answers "can these slots be used here now?": any taken slot is a finding (exit 1).
+
+use std::path::Path;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::output::{emit, emit_json};
+use super::who::{ProbeFormat, describe};
+use super::{Outcome, manager};
+use crate::probe::{HostPorts, Listener};
+use crate::registry::ResolvedPort;
+
+/// Arguments of `berth scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The environment [default: the registry's first].
+    #[arg(long = "env", value_name = "ENV")]
+    environment: Option<String>,
+    /// Output for people or for machines.
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
+    format: ProbeFormat,
+}
+
+#[derive(Serialize)]
+struct TakenSlot<'a> {
+    #[serde(flatten)]
+    slot: &'a ResolvedPort,
+    holders: &'a [Listener],
+}
+
+pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
+    let manager = manager(registry)?;
+    let view = manager.environment(args.environment.as_deref())?;
+    let mut slots = Vec::new();
+    for service in &manager.registry().services {
+        for instance in service.instances() {
+            slots.extend(view.instance_ports(&service.name, u32::from(instance))?);
+        }
+    }
+    let host = HostPorts::snapshot()?;
+    let taken: Vec<TakenSlot<'_>> = slots
+        .iter()
+        .map(|slot| TakenSlot { slot, holders: host.holders(slot.port) })
+        .filter(|taken| !taken.holders.is_empty())
+        .collect();
+    match args.format {
+        ProbeFormat::Json => emit_json(&taken)?,
+        ProbeFormat::Table => {
+            let mut text = String::new();
+            for entry in &taken {
+                for listener in entry.holders {
+                    let slot = entry.slot;
+                    text.push_str(&format!(
+                        "{}[{}].{} = {}: taken by {}\n",
+                        slot.service,
+                        slot.instance,
+                        slot.key,
+                        slot.port,
+                        describe(listener)
+                    ));
+                }
+            }
+            text.push_str(&format!("{} slots scanned, {} taken\n", slots.len(), taken.len()));
+            emit(&text, None)?;
+        }
+    }
+    Ok(if taken.is_empty() { Outcome::Clean } else { Outcome::Findings })
+}

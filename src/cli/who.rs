@@ -1,0 +1,66 @@
+//! `berth who`: which process holds each of the given ports right now.
+//!
+//! Answers for every port, free or not, and exits 0 once it could look; use
+//! `--format json` to script on the answer.
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::Outcome;
+use super::output::{emit, emit_json};
+use crate::probe::{HostPorts, Listener};
+
+/// Arguments of `berth who`.
+#[derive(Debug, Args)]
+pub struct WhoArgs {
+    /// Ports to look up.
+    #[arg(required = true, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    ports: Vec<u16>,
+    /// Output for people or for machines.
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
+    format: ProbeFormat,
+}
+
+/// Output formats of the commands that read the live host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum ProbeFormat {
+    Table,
+    Json,
+}
+
+#[derive(Serialize)]
+struct PortHolders<'a> {
+    port: u16,
+    holders: &'a [Listener],
+}
+
+pub(super) fn run(args: WhoArgs) -> anyhow::Result<Outcome> {
+    let host = HostPorts::snapshot()?;
+    match args.format {
+        ProbeFormat::Json => {
+            let answers: Vec<PortHolders<'_>> =
+                args.ports.iter().map(|&port| PortHolders { port, holders: host.holders(port) }).collect();
+            emit_json(&answers)?;
+        }
+        ProbeFormat::Table => {
+            let mut text = String::new();
+            for &port in &args.ports {
+                let holders = host.holders(port);
+                if holders.is_empty() {
+                    text.push_str(&format!("{port}: free\n"));
+                }
+                for listener in holders {
+                    text.push_str(&format!("{port}: {}\n", describe(listener)));
+                }
+            }
+            emit(&text, None)?;
+        }
+    }
+    Ok(Outcome::Clean)
+}
+
+/// `tcp 127.0.0.1:9192 pid 4242 (java)`, or `… owner unknown` when the process is hidden.
+pub(super) fn describe(listener: &Listener) -> String {
+    let owner = listener.owner.as_ref().map_or_else(|| "owner unknown".to_string(), ToString::to_string);
+    format!("{} {} {owner}", listener.protocol, listener.address)
+}

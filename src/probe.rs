@@ -1,0 +1,207 @@
+//! Which process listens on a port right now, read from the live host's `/proc`.
+//!
+//! TCP sockets count when they listen, UDP sockets when they are bound; IPv4 and IPv6
+//! alike. A socket is tied to its process through the socket inode that appears among the
+//! process's open file descriptors. Processes whose descriptors cannot be read (another
+//! user's, without root) still show their socket, with the owner unknown. Linux only.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+use procfs::net::TcpState;
+use procfs::process::FDTarget;
+use serde::Serialize;
+
+/// Transport protocol of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// A listening TCP socket.
+    Tcp,
+    /// A bound UDP socket.
+    Udp,
+}
+
+/// A socket that holds a port, and the process that owns it when that can be known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listener {
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// The local address and port the socket is bound to.
+    pub address: SocketAddr,
+    /// The owning process.
+    pub owner: Option<Owner>,
+}
+
+/// The process behind a socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    /// Process id.
+    pub pid: i32,
+    /// The process's name (`comm`, at most 15 characters).
+    pub name: String,
+}
+
+/// Reading `/proc` failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the host's socket tables from /proc: {source}; berth's port probe needs Linux with /proc mounted")]
+pub struct ProbeError {
+    source: procfs::ProcError,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Self::Tcp => "tcp",
+            Self::Udp => "udp",
+        })
+    }
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "pid {} ({})", self.pid, self.name)
+    }
+}
+
+impl Listener {
+    /// The port the socket holds.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+}
+
+/// A snapshot of every port held on the host, taken once and asked many times.
+#[derive(Debug, Clone, Default)]
+pub struct HostPorts {
+    by_port: HashMap<u16, Vec<Listener>>,
+}
+
+impl HostPorts {
+    /// Reads the host's TCP and UDP socket tables and their owners.
+    pub fn snapshot() -> Result<Self, ProbeError> {
+        let sockets = sockets().map_err(|source| ProbeError { source })?;
+        let owners = socket_owners();
+        Ok(Self::from_parts(sockets, &owners))
+    }
+
+    /// Joins sockets (protocol, address, inode) with an inode → owner map.
+    fn from_parts(sockets: Vec<(Protocol, SocketAddr, u64)>, owners: &HashMap<u64, Owner>) -> Self {
+        let mut by_port: HashMap<u16, Vec<Listener>> = HashMap::new();
+        for (protocol, address, inode) in sockets {
+            let owner = owners.get(&inode).cloned();
+            by_port.entry(address.port()).or_default().push(Listener { protocol, address, owner });
+        }
+        for listeners in by_port.values_mut() {
+            listeners.sort_by(|left, right| {
+                (left.protocol, left.address.is_ipv6(), left.address).cmp(&(
+                    right.protocol,
+                    right.address.is_ipv6(),
+                    right.address,
+                ))
+            });
+            listeners.dedup();
+        }
+        Self { by_port }
+    }
+
+    /// The sockets holding `port`, TCP before UDP, IPv4 before IPv6; empty when it is free.
+    pub fn holders(&self, port: u16) -> &[Listener] {
+        self.by_port.get(&port).map_or(&[], Vec::as_slice)
+    }
+}
+
+fn sockets() -> Result<Vec<(Protocol, SocketAddr, u64)>, procfs::ProcError> {
+    let mut sockets = Vec::new();
+    for table in [procfs::net::tcp()?, procfs::net::tcp6()?] {
+        sockets.extend(
+            table
+                .into_iter()
+                .filter(|entry| entry.state == TcpState::Listen)
+                .map(|entry| (Protocol::Tcp, entry.local_address, entry.inode)),
+        );
+    }
+    for table in [procfs::net::udp()?, procfs::net::udp6()?] {
+        sockets.extend(table.into_iter().map(|entry| (Protocol::Udp, entry.local_address, entry.inode)));
+    }
+    Ok(sockets)
+}
+
+/// Socket inode → owning process, for every process whose descriptors can be read.
+/// Processes that vanish or deny access mid-scan are skipped, not fatal.
+fn socket_owners() -> HashMap<u64, Owner> {
+    let mut owners = HashMap::new();
+    let Ok(processes) = procfs::process::all_processes() else {
+        return owners;
+    };
+    for process in processes.flatten() {
+        let Ok(descriptors) = process.fd() else { continue };
+        let name = process.stat().map(|stat| stat.comm).unwrap_or_default();
+        for descriptor in descriptors.flatten() {
+            if let FDTarget::Socket(inode) = descriptor.target {
+                owners.entry(inode).or_insert_with(|| Owner { pid: process.pid, name: name.clone() });
+            }
+        }
+    }
+    owners
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv6Addr, TcpListener, UdpSocket};
+
+    use super::*;
+
+    #[test]
+    fn joins_sockets_with_their_owners_and_orders_them() {
+        let sockets = vec![
+            (Protocol::Udp, "0.0.0.0:5353".parse().expect("address"), 7),
+            (Protocol::Tcp, "[::]:5353".parse().expect("address"), 8),
+            (Protocol::Tcp, "127.0.0.1:5353".parse().expect("address"), 9),
+        ];
+        let owners = HashMap::from([(9, Owner { pid: 42, name: "dnsd".into() })]);
+        let ports = HostPorts::from_parts(sockets, &owners);
+        let holders = ports.holders(5353);
+        assert_eq!(holders.len(), 3);
+        assert_eq!(holders[0].address.to_string(), "127.0.0.1:5353");
+        assert_eq!(holders[0].owner, Some(Owner { pid: 42, name: "dnsd".into() }));
+        assert_eq!(holders[1].address.to_string(), "[::]:5353");
+        assert_eq!(holders[1].owner, None);
+        assert_eq!(holders[2].protocol, Protocol::Udp);
+        assert!(ports.holders(5354).is_empty());
+    }
+
+    #[test]
+    fn finds_this_process_on_real_tcp_and_udp_sockets() {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let tcp6 = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).ok();
+        let ports = HostPorts::snapshot().expect("snapshot");
+        let me = i32::try_from(std::process::id()).expect("pid fits");
+
+        let tcp_port = tcp.local_addr().expect("addr").port();
+        let held = ports.holders(tcp_port);
+        assert!(
+            held.iter().any(|listener| listener.protocol == Protocol::Tcp
+                && listener.owner.as_ref().map(|owner| owner.pid) == Some(me)),
+            "tcp port {tcp_port} not attributed to pid {me}: {held:?}"
+        );
+        let udp_port = udp.local_addr().expect("addr").port();
+        assert!(
+            ports.holders(udp_port).iter().any(|listener| listener.protocol == Protocol::Udp
+                && listener.owner.as_ref().map(|owner| owner.pid) == Some(me))
+        );
+        if let Some(tcp6) = tcp6 {
+            let port = tcp6.local_addr().expect("addr").port();
+            assert!(ports.holders(port).iter().any(|listener| listener.address.is_ipv6()));
+        }
+    }
+
+    #[test]
+    fn a_closed_port_has_no_holders() {
+        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let ports = HostPorts::snapshot().expect("snapshot");
+        assert!(ports.holders(port).iter().all(|listener| listener.protocol != Protocol::Tcp));
+    }
+}

@@ -1,0 +1,228 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::registry::PortRange;
+
+fn parse_text(text: &str) -> Result<Registry, LoadError> {
+    parse(text, Path::new("ports.yaml"))
+}
+
+fn error_of(text: &str) -> String {
+    parse_text(text).expect_err("should be refused").to_string()
+}
+
+const SEED_EXAMPLE: &str = "\
+service_name:
+  port: 9092                  # For single-port services
+  broker_port: 9092           # For multi-port services
+  controller_port: 19093
+  instance_increment: 100     # Port increment per instance
+  max_instances: 10           # Maximum recommended instances
+
+my_new_service:
+  port: 10000
+  instance_increment: 100
+  max_instances: 5
+";
+
+#[test]
+fn the_seed_format_loads_unchanged() {
+    let registry = parse_text(SEED_EXAMPLE).expect("seed example loads");
+    assert_eq!(registry.services.len(), 2);
+    let first = &registry.services[0];
+    assert_eq!(first.name, "service_name");
+    let keys: Vec<(&str, u16)> = first.ports.iter().map(|key| (key.name.as_str(), key.base)).collect();
+    assert_eq!(keys, [("port", 9092), ("broker_port", 9092), ("controller_port", 19093)]);
+    assert_eq!(registry.services[1].max_instances, 5);
+    assert_eq!(registry.environments, [Environment { name: "development".into(), offset: 0 }]);
+}
+
+#[test]
+fn defaults_apply_where_a_service_is_silent() {
+    let registry = parse_text("a:\n  port: 1000\nb:\n  port: 2000\n  max_instances: 2\n").expect("loads");
+    assert_eq!(registry.services[0].instance_increment, DEFAULT_INSTANCE_INCREMENT);
+    assert_eq!(registry.services[0].max_instances, DEFAULT_MAX_INSTANCES);
+    let registry =
+        parse_text("defaults:\n  instance_increment: 7\n  max_instances: 3\na:\n  port: 1000\nb:\n  port: 2000\n  max_instances: 2\n")
+            .expect("loads");
+    assert_eq!((registry.services[0].instance_increment, registry.services[0].max_instances), (7, 3));
+    assert_eq!((registry.services[1].instance_increment, registry.services[1].max_instances), (7, 2));
+}
+
+#[test]
+fn every_addition_loads() {
+    let text = "\
+environments:
+  development: 0
+  staging: 1000
+reserved:
+  - ports: \"22\"
+    reason: ssh
+  - ports: \"5432, 30000-32767\"
+    reason: database and NodePorts
+  - ports: 80
+    reason: http
+api:
+  description: Backend API
+  port: 8000
+  range: [8000, 8009]
+  max_instances: 10
+  instance_increment: 1
+docs:
+  port: 8100
+  range: \"8100-8199\"
+";
+    let registry = parse_text(text).expect("loads");
+    assert_eq!(registry.environments[1], Environment { name: "staging".into(), offset: 1000 });
+    assert_eq!(registry.reserved.len(), 3);
+    assert_eq!(
+        registry.reserved[1].ports,
+        [PortRange { start: 5432, end: 5432 }, PortRange { start: 30000, end: 32767 }]
+    );
+    assert_eq!(registry.services[0].range, Some(PortRange { start: 8000, end: 8009 }));
+    assert_eq!(registry.services[0].description.as_deref(), Some("Backend API"));
+    assert_eq!(registry.services[1].range, Some(PortRange { start: 8100, end: 8199 }));
+}
+
+/// Each bad input: the exact message, led by `file:line:column`.
+#[test]
+fn bad_inputs_are_refused_with_their_location() {
+    let cases = [
+        ("- kafka\n", "ports.yaml:1:1: invalid type: sequence, expected a map of services (`kafka:`, `redis:`, …)"),
+        (
+            "kafka:\n  port: 1\n\tbroker_port: 2\n",
+            "ports.yaml:3:1: found a tab character that violates indentation, while scanning a plain scalar at line 2 column 9",
+        ),
+        (
+            "kafka:\n  port: 1\nkafka:\n  port: 2\n",
+            "ports.yaml:3:1: duplicate service `kafka`: each may appear once; merge the two entries",
+        ),
+        (
+            "kafka:\n  port: 1\n  port: 2\n",
+            "ports.yaml:3:3: kafka: duplicate key `port`: each may appear once; merge the two entries",
+        ),
+        (
+            "kafka:\n  port: 1\n  max_instance: 3\n",
+            "ports.yaml:3:3: kafka: unknown field `max_instance`: did you mean `max_instances`? a service takes `description`, `instance_increment`, `max_instances`, `range` and port keys named `port` or ending in `_port`",
+        ),
+        (
+            "kafka:\n  port: 0\n",
+            "ports.yaml:2:9: kafka.port: a port of 0 is out of range: ports are whole numbers from 1 to 65535",
+        ),
+        (
+            "kafka:\n  port: 70000\n",
+            "ports.yaml:2:9: kafka.port: a port of 70000 is out of range: ports are whole numbers from 1 to 65535",
+        ),
+        (
+            "kafka:\n  port: -1\n",
+            "ports.yaml:2:9: kafka.port: a port of -1 is out of range: ports are whole numbers from 1 to 65535",
+        ),
+        (
+            "kafka:\n  port: \"9092\"\n",
+            "ports.yaml:2:9: kafka.port: invalid type: string \"9092\", expected a port as a whole number from 1 to 65535",
+        ),
+        (
+            "kafka:\n  port: 9092\n  instance_increment: 0\n",
+            "ports.yaml:3:23: kafka.instance_increment: `instance_increment` of 0 is out of range: instances need distinct ports, so the increment is at least 1",
+        ),
+        (
+            "kafka:\n  port: 9092\n  max_instances: 0\n",
+            "ports.yaml:3:18: kafka.max_instances: `max_instances` of 0 is out of range: a service needs at least instance 0",
+        ),
+        (
+            "reserved:\n  - ports: \"32767-30000\"\n    reason: backwards\n",
+            "ports.yaml:2:12: reserved[0].ports: range 32767-30000 is written backwards: write 30000-32767",
+        ),
+        (
+            "api:\n  port: 8000\n  range: [8009, 8000]\n",
+            "ports.yaml:3:10: api.range: range 8009-8000 is written backwards: write 8000-8009",
+        ),
+        ("reserved:\n  - ports: \"22\"\n", "ports.yaml:2:5: reserved[0]: missing field `reason`"),
+        (
+            "kafka: 9092\n",
+            "ports.yaml:1:8: kafka: invalid type: integer `9092`, expected service `kafka` as a map with `port:` or keys ending in `_port`",
+        ),
+        (
+            "environments:\n  staging: -5\nkafka:\n  port: 1\n",
+            "ports.yaml:2:12: environments.staging: an environment offset of -5 is out of range: offsets are whole numbers from 0 to 65535",
+        ),
+        (
+            "defaults:\n  increment: 5\nkafka:\n  port: 1\n",
+            "ports.yaml:2:3: defaults: unknown field `increment`, expected `instance_increment` or `max_instances`",
+        ),
+    ];
+    let mismatches: Vec<String> = cases
+        .iter()
+        .filter_map(|(text, expected)| {
+            let actual = error_of(text);
+            (actual != *expected).then(|| format!("input {text:?}\n  expected: {expected}\n  actual:   {actual}"))
+        })
+        .collect();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn a_file_without_services_is_empty() {
+    for text in ["", "# only a comment\n", "defaults:\n  max_instances: 2\n"] {
+        assert!(matches!(parse_text(text), Err(LoadError::Empty { .. })), "{text:?} should be refused as empty");
+    }
+    assert!(error_of("").starts_with("ports.yaml: the port registry defines no services"));
+}
+
+#[test]
+fn missing_files_and_directories_cannot_be_read() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let missing = directory.path().join("nope.yaml");
+    let error = load_file(&missing).expect_err("missing");
+    assert!(matches!(error, LoadError::Read { .. }));
+    assert!(error.to_string().contains("nope.yaml") && error.to_string().contains("No such file"));
+    let error = load_file(directory.path()).expect_err("directory");
+    assert!(error.to_string().contains("Is a directory"), "{error}");
+}
+
+#[test]
+fn location_prefers_the_flag_then_the_variable_then_the_nearest_parent() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let nested = root.path().join("a/b");
+    std::fs::create_dir_all(&nested).expect("nested");
+    std::fs::create_dir_all(root.path().join("dynamicconfig")).expect("dynamicconfig");
+    let found = root.path().join(REGISTRY_PATH);
+    std::fs::write(&found, "redis:\n  port: 6379\n").expect("write");
+
+    let flag = PathBuf::from("/flag.yaml");
+    assert_eq!(locate_from(Some(&flag), Some("/var.yaml".into()), &nested).expect("flag"), flag);
+    assert_eq!(locate_from(None, Some("/var.yaml".into()), &nested).expect("variable"), PathBuf::from("/var.yaml"));
+    assert_eq!(locate_from(None, Some("".into()), &nested).expect("search"), found);
+    assert_eq!(locate_from(None, None, &nested).expect("search"), found);
+
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let error = locate_from(None, None, elsewhere.path()).expect_err("nothing to find");
+    assert!(error.to_string().contains("pass --registry PATH or set BERTH_REGISTRY"), "{error}");
+}
+
+#[test]
+fn the_shipped_registry_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(REGISTRY_PATH);
+    let registry = load_file(&path).expect("shipped registry loads");
+    let names: Vec<&str> = registry.services.iter().map(|service| service.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "kafka",
+            "mongodb",
+            "mongoexpress",
+            "redis",
+            "alertmanager",
+            "prometheus",
+            "grafana",
+            "loki",
+            "jaeger",
+            "neo4j",
+            "qdrant",
+            "traefik",
+            "promtail",
+            "temporal",
+            "argocd"
+        ]
+    );
+}

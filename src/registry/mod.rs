@@ -1,0 +1,24 @@
+//! The port registry: load it, prove it collision-free, resolve slots to ports.
+//!
+//! [`load_file`] reads `dynamicconfig/port_registry.yaml` into a [`Registry`];
+//! [`validate`] checks every slot and returns a [`Report`]; [`PortManager`] is the
+//! process-wide resolver built on both. Everything but `load` and the global manager is pure.
+
+mod load;
+mod manager;
+mod model;
+mod schema;
+mod suggest;
+mod validate;
+mod variables;
+
+pub use load::{LoadError, REGISTRY_PATH, REGISTRY_VARIABLE, load_file, locate, parse};
+pub use manager::{EnvironmentView, LookupError, ManagerError, PortManager, ResolvedPort};
+pub use model::{
+    DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, PortKey, PortRange, Registry,
+    Reservation, Service, Slot,
+};
+pub use schema::parse_range;
+pub use suggest::did_you_mean;
+pub use validate::{Finding, FindingCode, Report, Severity, validate};
+pub use variables::variable_name;

@@ -1,0 +1,322 @@
+//! Proof that a registry can never collide: every slot of every instance of every service
+//! in every environment is computed and checked, in O(n log n) for n slots.
+//!
+//! The check is pure: it takes a [`Registry`] and returns a [`Report`] listing every
+//! problem at once (it never stops at the first). A [`Finding`] holds only indices and
+//! numbers; its sentence is written on demand by [`Finding::message`], so a registry with
+//! a hundred thousand collisions is still checked in milliseconds.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::model::{PortRange, Registry, Slot};
+use super::schema::TOP_LEVEL_WORDS;
+use super::suggest::did_you_mean;
+
+/// Ports below this need privileges to bind.
+const FIRST_UNPRIVILEGED_PORT: u32 = 1024;
+
+/// What kind of problem a finding is; the kebab-case name is stable for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingCode {
+    /// Two slots compute to the same port.
+    PortCollision,
+    /// A slot computes to a port beyond 65535.
+    PortOutOfRange,
+    /// A slot leaves the `range:` its service declares.
+    OutsideServiceRange,
+    /// A slot sits on a port listed under `reserved:`.
+    ReservedPort,
+    /// A service declares no port keys.
+    NoPorts,
+    /// A slot is below 1024 and needs privileges to bind.
+    PrivilegedPort,
+}
+
+/// How much a finding matters: errors fail `berth check`, warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The registry must not be used as it is.
+    Error,
+    /// Worth knowing; the registry still works.
+    Warning,
+}
+
+/// One problem found in a registry, by the indices of what it involves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// `other` computes to the same port as `first`, which took it earlier in file order.
+    Collision {
+        /// The slot that holds the port first.
+        first: Slot,
+        /// The slot that collides with it.
+        other: Slot,
+        /// The shared port.
+        port: u16,
+    },
+    /// `slot` computes beyond 65535; later instances of the same key are not reported again.
+    OutOfRange {
+        /// The first slot of its key that overflows.
+        slot: Slot,
+        /// What it computes to.
+        port: u32,
+    },
+    /// `slot` leaves its service's declared range.
+    OutsideServiceRange {
+        /// The slot.
+        slot: Slot,
+        /// Its port.
+        port: u16,
+        /// The service's range.
+        range: PortRange,
+    },
+    /// `slot` sits on a reserved port.
+    Reserved {
+        /// The slot.
+        slot: Slot,
+        /// Its port.
+        port: u16,
+        /// The reserved range it hits.
+        range: PortRange,
+        /// Index into [`Registry::reserved`].
+        reservation: usize,
+    },
+    /// The service at this index has no port keys.
+    NoPorts {
+        /// Index into [`Registry::services`].
+        service: usize,
+    },
+    /// Instances `first` to `last` of one key are below 1024.
+    Privileged {
+        /// The lowest such instance's slot.
+        first: Slot,
+        /// The highest such instance's slot.
+        last: Slot,
+    },
+}
+
+/// Everything `validate` found, plus the counts for the summary line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Findings, errors before warnings.
+    pub findings: Vec<Finding>,
+    /// How many services the registry has.
+    pub services: usize,
+    /// How many slots were checked.
+    pub slots: usize,
+}
+
+impl FindingCode {
+    /// Whether this kind of finding is an error or a warning.
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::PrivilegedPort => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+impl fmt::Display for FindingCode {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Self::PortCollision => "port-collision",
+            Self::PortOutOfRange => "port-out-of-range",
+            Self::OutsideServiceRange => "outside-service-range",
+            Self::ReservedPort => "reserved-port",
+            Self::NoPorts => "no-ports",
+            Self::PrivilegedPort => "privileged-port",
+        })
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        })
+    }
+}
+
+impl Finding {
+    /// The stable kind of this finding.
+    pub fn code(&self) -> FindingCode {
+        match self {
+            Self::Collision { .. } => FindingCode::PortCollision,
+            Self::OutOfRange { .. } => FindingCode::PortOutOfRange,
+            Self::OutsideServiceRange { .. } => FindingCode::OutsideServiceRange,
+            Self::Reserved { .. } => FindingCode::ReservedPort,
+            Self::NoPorts { .. } => FindingCode::NoPorts,
+            Self::Privileged { .. } => FindingCode::PrivilegedPort,
+        }
+    }
+
+    /// The slots involved, in the order the message names them.
+    pub fn slots(&self) -> Vec<Slot> {
+        match *self {
+            Self::Collision { first, other, .. } => vec![first, other],
+            Self::OutOfRange { slot, .. } | Self::OutsideServiceRange { slot, .. } | Self::Reserved { slot, .. } => {
+                vec![slot]
+            }
+            Self::NoPorts { .. } => Vec::new(),
+            Self::Privileged { first, last } if first == last => vec![first],
+            Self::Privileged { first, last } => vec![first, last],
+        }
+    }
+
+    /// The sentence for people: both sides, the numbers, and what to do.
+    pub fn message(&self, registry: &Registry) -> String {
+        let describe = |slot| registry.describe(slot);
+        match *self {
+            Self::Collision { first, other, port } => {
+                format!("{} = {port} collides with {} = {port}", describe(first), describe(other))
+            }
+            Self::OutOfRange { slot, port } => {
+                let service = registry.service_of(slot);
+                let offset = registry.environment_of(slot).offset;
+                let offset = if offset == 0 { String::new() } else { format!(" + offset {offset}") };
+                format!(
+                    "{} = {port} is beyond 65535 ({}{offset} + {} × {}): set max_instances to at most {} or lower the base or increment",
+                    describe(slot),
+                    registry.key_of(slot).base,
+                    slot.instance,
+                    service.instance_increment,
+                    slot.instance,
+                )
+            }
+            Self::OutsideServiceRange { slot, port, range } => format!(
+                "{} = {port} is outside {}'s range {range}: widen the range or lower max_instances",
+                describe(slot),
+                registry.service_of(slot).name,
+            ),
+            Self::Reserved { slot, port, range, reservation } => format!(
+                "{} = {port} sits on reserved {} {range} ({})",
+                describe(slot),
+                if range.start == range.end { "port" } else { "range" },
+                registry.reserved[reservation].reason,
+            ),
+            Self::NoPorts { service } => {
+                let name = &registry.services[service].name;
+                let hint = did_you_mean(name, TOP_LEVEL_WORDS)
+                    .map(|word| format!(" (if `{name}` was meant as the top-level `{word}:`, correct its spelling)"))
+                    .unwrap_or_default();
+                format!("service `{name}` has no ports: add `port:` or keys ending in `_port`{hint}")
+            }
+            Self::Privileged { first, last } => {
+                let which = if first == last {
+                    format!("{} = {} is", describe(first), registry.port_of(first))
+                } else {
+                    format!(
+                        "{} to {} = {} to {} are",
+                        describe(first),
+                        describe(last),
+                        registry.port_of(first),
+                        registry.port_of(last)
+                    )
+                };
+                format!("{which} below 1024: binding needs root or CAP_NET_BIND_SERVICE")
+            }
+        }
+    }
+}
+
+impl Report {
+    /// How many findings are errors.
+    pub fn errors(&self) -> usize {
+        self.count(Severity::Error)
+    }
+
+    /// How many findings are warnings.
+    pub fn warnings(&self) -> usize {
+        self.count(Severity::Warning)
+    }
+
+    fn count(&self, severity: Severity) -> usize {
+        self.findings.iter().filter(|finding| finding.code().severity() == severity).count()
+    }
+}
+
+/// Checks every slot of `registry`; see the module docs.
+pub fn validate(registry: &Registry) -> Report {
+    let mut findings = Vec::new();
+    let mut placed = Vec::with_capacity(registry.slot_count());
+    for (service_index, service) in registry.services.iter().enumerate() {
+        if service.ports.is_empty() {
+            findings.push(Finding::NoPorts { service: service_index });
+        }
+        for (environment_index, environment) in registry.environments.iter().enumerate() {
+            for (key_index, key) in service.ports.iter().enumerate() {
+                let slot_at = |instance| Slot {
+                    service: service_index,
+                    environment: environment_index,
+                    instance,
+                    key: key_index,
+                };
+                let mut privileged: Option<(Slot, Slot)> = None;
+                for instance in service.instances() {
+                    let slot = slot_at(instance);
+                    let computed = service.port_of(key, environment.offset, instance);
+                    let Ok(port) = u16::try_from(computed) else {
+                        findings.push(Finding::OutOfRange { slot, port: computed });
+                        break;
+                    };
+                    if let Some(range) = service.range.filter(|range| !range.contains(computed)) {
+                        findings.push(Finding::OutsideServiceRange { slot, port, range });
+                        continue;
+                    }
+                    if computed < FIRST_UNPRIVILEGED_PORT {
+                        privileged = Some((privileged.map_or(slot, |(first, _)| first), slot));
+                    }
+                    placed.push((port, slot));
+                }
+                if let Some((first, last)) = privileged {
+                    findings.push(Finding::Privileged { first, last });
+                }
+            }
+        }
+    }
+    placed.sort_unstable();
+    collisions(&placed, &mut findings);
+    reserved_hits(registry, &placed, &mut findings);
+    findings.sort_by_key(|finding| finding.code().severity());
+    Report { findings, services: registry.services.len(), slots: registry.slot_count() }
+}
+
+/// Adjacent equal ports in the sorted list collide; each later slot is reported against the
+/// first one that took the port.
+fn collisions(placed: &[(u16, Slot)], findings: &mut Vec<Finding>) {
+    for group in placed.chunk_by(|left, right| left.0 == right.0) {
+        let (port, first) = group[0];
+        findings.extend(group[1..].iter().map(|&(_, other)| Finding::Collision { first, other, port }));
+    }
+}
+
+/// Walks the sorted slots and the sorted reserved ranges together: O(slots + ranges).
+fn reserved_hits(registry: &Registry, placed: &[(u16, Slot)], findings: &mut Vec<Finding>) {
+    let mut ranges: Vec<(PortRange, usize)> = registry
+        .reserved
+        .iter()
+        .enumerate()
+        .flat_map(|(reservation, entry)| entry.ports.iter().map(move |range| (*range, reservation)))
+        .collect();
+    ranges.sort_unstable();
+    let mut next = 0;
+    for &(port, slot) in placed {
+        while next < ranges.len() && ranges[next].0.end < port {
+            next += 1;
+        }
+        let hit = ranges[next..]
+            .iter()
+            .take_while(|(range, _)| range.start <= port)
+            .find(|(range, _)| range.contains(u32::from(port)));
+        if let Some(&(range, reservation)) = hit {
+            findings.push(Finding::Reserved { slot, port, range, reservation });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+use std::path::Path;
+
+use super::*;
+use crate::registry::parse;
+
+fn registry(text: &str) -> Registry {
+    parse(text, Path::new("test.yaml")).expect("test registry loads")
+}
+
+fn messages(text: &str) -> Vec<String> {
+    let registry = registry(text);
+    let report = validate(&registry);
+    report.findings.iter().map(|finding| format!("{}: {}", finding.code(), finding.message(&registry))).collect()
+}
+
+#[test]
+fn a_clean_registry_has_no_findings() {
+    let registry = registry("kafka:\n  broker_port: 9092\n  controller_port: 19093\nredis:\n  port: 6379\n");
+    let report = validate(&registry);
+    assert_eq!(report.findings, []);
+    assert_eq!((report.services, report.slots, report.errors()), (2, 30, 0));
+}
+
+#[test]
+fn collisions_name_both_sides_and_the_port() {
+    let found = messages("grafana:\n  port: 3000\n  max_instances: 5\nloki:\n  port: 3100\n  max_instances: 5\n");
+    assert_eq!(
+        found,
+        [
+            "port-collision: grafana[1].port = 3100 collides with loki[0].port = 3100",
+            "port-collision: grafana[2].port = 3200 collides with loki[1].port = 3200",
+            "port-collision: grafana[3].port = 3300 collides with loki[2].port = 3300",
+            "port-collision: grafana[4].port = 3400 collides with loki[3].port = 3400",
+        ]
+    );
+}
+
+#[test]
+fn keys_of_one_service_can_collide_with_each_other() {
+    let found = messages("svc:\n  a_port: 5000\n  b_port: 5010\n  instance_increment: 5\n  max_instances: 3\n");
+    assert_eq!(found, ["port-collision: svc[0].b_port = 5010 collides with svc[2].a_port = 5010"]);
+}
+
+#[test]
+fn three_slots_on_one_port_are_two_collisions_against_the_first() {
+    let found = messages(
+        "a:\n  port: 4000\n  max_instances: 1\nb:\n  port: 4000\n  max_instances: 1\nc:\n  port: 4000\n  max_instances: 1\n",
+    );
+    assert_eq!(
+        found,
+        [
+            "port-collision: a[0].port = 4000 collides with b[0].port = 4000",
+            "port-collision: a[0].port = 4000 collides with c[0].port = 4000",
+        ]
+    );
+}
+
+#[test]
+fn ports_beyond_65535_are_reported_once_per_key() {
+    let found = messages("big:\n  port: 65000\n  instance_increment: 300\n  max_instances: 10\n");
+    assert_eq!(
+        found,
+        [
+            "port-out-of-range: big[2].port = 65600 is beyond 65535 (65000 + 2 × 300): set max_instances to at most 2 or lower the base or increment"
+        ]
+    );
+}
+
+#[test]
+fn environment_offsets_are_part_of_every_slot() {
+    let text = "environments:\n  development: 0\n  staging: 1000\na:\n  port: 5000\n  max_instances: 1\nb:\n  port: 6000\n  max_instances: 1\nc:\n  port: 65000\n  max_instances: 1\n";
+    assert_eq!(
+        messages(text),
+        [
+            "port-out-of-range: c[0].port@staging = 66000 is beyond 65535 (65000 + offset 1000 + 0 × 100): set max_instances to at most 0 or lower the base or increment",
+            "port-collision: a[0].port@staging = 6000 collides with b[0].port@development = 6000",
+        ]
+    );
+    assert_eq!(validate(&registry(text)).slots, 6);
+}
+
+#[test]
+fn reserved_ports_and_ranges_are_off_limits() {
+    let text = "reserved:\n  - ports: \"22\"\n    reason: ssh\n  - ports: \"30000-32767\"\n    reason: Kubernetes NodePorts\nssh:\n  port: 22\n  max_instances: 1\nnode:\n  port: 29900\n  max_instances: 3\n";
+    assert_eq!(
+        messages(text),
+        [
+            "reserved-port: ssh[0].port = 22 sits on reserved port 22 (ssh)",
+            "reserved-port: node[1].port = 30000 sits on reserved range 30000-32767 (Kubernetes NodePorts)",
+            "reserved-port: node[2].port = 30100 sits on reserved range 30000-32767 (Kubernetes NodePorts)",
+            "privileged-port: ssh[0].port = 22 is below 1024: binding needs root or CAP_NET_BIND_SERVICE",
+        ]
+    );
+}
+
+#[test]
+fn overlapping_reservations_still_catch_every_slot() {
+    let text = "reserved:\n  - ports: \"1000-9000\"\n    reason: wide\n  - ports: \"1500\"\n    reason: narrow\n  - ports: \"9500-9600\"\n    reason: later\nsvc:\n  port: 1500\n  instance_increment: 4000\n  max_instances: 3\n";
+    let found = messages(text);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(found[0].contains("svc[0].port = 1500 sits on reserved range 1000-9000 (wide)"), "{found:?}");
+    assert!(found[1].contains("svc[1].port = 5500 sits on reserved range 1000-9000"), "{found:?}");
+    assert!(found[2].contains("svc[2].port = 9500 sits on reserved range 9500-9600 (later)"), "{found:?}");
+}
+
+#[test]
+fn slots_must_stay_inside_their_service_range() {
+    let found = messages("api:\n  port: 8000\n  range: 8000-8009\n  instance_increment: 5\n  max_instances: 3\n");
+    assert_eq!(
+        found,
+        [
+            "outside-service-range: api[2].port = 8010 is outside api's range 8000-8009: widen the range or lower max_instances"
+        ]
+    );
+}
+
+#[test]
+fn a_service_without_ports_is_an_error_with_a_spelling_hint() {
+    assert_eq!(
+        messages("default:\n  max_instances: 3\nredis:\n  port: 6379\n"),
+        [
+            "no-ports: service `default` has no ports: add `port:` or keys ending in `_port` (if `default` was meant as the top-level `defaults:`, correct its spelling)"
+        ]
+    );
+}
+
+#[test]
+fn privileged_ports_warn_without_failing() {
+    let registry = registry("traefik:\n  web_port: 80\n  max_instances: 3\n");
+    let report = validate(&registry);
+    assert_eq!((report.errors(), report.warnings()), (0, 1));
+    assert_eq!(
+        report.findings[0].message(&registry),
+        "traefik[0].web_port to traefik[2].web_port = 80 to 280 are below 1024: binding needs root or CAP_NET_BIND_SERVICE"
+    );
+}
+
+#[test]
+fn the_shipped_registry_is_collision_free() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::registry::REGISTRY_PATH);
+    let registry = crate::registry::load_file(&path).expect("loads");
+    let report = validate(&registry);
+    assert_eq!(report.errors(), 0, "{:?}", report.findings.iter().map(|f| f.message(&registry)).collect::<Vec<_>>());
+    assert_eq!(report.services, 15);
+}
+
+/// The seed's table exactly as published: the checker must find what the shipped file fixes.
+#[test]
+fn the_seed_table_collides_where_the_readme_says() {
+    let seed = "\
+kafka: {broker_port: 9092, controller_port: 19093, max_instances: 10}
+mongodb: {port: 27017, max_instances: 10}
+mongoexpress: {port: 8081, max_instances: 10}
+redis: {port: 6379, max_instances: 10}
+alertmanager: {port: 9093, max_instances: 5}
+prometheus: {port: 9090, max_instances: 5}
+grafana: {port: 3000, max_instances: 5}
+loki: {port: 3100, max_instances: 5}
+jaeger: {port: 16686, max_instances: 5}
+neo4j: {http_port: 7474, bolt_port: 7687, max_instances: 5}
+qdrant: {http_port: 6333, grpc_port: 6334, max_instances: 5}
+traefik: {web_port: 80, node_a_port: 31001, node_b_port: 31002, node_c_port: 31003, max_instances: 3}
+promtail: {port: 9080, max_instances: 5}
+temporal: {frontend_port: 7233, ui_port: 8080, postgres_port: 5432, max_instances: 3}
+argocd: {server_port: 8080, repo_server_port: 8081, max_instances: 3}
+";
+    let registry = registry(seed);
+    let report = validate(&registry);
+    assert_eq!(report.errors(), 10);
+    let pairs: Vec<(String, String)> = report
+        .findings
+        .iter()
+        .filter_map(|finding| match finding {
+            Finding::Collision { first, other, .. } => {
+                Some((registry.service_of(*first).name.clone(), registry.service_of(*other).name.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let count = |a: &str, b: &str| pairs.iter().filter(|(x, y)| x == a && y == b).count();
+    assert_eq!(count("grafana", "loki"), 4);
+    assert_eq!(count("temporal", "argocd"), 3);
+    assert_eq!(count("mongoexpress", "argocd"), 3);
+}

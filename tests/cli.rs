@@ -1,0 +1,341 @@
+//! The `berth` binary end to end: exit codes, stdout, and one clear line on stderr for
+//! every kind of bad input.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn shipped_registry() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("dynamicconfig/port_registry.yaml")
+}
+
+/// `berth` with the shipped registry and no stray configuration from the caller's shell.
+fn berth() -> Command {
+    let mut command = Command::cargo_bin("berth").expect("binary built");
+    command.env_remove("BERTH_REGISTRY").env_remove("BERTH_LOG").env("BERTH_REGISTRY", shipped_registry());
+    command
+}
+
+fn registry_file(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().expect("temp file");
+    std::fs::write(file.path(), text).expect("write registry");
+    file
+}
+
+/// Runs `berth check` on `text`, expecting `code` and one stderr line containing `needle`.
+fn check_refuses(text: &str, needle: &str) {
+    let file = registry_file(text);
+    let output = berth().args(["check", "--registry"]).arg(file.path()).assert().code(2).get_output().clone();
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    assert_eq!(stderr.lines().count(), 1, "one line expected, got {stderr:?}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
+}
+
+#[test]
+fn check_passes_on_the_shipped_registry() {
+    berth()
+        .arg("check")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("15 services, 127 slots: 0 error(s), 1 warning(s)"));
+}
+
+#[test]
+fn check_reports_collisions_with_exit_1() {
+    let file = registry_file("grafana:\n  port: 3000\n  max_instances: 5\nloki:\n  port: 3100\n  max_instances: 5\n");
+    berth()
+        .args(["check", "--registry"])
+        .arg(file.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "error[port-collision]: grafana[1].port = 3100 collides with loki[0].port = 3100",
+        ))
+        .stdout(predicate::str::contains("2 services, 10 slots: 4 error(s), 0 warning(s)"));
+}
+
+#[test]
+fn check_speaks_json_for_pipelines() {
+    let file = registry_file("a:\n  port: 5000\n  max_instances: 1\nb:\n  port: 5000\n  max_instances: 1\n");
+    let output = berth().args(["check", "--format", "json", "--registry"]).arg(file.path()).assert().code(1);
+    let report: serde_json::Value = serde_json::from_slice(&output.get_output().stdout).expect("json");
+    assert_eq!(report["errors"], 1);
+    assert_eq!(report["slots"], 2);
+    let finding = &report["findings"][0];
+    assert_eq!(finding["code"], "port-collision");
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["slots"][0]["service"], "a");
+    assert_eq!(finding["slots"][1]["service"], "b");
+    assert_eq!(finding["slots"][1]["port"], 5000);
+}
+
+#[test]
+fn check_reports_ports_beyond_65535_as_findings() {
+    let file = registry_file("big:\n  port: 65000\n  instance_increment: 100\n  max_instances: 10\n");
+    berth()
+        .args(["check", "--registry"])
+        .arg(file.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("big[6].port = 65600 is beyond 65535"));
+}
+
+#[test]
+fn unusable_registries_exit_2_with_one_clear_line() {
+    let cases = [
+        ("", "defines no services"),
+        (
+            "kafka: {port: 1\n",
+            ":2:1: did not find expected ',' or '}', while parsing a flow mapping at line 1 column 8",
+        ),
+        ("- kafka\n- redis\n", ":1:1: invalid type: sequence, expected a map of services"),
+        ("kafka:\n  port: 1\nkafka:\n  port: 2\n", ":3:1: duplicate service `kafka`"),
+        ("kafka:\n  port: 1\n  colour: blue\n", ":3:3: kafka: unknown field `colour`"),
+        ("kafka:\n  port: 0\n", ":2:9: kafka.port: a port of 0 is out of range"),
+        ("kafka:\n  port: 70000\n", ":2:9: kafka.port: a port of 70000 is out of range"),
+        ("kafka:\n  port: -3\n", ":2:9: kafka.port: a port of -3 is out of range"),
+        ("kafka:\n  port: \"9092\"\n", ":2:9: kafka.port: invalid type: string \"9092\""),
+        ("kafka:\n  port: 1\n  instance_increment: 0\n", ":3:23: kafka.instance_increment: `instance_increment` of 0"),
+        ("kafka:\n  port: 1\n  max_instances: 0\n", ":3:18: kafka.max_instances: `max_instances` of 0"),
+        (
+            "reserved:\n  - ports: \"32767-30000\"\n    reason: k8s\n",
+            "range 32767-30000 is written backwards: write 30000-32767",
+        ),
+    ];
+    for (text, needle) in cases {
+        check_refuses(text, needle);
+    }
+}
+
+#[test]
+fn missing_files_and_directories_exit_2() {
+    berth()
+        .args(["check", "--registry", "/nonexistent/ports.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read port registry /nonexistent/ports.yaml"));
+    let directory = tempfile::tempdir().expect("tempdir");
+    berth()
+        .args(["check", "--registry"])
+        .arg(directory.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Is a directory"));
+}
+
+#[test]
+fn the_registry_is_found_from_the_working_directory_upwards() {
+    let root = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(root.path().join("dynamicconfig")).expect("mkdir");
+    std::fs::create_dir_all(root.path().join("deep/er")).expect("mkdir");
+    std::fs::write(root.path().join("dynamicconfig/port_registry.yaml"), "redis:\n  port: 7000\n").expect("write");
+    berth()
+        .env_remove("BERTH_REGISTRY")
+        .current_dir(root.path().join("deep/er"))
+        .args(["port", "redis", "-i", "2"])
+        .assert()
+        .success()
+        .stdout("7200\n");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    berth()
+        .env_remove("BERTH_REGISTRY")
+        .current_dir(elsewhere.path())
+        .args(["port", "redis"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no port registry found"));
+}
+
+#[test]
+fn port_prints_only_the_number() {
+    berth().args(["port", "kafka", "broker_port", "-i", "1"]).assert().success().stdout("9192\n").stderr("");
+    berth().args(["port", "redis"]).assert().success().stdout("6379\n");
+    berth().args(["port", "kafka", "controller_port", "--instance", "2"]).assert().success().stdout("19293\n");
+}
+
+#[test]
+fn port_honours_environment_overrides() {
+    berth()
+        .env("KAFKA_1_BROKER_PORT", "29192")
+        .args(["port", "kafka", "broker_port", "-i", "1"])
+        .assert()
+        .success()
+        .stdout("29192\n");
+    berth()
+        .env("KAFKA_1_BROKER_PORT", "nine")
+        .args(["port", "kafka", "broker_port", "-i", "1"])
+        .assert()
+        .code(2)
+        .stderr("error: environment variable KAFKA_1_BROKER_PORT=\"nine\" is not a usable port: not a whole number; fix or unset it\n");
+}
+
+#[test]
+fn lookups_of_unknown_things_exit_2_and_say_what_exists() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["port", "kafak", "broker_port"], "unknown service `kafak` (did you mean `kafka`?)"),
+        (&["port", "kafka", "brokr_port"], "its keys are `broker_port`, `controller_port`"),
+        (&["port", "kafka"], "service `kafka` has several ports; name one of `broker_port`, `controller_port`"),
+        (
+            &["port", "kafka", "broker_port", "-i", "10"],
+            "instance 10 of `kafka` is out of range: it allows instances 0 to 9",
+        ),
+        (&["port", "redis", "--env", "prod"], "unknown environment `prod`; the registry defines `development`"),
+        (&["ports", "redis", "--instances", "5-2"], "instances 5-2 are written backwards: write 2-5"),
+    ];
+    for (args, needle) in cases {
+        berth().args(args).assert().code(2).stderr(predicate::str::contains(needle));
+    }
+}
+
+#[test]
+fn the_verbose_flag_shows_allocation_logs_and_json_logs_parse() {
+    berth().args(["-v", "port", "kafka", "broker_port", "-i", "1"]).assert().success().stdout("9192\n").stderr(
+        predicate::str::contains(
+            "port_manager_port_allocated service=kafka instance=1 type=broker_port port=9192 base=9092 increment=100",
+        ),
+    );
+    let output =
+        berth().args(["-v", "--log-format", "json", "port", "kafka", "broker_port", "-i", "1"]).assert().success();
+    let line = String::from_utf8(output.get_output().stderr.clone()).expect("utf-8");
+    let event: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON event");
+    assert_eq!(event["fields"]["message"], "port_manager_port_allocated");
+    assert_eq!(event["fields"]["port"], 9192);
+    assert_eq!(event["fields"]["type"], "broker_port");
+}
+
+#[test]
+fn ports_exports_every_format() {
+    berth()
+        .args(["ports", "kafka", "-i", "1", "--format", "env"])
+        .assert()
+        .success()
+        .stdout("KAFKA_1_BROKER_PORT=9192\nKAFKA_1_CONTROLLER_PORT=19193\n");
+    berth()
+        .args(["ports", "redis", "--instances", "0-1", "--format", "shell"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("export REDIS_PORT=6379\nexport REDIS_1_PORT=6479\n"));
+    let output = berth().args(["ports", "--format", "json"]).assert().success();
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.get_output().stdout).expect("json");
+    assert_eq!(rows.len(), 127, "every slot of the shipped registry");
+    berth()
+        .args(["ports", "--format", "markdown", "-i", "0"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| argocd | 0 | `server_port` | 8090 | `ARGOCD_SERVER_PORT` |"));
+    berth()
+        .args(["ports", "--format", "compose", "--instances", "0-4"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("# traefik instance 2 (development)\nTRAEFIK_2_WEB_PORT=280\n"))
+        .stdout(predicate::str::contains("TRAEFIK_3_").not());
+}
+
+#[test]
+fn ports_refuses_instances_a_named_service_lacks() {
+    berth()
+        .args(["ports", "traefik", "-i", "3"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("instance 3 of `traefik` is out of range"));
+}
+
+#[test]
+fn ports_writes_files_atomically() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let target = directory.path().join(".env");
+    std::fs::write(&target, "OLD=1\n").expect("old file");
+    berth().args(["ports", "redis", "-i", "0", "--format", "env", "-o"]).arg(&target).assert().success().stdout("");
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), "REDIS_PORT=6379\n");
+    let leftovers = std::fs::read_dir(directory.path()).expect("list").count();
+    assert_eq!(leftovers, 1, "no temporary files left behind");
+    berth()
+        .args(["ports", "--format", "env", "-o", "/nonexistent/dir/.env"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot create a temporary file in /nonexistent/dir"));
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .env("BERTH_REGISTRY", shipped_registry())
+        .args(["ports", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut child = child;
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.stderr, b"");
+}
+
+#[test]
+fn commands_that_need_a_valid_registry_refuse_a_colliding_one() {
+    let file = registry_file("a:\n  port: 5000\nb:\n  port: 5000\n");
+    berth().args(["port", "a", "--registry"]).arg(file.path()).assert().code(2).stderr(predicate::str::contains(
+        "has 10 error(s), the first: a[0].port = 5000 collides with b[0].port = 5000; run `berth check",
+    ));
+}
+
+#[test]
+fn who_names_the_process_holding_a_port() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let me = std::process::id();
+    let output = berth().args(["who", &port.to_string(), "--format", "json"]).assert().success();
+    let answers: serde_json::Value = serde_json::from_slice(&output.get_output().stdout).expect("json");
+    assert_eq!(answers[0]["port"], port);
+    let holder = &answers[0]["holders"][0];
+    assert_eq!(holder["protocol"], "tcp");
+    assert_eq!(holder["address"], format!("127.0.0.1:{port}"));
+    assert_eq!(holder["owner"]["pid"], me);
+    berth()
+        .args(["who", &port.to_string()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("{port}: tcp 127.0.0.1:{port} pid {me} (")));
+    drop(listener);
+}
+
+#[test]
+fn who_rejects_ports_that_cannot_exist() {
+    berth().args(["who", "0"]).assert().code(2);
+    berth().args(["who", "70000"]).assert().code(2);
+    berth().args(["who", "http"]).assert().code(2);
+}
+
+#[test]
+fn scan_flags_a_registry_slot_that_something_holds() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let file = registry_file(&format!("probe:\n  port: {port}\n  max_instances: 1\n"));
+    berth()
+        .args(["scan", "--registry"])
+        .arg(file.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!(
+            "probe[0].port = {port}: taken by tcp 127.0.0.1:{port} pid {}",
+            std::process::id()
+        )))
+        .stdout(predicate::str::contains("1 slots scanned, 1 taken"));
+    drop(listener);
+    berth()
+        .args(["scan", "--registry"])
+        .arg(file.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 slots scanned, 0 taken"));
+}
+
+#[test]
+fn completions_are_generated() {
+    berth().args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("_berth()"));
+    berth().args(["completions", "tcsh"]).assert().code(2);
+}
