@@ -242,6 +242,7 @@ impl Report {
 /// Checks every slot of `registry`; see the module docs.
 pub fn validate(registry: &Registry) -> Report {
     let mut findings = Vec::new();
+    let mut warnings = Vec::new();
     let mut placed = Vec::with_capacity(registry.slot_count());
     for (service_index, service) in registry.services.iter().enumerate() {
         if service.ports.is_empty() {
@@ -273,7 +274,7 @@ pub fn validate(registry: &Registry) -> Report {
                     placed.push((port, slot));
                 }
                 if let Some((first, last)) = privileged {
-                    findings.push(Finding::Privileged { first, last });
+                    warnings.push(Finding::Privileged { first, last });
                 }
             }
         }
@@ -281,7 +282,7 @@ pub fn validate(registry: &Registry) -> Report {
     placed.sort_unstable();
     collisions(&placed, &mut findings);
     reserved_hits(registry, &placed, &mut findings);
-    findings.sort_by_key(|finding| finding.code().severity());
+    findings.append(&mut warnings);
     Report { findings, services: registry.services.len(), slots: registry.slot_count() }
 }
 
