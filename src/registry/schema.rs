@@ -153,7 +153,7 @@ impl<'de> Visitor<'de> for ServiceSeed {
             range: None,
         };
         let mut seen = HashSet::new();
-        while let Some(field) = map.next_key_seed(ServiceFieldSeed { seen: &mut seen })? {
+        while let Some(field) = map.next_key_seed(ServiceFieldSeed { service: &service.name, seen: &mut seen })? {
             match field {
                 ServiceField::Description => service.description = Some(map.next_value()?),
                 ServiceField::InstanceIncrement => {
@@ -182,6 +182,7 @@ enum ServiceField {
 }
 
 struct ServiceFieldSeed<'a> {
+    service: &'a str,
     seen: &'a mut HashSet<String>,
 }
 
@@ -209,9 +210,15 @@ impl Visitor<'_> for ServiceFieldSeed<'_> {
             "range" => ServiceField::Range,
             _ if key == "port" || key.ends_with("_port") => ServiceField::Port(key),
             _ => {
-                let hint = did_you_mean(&key, SERVICE_SETTINGS.iter().chain(["port"].iter()).copied())
-                    .map(|known| format!("did you mean `{known}`? "))
-                    .unwrap_or_default();
+                let hint = match did_you_mean(self.service, TOP_LEVEL_WORDS) {
+                    Some(word) => format!(
+                        "`{}` is read as a service; if it was meant as the top-level `{word}:`, correct its spelling; ",
+                        self.service
+                    ),
+                    None => did_you_mean(&key, SERVICE_SETTINGS.iter().chain(["port"].iter()).copied())
+                        .map(|known| format!("did you mean `{known}`? "))
+                        .unwrap_or_default(),
+                };
                 return Err(E::custom(format_args!(
                     "unknown field `{key}`: {hint}a service takes {} and port keys named `port` or ending in `_port`",
                     SERVICE_SETTINGS.map(|setting| format!("`{setting}`")).join(", ")

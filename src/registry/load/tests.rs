@@ -147,6 +147,10 @@ fn bad_inputs_are_refused_with_their_location() {
             "ports.yaml:2:12: environments.staging: an environment offset of -5 is out of range: offsets are whole numbers from 0 to 65535",
         ),
         (
+            "enviroments:\n  staging: 1000\n",
+            "ports.yaml:2:3: enviroments: unknown field `staging`: `enviroments` is read as a service; if it was meant as the top-level `environments:`, correct its spelling; a service takes `description`, `instance_increment`, `max_instances`, `range` and port keys named `port` or ending in `_port`",
+        ),
+        (
             "defaults:\n  increment: 5\nkafka:\n  port: 1\n",
             "ports.yaml:2:3: defaults: unknown field `increment`, expected `instance_increment` or `max_instances`",
         ),
