@@ -24,5 +24,6 @@
 
 pub mod cli;
 pub mod export;
+pub mod ledger;
 pub mod probe;
 pub mod registry;

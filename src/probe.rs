@@ -4,17 +4,20 @@
 //! alike. A socket is tied to its process through the socket inode that appears among the
 //! process's open file descriptors. Processes whose descriptors cannot be read (another
 //! user's, without root) still show their socket, with the owner unknown. Linux only.
+//!
+//! [`is_free`] answers the narrower, much cheaper question "could I bind this port now?"
+//! with a bind test, for allocation loops that ask it thousands of times.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 
 use procfs::net::TcpState;
 use procfs::process::FDTarget;
 use serde::Serialize;
 
 /// Transport protocol of a socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// A listening TCP socket.
@@ -50,12 +53,19 @@ pub struct ProbeError {
     source: procfs::ProcError,
 }
 
-impl fmt::Display for Protocol {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(match self {
+impl Protocol {
+    /// `tcp` or `udp`, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::Tcp => "tcp",
             Self::Udp => "udp",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
     }
 }
 
@@ -106,6 +116,18 @@ impl HostPorts {
         Self { by_port }
     }
 
+    /// Every socket process `pid` holds, in port order.
+    pub fn listeners_of(&self, pid: i32) -> Vec<&Listener> {
+        let mut found: Vec<&Listener> = self
+            .by_port
+            .values()
+            .flatten()
+            .filter(|listener| listener.owner.as_ref().is_some_and(|owner| owner.pid == pid))
+            .collect();
+        found.sort_by_key(|listener| (listener.port(), listener.protocol));
+        found
+    }
+
     /// The sockets holding `port`, TCP before UDP, IPv4 before IPv6; empty when it is free.
     pub fn holders(&self, port: u16) -> &[Listener] {
         self.by_port.get(&port).map_or(&[], Vec::as_slice)
@@ -145,6 +167,28 @@ fn socket_owners() -> HashMap<u64, Owner> {
         }
     }
     owners
+}
+
+/// Whether `port` can be bound right now for `protocol` on every IPv4 and IPv6 address:
+/// a bind test, so it sees listeners of every user, containers' published ports included.
+pub fn is_free(port: u16, protocol: Protocol) -> bool {
+    let bindable = |address: SocketAddr| match protocol {
+        Protocol::Tcp => TcpListener::bind(address).map(drop),
+        Protocol::Udp => UdpSocket::bind(address).map(drop),
+    };
+    let ipv4_free = bindable(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).is_ok();
+    // A host without IPv6 cannot have an IPv6 listener: only "in use" counts against the port.
+    let ipv6_free = match bindable(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))) {
+        Ok(()) => true,
+        Err(error) => error.kind() != std::io::ErrorKind::AddrInUse,
+    };
+    ipv4_free && ipv6_free
+}
+
+/// When process `pid` started, in clock ticks since boot; `None` when it does not exist.
+/// With the pid it identifies a process across pid reuse, as Google's portserver does.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    procfs::process::Process::new(pid).and_then(|process| process.stat()).ok().map(|stat| stat.starttime)
 }
 
 #[cfg(test)]
@@ -196,6 +240,28 @@ mod tests {
             let port = tcp6.local_addr().expect("addr").port();
             assert!(ports.holders(port).iter().any(|listener| listener.address.is_ipv6()));
         }
+    }
+
+    #[test]
+    fn bind_tests_see_listeners_on_any_address() {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = tcp.local_addr().expect("addr").port();
+        assert!(!is_free(port, Protocol::Tcp));
+        drop(tcp);
+        assert!(is_free(port, Protocol::Tcp));
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = udp.local_addr().expect("addr").port();
+        assert!(!is_free(port, Protocol::Udp));
+        if let Ok(tcp6) = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) {
+            assert!(!is_free(tcp6.local_addr().expect("addr").port(), Protocol::Tcp));
+        }
+    }
+
+    #[test]
+    fn start_times_identify_live_processes() {
+        let me = i32::try_from(std::process::id()).expect("pid fits");
+        assert!(process_start_time(me).is_some());
+        assert_eq!(process_start_time(i32::MAX), None);
     }
 
     #[test]

@@ -1,28 +1,12 @@
 //! The `berth` binary end to end: exit codes, stdout, and one clear line on stderr for
 //! every kind of bad input.
 
+mod common;
+
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use common::{berth, registry_file, shipped_registry};
 use predicates::prelude::*;
-
-fn shipped_registry() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("dynamicconfig/port_registry.yaml")
-}
-
-/// `berth` with the shipped registry and no stray configuration from the caller's shell.
-fn berth() -> Command {
-    let mut command = Command::cargo_bin("berth").expect("binary built");
-    command.env_remove("BERTH_REGISTRY").env_remove("BERTH_LOG").env("BERTH_REGISTRY", shipped_registry());
-    command
-}
-
-fn registry_file(text: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::Builder::new().suffix(".yaml").tempfile().expect("temp file");
-    std::fs::write(file.path(), text).expect("write registry");
-    file
-}
 
 /// Runs `berth check` on `text`, expecting `code` and one stderr line containing `needle`.
 fn check_refuses(text: &str, needle: &str) {
@@ -261,7 +245,7 @@ fn ports_writes_files_atomically() {
 
 #[test]
 fn a_closed_stdout_ends_quietly() {
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("berth"))
         .env("BERTH_REGISTRY", shipped_registry())
         .args(["ports", "--format", "json"])
         .stdout(std::process::Stdio::piped())

@@ -3,16 +3,23 @@
 //!
 //! Each command lives in its own file with its arguments next to its `run`. Commands
 //! return an [`Outcome`]; errors are `anyhow` chains printed on one line. Exit codes:
-//! 0 clean, 1 findings (collisions, taken ports), 2 unusable input or failure. A closed
+//! 0 clean, 1 findings (collisions, taken ports, drift, nothing to release), 2 unusable
+//! input or failure. A closed
 //! stdout (`berth ports | head`) ends the program quietly with 0.
 
+mod alloc;
 mod check;
 mod completions;
+mod gc;
+mod leases;
+mod ledger_args;
 mod logging;
 mod output;
 mod port;
 mod ports;
+mod release;
 mod scan;
+mod status;
 mod who;
 
 use std::io;
@@ -21,6 +28,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::ledger::LedgerError;
 use crate::registry::PortManager;
 
 pub use logging::LogFormat;
@@ -64,6 +72,16 @@ pub enum Command {
     Who(who::WhoArgs),
     /// List every registry slot that something on this host holds right now.
     Scan(scan::ScanArgs),
+    /// Lease dynamic ports for a project from the host-wide ledger.
+    Alloc(alloc::AllocArgs),
+    /// Give a project's leases back.
+    Release(release::ReleaseArgs),
+    /// List the ledger's leases, or export a project's.
+    Leases(leases::LeasesArgs),
+    /// Every lease, whether its port is listening and by whom, and drift from the ledger.
+    Status(status::StatusArgs),
+    /// Free stale leases (owner gone, TTL expired, project path removed) after a grace period.
+    Gc(gc::GcArgs),
     /// Print shell completions.
     Completions(completions::CompletionsArgs),
 }
@@ -91,6 +109,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Ports(args) => ports::run(args, cli.registry.as_deref()),
         Command::Who(args) => who::run(args),
         Command::Scan(args) => scan::run(args, cli.registry.as_deref()),
+        Command::Alloc(args) => alloc::run(args, cli.registry.as_deref()),
+        Command::Release(args) => release::run(args),
+        Command::Leases(args) => leases::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Gc(args) => gc::run(args),
         Command::Completions(args) => completions::run(args),
     };
     exit_code(result)
@@ -102,6 +125,10 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) if error.downcast_ref::<LedgerError>().is_some_and(LedgerError::is_finding) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)

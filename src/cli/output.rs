@@ -28,9 +28,14 @@ pub(super) fn emit(text: &str, path: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints `value` as pretty JSON on stdout.
-pub(super) fn emit_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+/// `value` as pretty JSON with a final newline.
+pub(super) fn json_text(value: &impl serde::Serialize) -> anyhow::Result<String> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
-    emit(&text, None)
+    Ok(text)
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub(super) fn emit_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    emit(&json_text(value)?, None)
 }

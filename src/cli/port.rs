@@ -4,6 +4,7 @@ use std::path::Path;
 
 use clap::Args;
 
+use super::ledger_args::warn_about_foreign_leases;
 use super::output::emit;
 use super::{Outcome, manager};
 
@@ -25,6 +26,7 @@ pub struct PortArgs {
 pub(super) fn run(args: PortArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
     let view = manager(registry)?.environment(args.environment.as_deref())?;
     let resolved = view.resolve(&args.service, args.instance, args.key.as_deref())?;
+    warn_about_foreign_leases(std::slice::from_ref(&resolved));
     emit(&format!("{}\n", resolved.port), None)?;
     Ok(Outcome::Clean)
 }

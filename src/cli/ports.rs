@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::ledger_args::warn_about_foreign_leases;
 use super::output::emit;
 use super::{Outcome, manager};
-use crate::export::{self, Format};
+use crate::export::{self, ExportRow, Format};
 use crate::registry::ResolvedPort;
 
 /// Arguments of `berth ports`.
@@ -80,6 +81,11 @@ pub(super) fn run(args: PortsArgs, registry: Option<&Path>) -> anyhow::Result<Ou
             rows.extend(view.instance_ports(name, instance)?);
         }
     }
-    emit(&export::render(args.format, &rows), args.output.as_deref())?;
+    warn_about_foreign_leases(&rows);
+    let text = match args.format {
+        Format::Json => super::output::json_text(&rows)?,
+        format => export::render(format, &rows.iter().map(ExportRow::from).collect::<Vec<_>>()),
+    };
+    emit(&text, args.output.as_deref())?;
     Ok(Outcome::Clean)
 }

@@ -2,15 +2,18 @@
 //! this host holds right now, and by whom.
 //!
 //! It answers "can these slots be used here now?": any taken slot is a finding (exit 1).
+//! Where the host ledger has a lease on the port, the lease's project is shown too.
 
 use std::path::Path;
 
 use clap::Args;
 use serde::Serialize;
 
+use super::ledger_args::existing_ledger;
 use super::output::{emit, emit_json};
 use super::who::{ProbeFormat, describe};
 use super::{Outcome, manager};
+use crate::ledger::Lease;
 use crate::probe::{HostPorts, Listener};
 use crate::registry::ResolvedPort;
 
@@ -27,9 +30,9 @@ pub struct ScanArgs {
 
 #[derive(Serialize)]
 struct TakenSlot<'a> {
-    #[serde(flatten)]
     slot: &'a ResolvedPort,
     holders: &'a [Listener],
+    lease: Option<Lease>,
 }
 
 pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
@@ -42,20 +45,31 @@ pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Out
         }
     }
     let host = HostPorts::snapshot()?;
-    let taken: Vec<TakenSlot<'_>> = slots
-        .iter()
-        .map(|slot| TakenSlot { slot, holders: host.holders(slot.port) })
-        .filter(|taken| !taken.holders.is_empty())
-        .collect();
+    let ledger = existing_ledger()?;
+    let mut taken = Vec::new();
+    for slot in &slots {
+        let holders = host.holders(slot.port);
+        if holders.is_empty() {
+            continue;
+        }
+        let lease = match &ledger {
+            Some(ledger) => ledger.lease_on(slot.port)?,
+            None => None,
+        };
+        taken.push(TakenSlot { slot, holders, lease });
+    }
     match args.format {
         ProbeFormat::Json => emit_json(&taken)?,
         ProbeFormat::Table => {
             let mut text = String::new();
             for entry in &taken {
+                let lease = entry.lease.as_ref().map_or_else(String::new, |lease| {
+                    format!(", leased to project {} (service {})", lease.project, lease.service)
+                });
                 for listener in entry.holders {
                     let slot = entry.slot;
                     text.push_str(&format!(
-                        "{}[{}].{} = {}: taken by {}\n",
+                        "{}[{}].{} = {}: taken by {}{lease}\n",
                         slot.service,
                         slot.instance,
                         slot.key,

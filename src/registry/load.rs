@@ -125,7 +125,7 @@ fn resolve(document: Document) -> Registry {
     } else {
         document.environments
     };
-    Registry { services, environments, reserved: document.reserved }
+    Registry { services, environments, reserved: document.reserved, dynamic_range: document.dynamic_range }
 }
 
 #[cfg(test)]

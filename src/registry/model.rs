@@ -23,6 +23,8 @@ pub struct Registry {
     pub environments: Vec<Environment>,
     /// Ports that no slot may take, each with the reason it is reserved.
     pub reserved: Vec<Reservation>,
+    /// Where the ledger hands out dynamic ports when a request names no range.
+    pub dynamic_range: Option<PortRange>,
 }
 
 /// One service (`kafka`), with one or more port keys and its instance layout.
@@ -246,6 +248,7 @@ mod tests {
             services: vec![kafka()],
             environments: vec![Environment { name: "development".into(), offset: 0 }],
             reserved: vec![],
+            dynamic_range: None,
         };
         let slot = Slot { environment: 0, service: 0, instance: 1, key: 0 };
         assert_eq!(registry.describe(slot), "kafka[1].broker_port");

@@ -1,7 +1,7 @@
 //! How the registry file's YAML maps onto berth's model, written against serde alone.
 //!
 //! The top level is a map of services with a few reserved words beside them (`defaults`,
-//! `environments`, `reserved`); a service's keys are either its settings or port keys ending
+//! `dynamic_range`, `environments`, `reserved`); a service's keys are either its settings or port keys ending
 //! in `_port`. Both maps are read by hand-written visitors so that every mistake —
 //! a duplicate key, an unknown field, a port out of range — is raised while the parser
 //! still stands on the offending token, and so carries its line and column.
@@ -17,7 +17,7 @@ use super::model::{Environment, PortKey, PortRange, Reservation};
 use super::suggest::did_you_mean;
 
 /// The top-level words that are not services.
-pub(super) const TOP_LEVEL_WORDS: [&str; 3] = ["defaults", "environments", "reserved"];
+pub(super) const TOP_LEVEL_WORDS: [&str; 4] = ["defaults", "dynamic_range", "environments", "reserved"];
 /// The settings a service may have besides its port keys.
 const SERVICE_SETTINGS: [&str; 4] = ["description", "instance_increment", "max_instances", "range"];
 
@@ -28,6 +28,7 @@ pub(super) struct Document {
     pub(super) defaults: Defaults,
     pub(super) environments: Vec<Environment>,
     pub(super) reserved: Vec<Reservation>,
+    pub(super) dynamic_range: Option<PortRange>,
 }
 
 /// The `defaults:` block.
@@ -72,6 +73,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         while let Some(name) = map.next_key_seed(UniqueKey { seen: &mut seen, kind: "service" })? {
             match name.as_str() {
                 "defaults" => document.defaults = map.next_value()?,
+                "dynamic_range" => document.dynamic_range = Some(map.next_value::<RangeValue>()?.0),
                 "environments" => document.environments = map.next_value::<Environments>()?.0,
                 "reserved" => {
                     document.reserved = map

@@ -55,6 +55,7 @@ fn every_addition_loads() {
 environments:
   development: 0
   staging: 1000
+dynamic_range: 30500-30599
 reserved:
   - ports: \"22\"
     reason: ssh
@@ -74,6 +75,7 @@ docs:
 ";
     let registry = parse_text(text).expect("loads");
     assert_eq!(registry.environments[1], Environment { name: "staging".into(), offset: 1000 });
+    assert_eq!(registry.dynamic_range, Some(PortRange { start: 30500, end: 30599 }));
     assert_eq!(registry.reserved.len(), 3);
     assert_eq!(
         registry.reserved[1].ports,

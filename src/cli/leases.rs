@@ -1,0 +1,78 @@
+//! `berth leases`: the host ledger's leases, all or one project's, as a table, JSON, or
+//! the env/compose/shell/Markdown exports (`MLFLOW_PORT`, `MLFLOW_1_PORT`, …).
+
+use clap::Args;
+
+use super::Outcome;
+use super::ledger_args::open_ledger;
+use super::output::{emit, json_text};
+use crate::export::{self, ExportRow, Format};
+use crate::ledger::{Lease, rfc3339};
+use crate::registry::variable_name;
+
+/// Arguments of `berth leases`.
+#[derive(Debug, Args)]
+pub struct LeasesArgs {
+    /// Only this project's leases [default: every project's].
+    #[arg(long)]
+    project: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+pub(super) fn run(args: LeasesArgs) -> anyhow::Result<Outcome> {
+    let leases = open_ledger()?.leases(args.project.as_deref())?;
+    let text = match args.format {
+        Format::Table => table(&leases),
+        Format::Json => json_text(&leases)?,
+        format => export::render(format, &export_rows(&leases)),
+    };
+    emit(&text, None)?;
+    Ok(Outcome::Clean)
+}
+
+/// Leases as export rows. A lease from a registry slot keeps the slot's variable
+/// (`KAFKA_1_BROKER_PORT`); the others are numbered per project and service in port order
+/// (`WEB_PORT`, `WEB_1_PORT`). Expects leases ordered by project, service and port.
+pub(super) fn export_rows(leases: &[Lease]) -> Vec<ExportRow> {
+    leases
+        .chunk_by(|left, right| (&left.project, &left.service) == (&right.project, &right.service))
+        .flat_map(|group| {
+            group.iter().zip(0u16..).map(|(lease, ordinal)| {
+                let (instance, key, variable) = match &lease.slot {
+                    Some(slot) => {
+                        (slot.instance, slot.key.clone(), variable_name(&slot.service, slot.instance, &slot.key))
+                    }
+                    None => (ordinal, "port".to_string(), variable_name(&lease.service, ordinal, "port")),
+                };
+                ExportRow {
+                    service: lease.service.clone(),
+                    instance,
+                    key,
+                    port: lease.port,
+                    variable,
+                    heading: format!("project {}: {}", lease.project, lease.service),
+                }
+            })
+        })
+        .collect()
+}
+
+fn table(leases: &[Lease]) -> String {
+    let mut text = String::new();
+    for lease in leases {
+        let owner = lease.owner.map_or_else(|| "-".to_string(), |owner| format!("pid {}", owner.pid));
+        let expires = lease.expires_at().map_or_else(|| "-".to_string(), rfc3339);
+        text.push_str(&format!(
+            "{:<6} {}  {}  {}  owner {owner}  expires {expires}{}\n",
+            lease.port,
+            lease.protocol,
+            lease.project,
+            lease.service,
+            if lease.purpose.is_empty() { String::new() } else { format!("  ({})", lease.purpose) },
+        ));
+    }
+    text.push_str(&format!("{} lease(s)\n", leases.len()));
+    text
+}

@@ -1,0 +1,38 @@
+//! `berth release`: give a project's leases back to the host ledger.
+//!
+//! A project, service or port that holds nothing is a finding (exit 1), so scripts notice
+//! a typo instead of believing the ports were freed.
+
+use clap::Args;
+
+use super::Outcome;
+use super::ledger_args::{ProjectArg, open_ledger};
+use super::output::emit;
+use crate::ledger::ReleaseScope;
+
+/// Arguments of `berth release`.
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    project: ProjectArg,
+    /// Only this service's leases.
+    #[arg(long, conflicts_with = "port")]
+    service: Option<String>,
+    /// Only the lease on this port.
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+pub(super) fn run(args: ReleaseArgs) -> anyhow::Result<Outcome> {
+    let project = args.project.resolve()?;
+    let scope = match (args.service, args.port) {
+        (Some(service), _) => ReleaseScope::Service(service),
+        (None, Some(port)) => ReleaseScope::Port(port),
+        (None, None) => ReleaseScope::Project,
+    };
+    let released = open_ledger()?.release(&project, &scope)?;
+    let ports: Vec<String> = released.iter().map(|lease| lease.port.to_string()).collect();
+    tracing::info!(project = %project, ports = %ports.join(","), "ledger_ports_released");
+    emit(&format!("released {} lease(s) of {project}: {}\n", released.len(), ports.join(", ")), None)?;
+    Ok(Outcome::Clean)
+}

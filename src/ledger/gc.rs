@@ -1,0 +1,140 @@
+//! Deciding which leases are stale and when to free them: pure functions over leases,
+//! the clock and two questions about the host (is this owner alive, does this path exist).
+//!
+//! A stale lease is freed only when a second pass, at least `grace` seconds after the pass
+//! that first saw it stale, still finds it stale: Kubernetes' repair-loop lesson, better to
+//! leak a port briefly than to hand out one that is still in use.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::lease::{Lease, LeaseOwner, rfc3339};
+
+/// Why a lease is stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum StaleReason {
+    /// The owner process is gone (or its pid now belongs to another process).
+    OwnerGone {
+        /// The recorded owner pid.
+        pid: i32,
+    },
+    /// The TTL ran out.
+    Expired {
+        /// When it expired, in seconds since the Unix epoch.
+        at: i64,
+    },
+    /// The project is a path that no longer exists.
+    ProjectGone,
+}
+
+/// What a gc pass does with one lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GcAction {
+    /// First seen stale: remember when, free on a later pass.
+    Mark(StaleReason),
+    /// Seen stale before, at least `grace` ago, and still stale: free it.
+    Free(StaleReason),
+    /// Seen stale before, but less than `grace` ago: leave it for now.
+    Wait(StaleReason),
+    /// Was marked stale, is healthy again: clear the mark.
+    Recover,
+}
+
+impl fmt::Display for StaleReason {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OwnerGone { pid } => write!(formatter, "owner pid {pid} is gone"),
+            Self::Expired { at } => write!(formatter, "TTL expired at {}", rfc3339(*at)),
+            Self::ProjectGone => formatter.write_str("project path no longer exists"),
+        }
+    }
+}
+
+/// Why `lease` is stale now, if it is.
+pub fn staleness(
+    lease: &Lease,
+    now: i64,
+    owner_alive: impl Fn(LeaseOwner) -> bool,
+    path_exists: impl Fn(&Path) -> bool,
+) -> Option<StaleReason> {
+    if let Some(owner) = lease.owner.filter(|owner| !owner_alive(*owner)) {
+        return Some(StaleReason::OwnerGone { pid: owner.pid });
+    }
+    if let Some(at) = lease.expires_at().filter(|at| *at <= now) {
+        return Some(StaleReason::Expired { at });
+    }
+    if lease.project_is_path() && !path_exists(Path::new(&lease.project)) {
+        return Some(StaleReason::ProjectGone);
+    }
+    None
+}
+
+/// What one pass does with `lease`, given why it is stale now (if it is); `None` when
+/// there is nothing to do.
+pub fn action(lease: &Lease, stale: Option<StaleReason>, now: i64, grace_seconds: i64) -> Option<GcAction> {
+    match (stale, lease.stale_since) {
+        (None, None) => None,
+        (None, Some(_)) => Some(GcAction::Recover),
+        (Some(reason), None) => Some(GcAction::Mark(reason)),
+        (Some(reason), Some(since)) if now.saturating_sub(since) >= grace_seconds => Some(GcAction::Free(reason)),
+        (Some(reason), Some(_)) => Some(GcAction::Wait(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Protocol;
+
+    fn lease() -> Lease {
+        Lease {
+            port: 4000,
+            protocol: Protocol::Tcp,
+            project: "shop".into(),
+            service: "web".into(),
+            purpose: String::new(),
+            owner: None,
+            created_at: 1_000,
+            renewed_at: 1_000,
+            ttl_seconds: None,
+            health_endpoint: None,
+            slot: None,
+            stale_since: None,
+        }
+    }
+
+    #[test]
+    fn owners_ttls_and_project_paths_make_leases_stale() {
+        let alive = |_| true;
+        let exists = |_: &Path| true;
+        assert_eq!(staleness(&lease(), 5_000, alive, exists), None);
+
+        let owned = Lease { owner: Some(LeaseOwner { pid: 77, start_time: 5 }), ..lease() };
+        assert_eq!(staleness(&owned, 5_000, |_| false, exists), Some(StaleReason::OwnerGone { pid: 77 }));
+        assert_eq!(staleness(&owned, 5_000, alive, exists), None);
+
+        let expiring = Lease { ttl_seconds: Some(60), ..lease() };
+        assert_eq!(staleness(&expiring, 1_059, alive, exists), None);
+        assert_eq!(staleness(&expiring, 1_060, alive, exists), Some(StaleReason::Expired { at: 1_060 }));
+
+        let pathed = Lease { project: "/srv/shop".into(), ..lease() };
+        assert_eq!(staleness(&pathed, 5_000, alive, |_| false), Some(StaleReason::ProjectGone));
+        assert_eq!(staleness(&lease(), 5_000, alive, |_| false), None, "a name is not a path");
+    }
+
+    #[test]
+    fn stale_leases_are_freed_only_on_a_second_pass_after_the_grace_period() {
+        let reason = StaleReason::ProjectGone;
+        assert_eq!(action(&lease(), None, 100, 60), None);
+        assert_eq!(action(&lease(), Some(reason.clone()), 100, 60), Some(GcAction::Mark(reason.clone())));
+        let marked = Lease { stale_since: Some(100), ..lease() };
+        assert_eq!(action(&marked, Some(reason.clone()), 159, 60), Some(GcAction::Wait(reason.clone())));
+        assert_eq!(action(&marked, Some(reason.clone()), 160, 60), Some(GcAction::Free(reason.clone())));
+        assert_eq!(action(&marked, None, 160, 60), Some(GcAction::Recover));
+        assert_eq!(action(&marked, Some(reason.clone()), 100, 0), Some(GcAction::Free(reason)));
+    }
+}

@@ -1,0 +1,127 @@
+//! What the ledger records: a [`Lease`] holds one port for one project, and an
+//! [`AllocationRequest`] says what a caller wants.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::probe::Protocol;
+use crate::registry::PortRange;
+
+/// The range seed 000 hands dynamic ports out of, when neither the request nor the
+/// registry's `dynamic_range:` names one.
+pub const DEFAULT_DYNAMIC_RANGE: PortRange = PortRange { start: 3100, end: 9999 };
+
+/// One port held by one project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    /// The leased port.
+    pub port: u16,
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// The project: a path (its lease is stale once the path is gone) or a name.
+    pub project: String,
+    /// The service inside the project the port is for.
+    pub service: String,
+    /// Free text: what the port is for.
+    pub purpose: String,
+    /// The process the lease lives and dies with, if any.
+    pub owner: Option<LeaseOwner>,
+    /// When the lease was made, in seconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it was last asked for again, in seconds since the Unix epoch.
+    pub renewed_at: i64,
+    /// Seconds after `renewed_at` at which the lease expires.
+    pub ttl_seconds: Option<i64>,
+    /// Where the service answers health checks (seed 000's `register_service`).
+    pub health_endpoint: Option<String>,
+    /// The registry slot the port belongs to, when it came from the registry.
+    pub slot: Option<LeaseSlot>,
+    /// When a `gc` pass first found the lease stale; cleared when it is healthy again.
+    pub stale_since: Option<i64>,
+}
+
+/// A process identified as Google's portserver does: pid plus start time, so a reused
+/// pid is not mistaken for the original owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LeaseOwner {
+    /// Process id.
+    pub pid: i32,
+    /// Start time in clock ticks since boot (`/proc/PID/stat` field 22).
+    pub start_time: i64,
+}
+
+/// The registry slot (service, instance, key) a leased port was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeaseSlot {
+    /// Registry service.
+    pub service: String,
+    /// Instance id.
+    pub instance: u16,
+    /// Port key.
+    pub key: String,
+}
+
+/// How ports are picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The lowest free ports of the range.
+    FirstFit,
+    /// Seed 002: the next free ports after the last one handed out to the project,
+    /// starting at `base`; stable across runs, released ports are not reused.
+    Sequential {
+        /// Where the project's sequence starts.
+        base: u16,
+    },
+}
+
+/// What a caller asks the ledger for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocationRequest {
+    /// The project the ports are for.
+    pub project: String,
+    /// The service inside the project.
+    pub service: String,
+    /// How many ports; at least 1.
+    pub count: u32,
+    /// Where to look for them.
+    pub range: PortRange,
+    /// How to pick them.
+    pub strategy: Strategy,
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// Free text.
+    pub purpose: String,
+    /// The process the leases live and die with.
+    pub owner: Option<LeaseOwner>,
+    /// Expire the leases this many seconds after the last request for them.
+    pub ttl_seconds: Option<i64>,
+    /// A health endpoint to record.
+    pub health_endpoint: Option<String>,
+}
+
+impl Lease {
+    /// Whether the lease's project is a path (stale once the path is gone).
+    pub fn project_is_path(&self) -> bool {
+        Path::new(&self.project).is_absolute()
+    }
+
+    /// When the lease expires, if it has a TTL.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.ttl_seconds.map(|ttl| self.renewed_at.saturating_add(ttl))
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Seconds since the Unix epoch written as RFC 3339 (`2026-11-23T07:00:00Z`).
+pub fn rfc3339(seconds: i64) -> String {
+    let moment = UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).unwrap_or(0));
+    humantime::format_rfc3339_seconds(moment).to_string()
+}

@@ -1,0 +1,134 @@
+//! The host ledger: every port berth hands out on a host, dynamic or computed, recorded in
+//! one place so it can never be handed out twice.
+//!
+//! [`Ledger`] is the SQLite database (one per host, see [`state_dir`]); [`AllocationRequest`]
+//! asks it for ports and gets [`Lease`]s back. Choosing ports ([`first_free`]) and judging
+//! staleness ([`staleness`], [`action`]) are pure functions the database calls into.
+
+mod allocate;
+mod gc;
+mod lease;
+mod state_dir;
+mod store;
+
+use std::path::PathBuf;
+
+pub use allocate::{PortSet, Shortfall, first_free, registry_exclusions};
+pub use gc::{GcAction, StaleReason, action, staleness};
+pub use lease::{AllocationRequest, DEFAULT_DYNAMIC_RANGE, Lease, LeaseOwner, LeaseSlot, Strategy, now, rfc3339};
+pub use state_dir::{STATE_DIR_VARIABLE, state_dir};
+pub use store::{LEDGER_FILE, Ledger, ReleaseScope};
+
+use crate::registry::PortRange;
+
+/// What can go wrong with the ledger; each names the file or project and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// No state directory could be chosen.
+    #[error("no state directory for the ledger: set BERTH_STATE_DIR (or HOME) to a writable directory")]
+    NoStateDir,
+    /// The state directory could not be created.
+    #[error("cannot create the ledger's state directory {}: {source}; set BERTH_STATE_DIR to a writable directory", path.display())]
+    StateDir {
+        /// The directory.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The file exists but is not an SQLite database.
+    #[error(
+        "{} is not a berth ledger (not an SQLite database); berth will not overwrite it: move it aside (mv {0} {0}.broken) to start an empty ledger, or restore it from a backup",
+        path.display()
+    )]
+    NotALedger {
+        /// The file.
+        path: PathBuf,
+    },
+    /// SQLite found the database damaged (for example truncated).
+    #[error(
+        "ledger {} is damaged ({detail}); berth will not overwrite it: try `sqlite3 {0} .recover`, or move it aside to start an empty ledger",
+        path.display()
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        detail: String,
+    },
+    /// The database or its directory cannot be written.
+    #[error("ledger {} cannot be opened for writing ({detail}); make its directory writable or set BERTH_STATE_DIR elsewhere", path.display())]
+    NotWritable {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        detail: String,
+    },
+    /// Another process held the write lock for longer than the busy timeout.
+    #[error("ledger {} stayed locked by another process for 30 s; retry, or look for a hung berth process", path.display())]
+    Busy {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The schema could not be brought up to date.
+    #[error("cannot migrate ledger {} to this berth's schema: {detail}", path.display())]
+    Migration {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// Any other database failure.
+    #[error("ledger {} failed: {source}", path.display())]
+    Database {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// Fewer free ports than requested.
+    #[error(
+        "cannot allocate {requested} port(s) in {range}: only {free} free from {from} on (registry slots, reserved, leased and listening ports are skipped); release some, or widen --range"
+    )]
+    Exhausted {
+        /// How many were asked for.
+        requested: u32,
+        /// How many are free.
+        free: u32,
+        /// The range searched.
+        range: PortRange,
+        /// Where the search started.
+        from: u16,
+    },
+    /// A count of zero ports was asked for.
+    #[error("--count must be at least 1")]
+    ZeroCount,
+    /// `release` named a project with no leases at all.
+    #[error("project `{project}` holds no leases; `berth leases` lists the projects that do")]
+    UnknownProject {
+        /// The project.
+        project: String,
+    },
+    /// `release` named a service or port the project does not hold.
+    #[error("project `{project}` holds no lease for {}", describe_scope(scope))]
+    NothingToRelease {
+        /// The project.
+        project: String,
+        /// What was to be released.
+        scope: ReleaseScope,
+    },
+}
+
+fn describe_scope(scope: &ReleaseScope) -> String {
+    match scope {
+        ReleaseScope::Project => "anything".to_string(),
+        ReleaseScope::Service(service) => format!("service `{service}`"),
+        ReleaseScope::Port(port) => format!("port {port}"),
+    }
+}
+
+impl LedgerError {
+    /// Whether this is a finding about the ledger's contents (exit 1) rather than a failure.
+    pub fn is_finding(&self) -> bool {
+        matches!(self, Self::UnknownProject { .. } | Self::NothingToRelease { .. })
+    }
+}

@@ -1,0 +1,393 @@
+//! The ledger's SQLite database: opening it safely, its schema, and the transactions that
+//! allocate, release, list and repair leases.
+//!
+//! One file per host, in WAL mode so readers never block the writer. Every allocation is
+//! one `BEGIN IMMEDIATE` transaction: the write lock is taken before the free ports are
+//! read, so two processes can never choose the same port, and `(port, protocol)` is the
+//! primary key besides. A file that is not a berth ledger is reported, never replaced.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite_migration::{M, Migrations};
+
+use super::LedgerError;
+use super::allocate::{PortSet, first_free};
+use super::gc::GcAction;
+use super::lease::{AllocationRequest, Lease, LeaseOwner, LeaseSlot, Strategy};
+use crate::probe::Protocol;
+
+/// The database file inside the state directory.
+pub const LEDGER_FILE: &str = "ledger.sqlite3";
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Schema versions, applied in order and recorded in SQLite's `user_version`.
+const MIGRATIONS: &[M<'static>] = &[M::up(
+    "CREATE TABLE leases (
+        port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        protocol TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp')),
+        project TEXT NOT NULL,
+        service TEXT NOT NULL,
+        purpose TEXT NOT NULL DEFAULT '',
+        owner_pid INTEGER,
+        owner_start_time INTEGER,
+        created_at INTEGER NOT NULL,
+        renewed_at INTEGER NOT NULL,
+        ttl_seconds INTEGER,
+        health_endpoint TEXT,
+        slot_service TEXT,
+        slot_instance INTEGER,
+        slot_key TEXT,
+        stale_since INTEGER,
+        PRIMARY KEY (port, protocol)
+    ) STRICT;
+    CREATE INDEX leases_by_project ON leases (project, service);
+    CREATE TABLE sequences (
+        project TEXT PRIMARY KEY,
+        next_port INTEGER NOT NULL
+    ) STRICT;",
+)];
+
+const LEASE_COLUMNS: &str = "port, protocol, project, service, purpose, owner_pid, owner_start_time, created_at, \
+     renewed_at, ttl_seconds, health_endpoint, slot_service, slot_instance, slot_key, stale_since";
+
+/// An open ledger.
+#[derive(Debug)]
+pub struct Ledger {
+    connection: Connection,
+    path: PathBuf,
+}
+
+/// Which leases `release` removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseScope {
+    /// Every lease of the project.
+    Project,
+    /// The project's leases for one service.
+    Service(String),
+    /// The project's lease on one port.
+    Port(u16),
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger in `directory`, migrating its schema.
+    pub fn open(directory: &Path) -> Result<Self, LedgerError> {
+        std::fs::create_dir_all(directory)
+            .map_err(|source| LedgerError::StateDir { path: directory.to_path_buf(), source })?;
+        let path = directory.join(LEDGER_FILE);
+        let mut connection = Connection::open(&path).at(&path)?;
+        configure(&mut connection, &path)?;
+        Ok(Self { connection, path })
+    }
+
+    /// Opens the ledger in `directory` only if one exists there; for read-only lookups that
+    /// should not create state as a side effect.
+    pub fn open_existing(directory: &Path) -> Result<Option<Self>, LedgerError> {
+        if directory.join(LEDGER_FILE).is_file() { Self::open(directory).map(Some) } else { Ok(None) }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Allocates (or, for the same project and service, returns again) `request.count` ports.
+    /// `taken` holds ports that must not be handed out (registry slots, reserved ports);
+    /// `is_free` tests a candidate on the live host.
+    pub fn allocate(
+        &mut self,
+        request: &AllocationRequest,
+        taken: &PortSet,
+        is_free: impl Fn(u16) -> bool,
+        now: i64,
+    ) -> Result<Vec<Lease>, LedgerError> {
+        let path = self.path.clone();
+        let transaction = self.write_transaction()?;
+        let mut existing = select(
+            &transaction,
+            "WHERE project = ?1 AND service = ?2 AND protocol = ?3 ORDER BY port",
+            params![request.project, request.service, request.protocol.as_str()],
+        )
+        .at(&path)?;
+        let wanted = request.count as usize;
+        if existing.len() < wanted {
+            let fresh = choose(&transaction, &path, request, taken, is_free, wanted - existing.len())?;
+            for port in fresh {
+                insert(&transaction, request, port, now).at(&path)?;
+            }
+            existing = select(
+                &transaction,
+                "WHERE project = ?1 AND service = ?2 AND protocol = ?3 ORDER BY port",
+                params![request.project, request.service, request.protocol.as_str()],
+            )
+            .at(&path)?;
+        }
+        existing.truncate(wanted);
+        for lease in &mut existing {
+            renew(&transaction, lease, request, now).at(&path)?;
+        }
+        transaction.commit().at(&path)?;
+        Ok(existing)
+    }
+
+    /// Removes the project's leases in `scope`; an error when there were none.
+    pub fn release(&mut self, project: &str, scope: &ReleaseScope) -> Result<Vec<Lease>, LedgerError> {
+        let path = self.path.clone();
+        let transaction = self.write_transaction()?;
+        let (filter, service, port) = match scope {
+            ReleaseScope::Project => ("WHERE project = ?1 AND ?2 IS NULL AND ?3 IS NULL", None, None),
+            ReleaseScope::Service(service) => {
+                ("WHERE project = ?1 AND service = ?2 AND ?3 IS NULL", Some(service), None)
+            }
+            ReleaseScope::Port(port) => ("WHERE project = ?1 AND ?2 IS NULL AND port = ?3", None, Some(*port)),
+        };
+        let released = select(&transaction, filter, params![project, service, port]).at(&path)?;
+        if released.is_empty() {
+            let known: bool = transaction
+                .query_row("SELECT EXISTS (SELECT 1 FROM leases WHERE project = ?1)", [project], |row| row.get(0))
+                .at(&path)?;
+            return Err(if known {
+                LedgerError::NothingToRelease { project: project.to_string(), scope: scope.clone() }
+            } else {
+                LedgerError::UnknownProject { project: project.to_string() }
+            });
+        }
+        transaction.execute(&format!("DELETE FROM leases {filter}"), params![project, service, port]).at(&path)?;
+        transaction.commit().at(&path)?;
+        Ok(released)
+    }
+
+    /// Every lease, or one project's, ordered by project, service and port.
+    pub fn leases(&self, project: Option<&str>) -> Result<Vec<Lease>, LedgerError> {
+        select(
+            &self.connection,
+            "WHERE ?1 IS NULL OR project = ?1 ORDER BY project, service, port, protocol",
+            params![project],
+        )
+        .at(&self.path)
+    }
+
+    /// The lease on `port`, any protocol, if there is one.
+    pub fn lease_on(&self, port: u16) -> Result<Option<Lease>, LedgerError> {
+        select(&self.connection, "WHERE port = ?1 ORDER BY protocol LIMIT 1", params![port])
+            .map(|mut leases| leases.pop())
+            .at(&self.path)
+    }
+
+    /// Applies one gc pass's decisions in a single transaction.
+    pub fn apply_gc(&mut self, actions: &[(Lease, GcAction)], now: i64) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let transaction = self.write_transaction()?;
+        for (lease, action) in actions {
+            let key = params![lease.port, lease.protocol.as_str()];
+            let statement = match action {
+                GcAction::Mark(_) => "UPDATE leases SET stale_since = ?3 WHERE port = ?1 AND protocol = ?2",
+                GcAction::Recover => "UPDATE leases SET stale_since = NULL WHERE port = ?1 AND protocol = ?2",
+                GcAction::Free(_) => "DELETE FROM leases WHERE port = ?1 AND protocol = ?2 AND stale_since IS NOT NULL",
+                GcAction::Wait(_) => continue,
+            };
+            let result = if matches!(action, GcAction::Mark(_)) {
+                transaction.execute(statement, params![lease.port, lease.protocol.as_str(), now])
+            } else {
+                transaction.execute(statement, key)
+            };
+            result.at(&path)?;
+        }
+        transaction.commit().at(&path)
+    }
+
+    /// SQLite's own consistency check; `Ok(())` when it answers "ok".
+    pub fn integrity_check(&self) -> Result<(), LedgerError> {
+        let verdict: String =
+            self.connection.query_row("PRAGMA integrity_check", [], |row| row.get(0)).at(&self.path)?;
+        if verdict == "ok" { Ok(()) } else { Err(LedgerError::Corrupt { path: self.path.clone(), detail: verdict }) }
+    }
+
+    fn write_transaction(&mut self) -> Result<Transaction<'_>, LedgerError> {
+        let path = self.path.clone();
+        self.connection.transaction_with_behavior(TransactionBehavior::Immediate).at(&path)
+    }
+}
+
+fn configure(connection: &mut Connection, path: &Path) -> Result<(), LedgerError> {
+    connection.busy_timeout(BUSY_TIMEOUT).at(path)?;
+    connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0)).at(path)?;
+    // WAL with synchronous=NORMAL survives any process crash; only a power cut can lose the
+    // last commits, and it takes every owner process down with them.
+    connection.pragma_update(None, "synchronous", "NORMAL").at(path)?;
+    Migrations::from_slice(MIGRATIONS).to_latest(connection).map_err(|error| match error {
+        rusqlite_migration::Error::RusqliteError { err, .. } => classify(path, err),
+        other => LedgerError::Migration { path: path.to_path_buf(), detail: other.to_string() },
+    })
+}
+
+/// Names the database file in SQLite's errors.
+trait AtPath<T> {
+    fn at(self, path: &Path) -> Result<T, LedgerError>;
+}
+
+impl<T> AtPath<T> for rusqlite::Result<T> {
+    fn at(self, path: &Path) -> Result<T, LedgerError> {
+        self.map_err(|source| classify(path, source))
+    }
+}
+
+/// Turns SQLite's error into one that names the file and says how to recover.
+fn classify(path: &Path, source: rusqlite::Error) -> LedgerError {
+    let path = path.to_path_buf();
+    match source.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => LedgerError::NotALedger { path },
+        Some(ErrorCode::DatabaseCorrupt) => LedgerError::Corrupt { path, detail: source.to_string() },
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            LedgerError::NotWritable { path, detail: source.to_string() }
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => LedgerError::Busy { path },
+        _ => LedgerError::Database { path, source },
+    }
+}
+
+/// Picks `needed` new ports for `request` inside the open write transaction.
+fn choose(
+    transaction: &Transaction<'_>,
+    path: &Path,
+    request: &AllocationRequest,
+    registry_taken: &PortSet,
+    is_free: impl Fn(u16) -> bool,
+    needed: usize,
+) -> Result<Vec<u16>, LedgerError> {
+    let mut taken = registry_taken.clone();
+    let leased: Vec<u16> = transaction
+        .prepare_cached("SELECT port FROM leases WHERE port BETWEEN ?1 AND ?2")
+        .and_then(|mut statement| {
+            statement.query_map(params![request.range.start, request.range.end], |row| row.get(0))?.collect()
+        })
+        .at(path)?;
+    for port in leased {
+        taken.insert(port);
+    }
+    let start = match request.strategy {
+        Strategy::FirstFit => request.range.start,
+        Strategy::Sequential { base } => {
+            let next: Option<u32> = transaction
+                .query_row("SELECT next_port FROM sequences WHERE project = ?1", [&request.project], |row| row.get(0))
+                .optional()
+                .at(path)?;
+            next.map_or(base, |next| u16::try_from(next).unwrap_or(u16::MAX).max(base))
+        }
+    };
+    let count = u32::try_from(needed).unwrap_or(u32::MAX);
+    let chosen = first_free(request.range, start, count, &taken, is_free).map_err(|shortfall| {
+        LedgerError::Exhausted { requested: count, free: shortfall.free, range: request.range, from: start }
+    })?;
+    if let (Strategy::Sequential { .. }, Some(last)) = (request.strategy, chosen.last()) {
+        transaction
+            .execute(
+                "INSERT INTO sequences (project, next_port) VALUES (?1, ?2)
+                 ON CONFLICT (project) DO UPDATE SET next_port = excluded.next_port",
+                params![request.project, u32::from(*last) + 1],
+            )
+            .at(path)?;
+    }
+    Ok(chosen)
+}
+
+fn insert(transaction: &Transaction<'_>, request: &AllocationRequest, port: u16, now: i64) -> rusqlite::Result<()> {
+    transaction.execute(
+        "INSERT INTO leases (port, protocol, project, service, purpose, owner_pid, owner_start_time,
+                             created_at, renewed_at, ttl_seconds, health_endpoint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+        params![
+            port,
+            request.protocol.as_str(),
+            request.project,
+            request.service,
+            request.purpose,
+            request.owner.map(|owner| owner.pid),
+            request.owner.map(|owner| owner.start_time),
+            now,
+            request.ttl_seconds,
+            request.health_endpoint,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Asking again renews a lease: a new renewal time, the newest owner/TTL/purpose when given.
+fn renew(
+    transaction: &Transaction<'_>,
+    lease: &mut Lease,
+    request: &AllocationRequest,
+    now: i64,
+) -> rusqlite::Result<()> {
+    lease.renewed_at = now;
+    lease.stale_since = None;
+    if request.owner.is_some() {
+        lease.owner = request.owner;
+    }
+    if request.ttl_seconds.is_some() {
+        lease.ttl_seconds = request.ttl_seconds;
+    }
+    if !request.purpose.is_empty() {
+        lease.purpose.clone_from(&request.purpose);
+    }
+    if request.health_endpoint.is_some() {
+        lease.health_endpoint.clone_from(&request.health_endpoint);
+    }
+    transaction.execute(
+        "UPDATE leases SET renewed_at = ?3, stale_since = NULL, owner_pid = ?4, owner_start_time = ?5,
+                           ttl_seconds = ?6, purpose = ?7, health_endpoint = ?8
+         WHERE port = ?1 AND protocol = ?2",
+        params![
+            lease.port,
+            lease.protocol.as_str(),
+            now,
+            lease.owner.map(|owner| owner.pid),
+            lease.owner.map(|owner| owner.start_time),
+            lease.ttl_seconds,
+            lease.purpose,
+            lease.health_endpoint,
+        ],
+    )?;
+    Ok(())
+}
+
+fn select(connection: &Connection, filter: &str, parameters: impl rusqlite::Params) -> rusqlite::Result<Vec<Lease>> {
+    let mut statement = connection.prepare_cached(&format!("SELECT {LEASE_COLUMNS} FROM leases {filter}"))?;
+    let rows = statement.query_map(parameters, lease_from_row)?;
+    rows.collect()
+}
+
+fn lease_from_row(row: &Row<'_>) -> rusqlite::Result<Lease> {
+    let protocol: String = row.get("protocol")?;
+    let owner = match (row.get::<_, Option<i32>>("owner_pid")?, row.get::<_, Option<i64>>("owner_start_time")?) {
+        (Some(pid), Some(start_time)) => Some(LeaseOwner { pid, start_time }),
+        _ => None,
+    };
+    let slot = match (
+        row.get::<_, Option<String>>("slot_service")?,
+        row.get::<_, Option<u16>>("slot_instance")?,
+        row.get::<_, Option<String>>("slot_key")?,
+    ) {
+        (Some(service), Some(instance), Some(key)) => Some(LeaseSlot { service, instance, key }),
+        _ => None,
+    };
+    Ok(Lease {
+        port: row.get("port")?,
+        protocol: if protocol == "udp" { Protocol::Udp } else { Protocol::Tcp },
+        project: row.get("project")?,
+        service: row.get("service")?,
+        purpose: row.get("purpose")?,
+        owner,
+        created_at: row.get("created_at")?,
+        renewed_at: row.get("renewed_at")?,
+        ttl_seconds: row.get("ttl_seconds")?,
+        health_endpoint: row.get("health_endpoint")?,
+        slot,
+        stale_since: row.get("stale_since")?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,379 @@
+//! The host ledger through the `berth` binary: allocation, release, export, status, gc,
+//! bad input, and many processes allocating at once — some of them killed mid-way.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, SystemTime};
+
+use berth::ledger::Ledger;
+use common::{berth, berth_with_ledger, registry_file};
+use predicates::prelude::*;
+
+fn ports_of(output: &[u8]) -> Vec<u16> {
+    String::from_utf8_lossy(output).lines().map(|line| line.trim().parse().expect("a port per line")).collect()
+}
+
+#[test]
+fn alloc_is_idempotent_per_project_and_service() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let alloc = |service: &str, count: &str| {
+        let output = berth_with_ledger(state.path())
+            .args(["alloc", "--project", "shop", "--service", service, "--count", count, "--range", "30500-30599"])
+            .assert()
+            .success();
+        ports_of(&output.get_output().stdout)
+    };
+    let web = alloc("web", "3");
+    assert_eq!(web.len(), 3);
+    assert!(web.iter().all(|port| (30500..=30599).contains(port)));
+    assert_eq!(alloc("web", "3"), web, "the same project and service get the same ports back");
+    let db = alloc("db", "1");
+    assert!(!web.contains(&db[0]));
+}
+
+#[test]
+fn alloc_skips_registry_slots_reserved_and_listening_ports() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = listener.local_addr().expect("addr").port();
+    let first = busy.saturating_sub(2).max(1025);
+    let registry = registry_file(&format!(
+        "reserved:\n  - ports: \"{}\"\n    reason: test\nslot:\n  port: {}\n  max_instances: 1\n",
+        first,
+        first + 1
+    ));
+    let range = format!("{first}-{}", u32::from(busy) + 3);
+    let output = berth_with_ledger(state.path())
+        .arg("--registry")
+        .arg(registry.path())
+        .args(["alloc", "--project", "p", "--service", "s", "--count", "2", "--range", &range])
+        .assert()
+        .success();
+    let ports = ports_of(&output.get_output().stdout);
+    for excluded in [first, first + 1, busy] {
+        assert!(!ports.contains(&excluded), "{excluded} handed out in {ports:?}");
+    }
+}
+
+#[test]
+fn sequential_allocation_follows_seed_002() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let next = |service: &str| {
+        let output = berth_with_ledger(state.path())
+            .args([
+                "alloc",
+                "--project",
+                "seed",
+                "--service",
+                service,
+                "--sequential",
+                "--base",
+                "24000",
+                "--range",
+                "24000-24999",
+            ])
+            .assert()
+            .success();
+        ports_of(&output.get_output().stdout)[0]
+    };
+    let first = next("http-server");
+    let second = next("postgres");
+    assert!(second > first);
+    berth_with_ledger(state.path())
+        .args(["release", "--project", "seed", "--service", "http-server"])
+        .assert()
+        .success();
+    assert!(next("mongo") > second, "released ports are not reused by the sequence");
+    assert_eq!(next("postgres"), second, "stable across runs");
+}
+
+#[test]
+fn leases_export_as_env_and_json() {
+    let state = tempfile::tempdir().expect("tempdir");
+    berth_with_ledger(state.path())
+        .args([
+            "alloc",
+            "--project",
+            "ml",
+            "--service",
+            "mlflow",
+            "--count",
+            "2",
+            "--range",
+            "30600-30699",
+            "--purpose",
+            "tracking UI",
+        ])
+        .assert()
+        .success();
+    let env = berth_with_ledger(state.path()).args(["leases", "--project", "ml", "--format", "env"]).assert().success();
+    let text = String::from_utf8(env.get_output().stdout.clone()).expect("utf-8");
+    let names: Vec<&str> = text.lines().map(|line| line.split('=').next().expect("name")).collect();
+    assert_eq!(names, ["MLFLOW_PORT", "MLFLOW_1_PORT"]);
+    let json = berth_with_ledger(state.path()).args(["leases", "--format", "json"]).assert().success();
+    let leases: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).expect("json");
+    assert_eq!(leases[0]["project"], "ml");
+    assert_eq!(leases[0]["purpose"], "tracking UI");
+    assert_eq!(leases[0]["protocol"], "tcp");
+}
+
+#[test]
+fn release_of_nothing_is_a_finding() {
+    let state = tempfile::tempdir().expect("tempdir");
+    berth_with_ledger(state.path())
+        .args(["release", "--project", "ghost"])
+        .assert()
+        .code(1)
+        .stderr("error: project `ghost` holds no leases; `berth leases` lists the projects that do\n");
+    berth_with_ledger(state.path())
+        .args(["alloc", "--project", "real", "--service", "a", "--range", "30700-30710"])
+        .assert()
+        .success();
+    berth_with_ledger(state.path())
+        .args(["release", "--project", "real", "--service", "b"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("project `real` holds no lease for service `b`"));
+    berth_with_ledger(state.path())
+        .args(["release", "--project", "real"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("released 1 lease(s) of real: 307"));
+}
+
+#[test]
+fn bad_allocation_requests_exit_2_with_one_line() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[&str], &str); 6] = [
+        (&["--range", "30599-30500"], "range 30599-30500 is written backwards: write 30500-30599"),
+        (&["--range", "0-100"], "a port of 0 is out of range"),
+        (&["--range", "60000-70000"], "a port of 70000 is out of range"),
+        (&["--count", "0"], "--count must be at least 1"),
+        (&["--count", "20", "--range", "30800-30809"], "only 10 free from 30800 on"),
+        (&["--pid", "2147483600"], "--pid 2147483600: no such process is running"),
+    ];
+    for (extra, needle) in cases {
+        berth_with_ledger(state.path())
+            .args(["alloc", "--project", "p", "--service", "s"])
+            .args(extra)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+    }
+}
+
+#[test]
+fn a_broken_ledger_file_is_named_and_kept() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let file = state.path().join("ledger.sqlite3");
+    std::fs::write(&file, "not a database at all, just text that is long enough to look like a header").expect("write");
+    berth_with_ledger(state.path())
+        .args(["leases"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{} is not a berth ledger", file.display())))
+        .stderr(predicate::str::contains("move it aside"));
+    assert!(std::fs::read_to_string(&file).expect("kept").starts_with("not a database"));
+}
+
+#[test]
+fn status_shows_listeners_and_drift() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let me = std::process::id().to_string();
+    // Lease some other port to this test process: the port it does listen on is then drift.
+    berth_with_ledger(state.path())
+        .args(["alloc", "--project", "mine", "--service", "api", "--range", "30900-30999", "--pid", &me])
+        .assert()
+        .success();
+    let output = berth_with_ledger(state.path()).args(["status", "--format", "json"]).assert().code(1);
+    let status: serde_json::Value = serde_json::from_slice(&output.get_output().stdout).expect("json");
+    let drift = status["drift"].as_array().expect("drift list");
+    assert!(
+        drift
+            .iter()
+            .any(|entry| entry["kind"] == "unleased" && entry["listener"]["address"] == format!("127.0.0.1:{port}")),
+        "{drift:?}"
+    );
+    drop(listener);
+}
+
+#[test]
+fn gc_frees_leases_of_dead_owners_only_on_the_second_pass() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut sleeper = Process::new("sleep").arg("30").spawn().expect("spawn sleep");
+    let pid = sleeper.id().to_string();
+    berth_with_ledger(state.path())
+        .args(["alloc", "--project", "tmp", "--service", "job", "--range", "31000-31099", "--pid", &pid])
+        .assert()
+        .success();
+    berth_with_ledger(state.path()).args(["gc", "--grace", "0s"]).assert().success().stdout("0 lease(s) freed\n");
+    sleeper.kill().expect("kill");
+    sleeper.wait().expect("reap");
+    berth_with_ledger(state.path())
+        .args(["gc", "--grace", "0s", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("would mark stale (owner pid {pid} is gone)")));
+    berth_with_ledger(state.path())
+        .args(["gc", "--grace", "0s"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("marked stale"));
+    assert_eq!(leases_in(state.path()), 1, "the first pass only marks");
+    berth_with_ledger(state.path())
+        .args(["gc", "--grace", "0s"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 lease(s) freed"));
+    assert_eq!(leases_in(state.path()), 0);
+}
+
+#[test]
+fn gc_frees_leases_whose_project_path_is_gone() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let project = tempfile::tempdir().expect("project");
+    let project_path = project.path().display().to_string();
+    berth_with_ledger(state.path())
+        .args(["alloc", "--project", &project_path, "--service", "web", "--range", "31100-31199"])
+        .assert()
+        .success();
+    berth_with_ledger(state.path()).args(["gc", "--grace", "0s"]).assert().success();
+    drop(project);
+    berth_with_ledger(state.path()).args(["gc", "--grace", "0s"]).assert().success();
+    berth_with_ledger(state.path())
+        .args(["gc", "--grace", "0s"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("project path no longer exists"));
+    assert_eq!(leases_in(state.path()), 0);
+}
+
+#[test]
+fn lookups_warn_when_the_ledger_gives_a_slot_to_another_project() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let registry = registry_file("svc:\n  port: 31234\n  max_instances: 1\n");
+    berth_with_ledger(state.path())
+        .args(["alloc", "--project", "other", "--service", "squatter", "--range", "31234-31234"])
+        .assert()
+        .success()
+        .stdout("31234\n");
+    berth_with_ledger(state.path())
+        .arg("--registry")
+        .arg(registry.path())
+        .env("BERTH_PROJECT", "mine")
+        .args(["port", "svc"])
+        .assert()
+        .success()
+        .stdout("31234\n")
+        .stderr(predicate::str::contains("svc[0].port = 31234 is leased to project other (service squatter)"));
+}
+
+fn leases_in(state: &Path) -> usize {
+    Ledger::open(state).expect("open").leases(None).expect("leases").len()
+}
+
+/// 8 workers, each allocating 500 times through its own `berth` processes, all at once.
+#[test]
+fn concurrent_processes_never_share_a_port() {
+    const WORKERS: usize = 8;
+    const ALLOCATIONS: usize = 500;
+    let state = tempfile::tempdir().expect("tempdir");
+    let binary = assert_cmd::cargo::cargo_bin!("berth");
+    let handed_out: Vec<Vec<u16>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|worker| {
+                let state = state.path();
+                scope.spawn(move || {
+                    (0..ALLOCATIONS)
+                        .map(|index| {
+                            let output = Process::new(binary)
+                                .env("BERTH_STATE_DIR", state)
+                                .env_remove("BERTH_REGISTRY")
+                                .current_dir(state)
+                                .args(["alloc", "--project", &format!("p{worker}"), "--service", &format!("s{index}")])
+                                .args(["--range", "20000-29999"])
+                                .output()
+                                .expect("run berth");
+                            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+                            ports_of(&output.stdout)[0]
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|worker| worker.join().expect("worker")).collect()
+    });
+    let all: Vec<u16> = handed_out.into_iter().flatten().collect();
+    assert_eq!(all.len(), WORKERS * ALLOCATIONS);
+    let unique: HashSet<u16> = all.iter().copied().collect();
+    assert_eq!(unique.len(), all.len(), "a port was handed out twice");
+    let ledger = Ledger::open(state.path()).expect("open");
+    ledger.integrity_check().expect("intact");
+    let recorded: HashSet<u16> = ledger.leases(None).expect("leases").into_iter().map(|lease| lease.port).collect();
+    assert_eq!(recorded, unique, "every allocation is recorded");
+}
+
+/// Allocating processes killed with SIGKILL at scattered moments leave a consistent ledger:
+/// intact, no port twice, and every allocation a process reported is recorded.
+#[test]
+fn killed_processes_leave_a_consistent_ledger() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let binary = assert_cmd::cargo::cargo_bin!("berth");
+    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("clock").subsec_nanos();
+    let reported: Vec<u16> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4u32)
+            .map(|worker| {
+                let state = state.path();
+                scope.spawn(move || {
+                    let mut random = seed ^ (worker + 1).wrapping_mul(0x9E37_79B9);
+                    let mut reported = Vec::new();
+                    for index in 0..60 {
+                        random ^= random << 13;
+                        random ^= random >> 17;
+                        random ^= random << 5;
+                        let mut child = Process::new(binary)
+                            .env("BERTH_STATE_DIR", state)
+                            .env_remove("BERTH_REGISTRY")
+                            .current_dir(state)
+                            .args(["alloc", "--project", &format!("k{worker}"), "--service", &format!("s{index}")])
+                            .args(["--count", "3", "--range", "40000-49999"])
+                            .stdout(Stdio::piped())
+                            .stderr(Stdio::null())
+                            .spawn()
+                            .expect("spawn");
+                        std::thread::sleep(Duration::from_micros(u64::from(random % 6000)));
+                        let _ = child.kill();
+                        let output = child.wait_with_output().expect("wait");
+                        if output.status.success() {
+                            reported.extend(ports_of(&output.stdout));
+                        }
+                    }
+                    reported
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|worker| worker.join().expect("worker")).collect()
+    });
+    let ledger = Ledger::open(state.path()).expect("open after crashes");
+    ledger.integrity_check().expect("intact after SIGKILLs");
+    let leases = ledger.leases(None).expect("leases");
+    let recorded: HashSet<u16> = leases.iter().map(|lease| lease.port).collect();
+    assert_eq!(recorded.len(), leases.len(), "a port is leased twice");
+    for port in reported {
+        assert!(recorded.contains(&port), "port {port} was reported but not recorded");
+    }
+}
+
+#[test]
+fn the_default_state_dir_is_not_touched_by_lookups() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let unused = state.path().join("unused");
+    berth().env("BERTH_STATE_DIR", &unused).args(["port", "redis"]).assert().success();
+    assert!(!unused.join("ledger.sqlite3").exists());
+}
