@@ -128,44 +128,6 @@ fn a_registry_with_errors_is_refused() {
 }
 
 #[test]
-fn every_resolution_is_logged_with_structured_fields() {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        // Another test thread may have cached "nobody listens" for this callsite before this
-        // subscriber existed.
-        tracing::callsite::rebuild_interest_cache();
-        manager_with(&[]).get_port("kafka", 1, "broker_port").expect("port");
-    });
-    let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
-    assert_eq!(
-        text.trim(),
-        "INFO port_manager_port_allocated service=kafka instance=1 type=broker_port port=9192 base=9092 increment=100 environment=development"
-    );
-}
-
-#[test]
 fn the_global_manager_is_built_once() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::registry::REGISTRY_PATH);
     let first = PortManager::global(Some(&path)).expect("shipped registry");
