@@ -37,6 +37,13 @@ impl PortSet {
         }
     }
 
+    /// Adds every port of `other`.
+    pub fn union_with(&mut self, other: &PortSet) {
+        for (word, other) in self.words.iter_mut().zip(other.words.iter()) {
+            *word |= other;
+        }
+    }
+
     /// Whether `port` is in the set.
     pub fn contains(&self, port: u16) -> bool {
         self.words[usize::from(port / 64)] & (1 << (port % 64)) != 0

@@ -8,6 +8,7 @@
 mod allocate;
 mod gc;
 mod lease;
+mod leased;
 mod state_dir;
 mod store;
 

@@ -16,6 +16,7 @@ use super::LedgerError;
 use super::allocate::{PortSet, first_free};
 use super::gc::GcAction;
 use super::lease::{AllocationRequest, Lease, LeaseOwner, LeaseSlot, Strategy};
+use super::leased::LeasedPorts;
 use crate::probe::Protocol;
 
 /// The database file inside the state directory.
@@ -24,7 +25,8 @@ pub const LEDGER_FILE: &str = "ledger.sqlite3";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Schema versions, applied in order and recorded in SQLite's `user_version`.
-const MIGRATIONS: &[M<'static>] = &[M::up(
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
     "CREATE TABLE leases (
         port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
         protocol TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp')),
@@ -48,7 +50,16 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
         project TEXT PRIMARY KEY,
         next_port INTEGER NOT NULL
     ) STRICT;",
-)];
+    ),
+    M::up(
+        "CREATE TABLE ledger_state (deletions INTEGER NOT NULL) STRICT;
+    INSERT INTO ledger_state (deletions) VALUES (0);
+    CREATE TRIGGER leases_deleted AFTER DELETE ON leases
+    BEGIN
+        UPDATE ledger_state SET deletions = deletions + 1;
+    END;",
+    ),
+];
 
 const LEASE_COLUMNS: &str = "port, protocol, project, service, purpose, owner_pid, owner_start_time, created_at, \
      renewed_at, ttl_seconds, health_endpoint, slot_service, slot_instance, slot_key, stale_since";
@@ -58,6 +69,7 @@ const LEASE_COLUMNS: &str = "port, protocol, project, service, purpose, owner_pi
 pub struct Ledger {
     connection: Connection,
     path: PathBuf,
+    leased: LeasedPorts,
 }
 
 /// Which leases `release` removes.
@@ -79,7 +91,7 @@ impl Ledger {
         let path = directory.join(LEDGER_FILE);
         let mut connection = Connection::open(&path).at(&path)?;
         configure(&mut connection, &path)?;
-        Ok(Self { connection, path })
+        Ok(Self { connection, path, leased: LeasedPorts::default() })
     }
 
     /// Opens the ledger in `directory` only if one exists there; for read-only lookups that
@@ -104,7 +116,7 @@ impl Ledger {
         now: i64,
     ) -> Result<Vec<Lease>, LedgerError> {
         let path = self.path.clone();
-        let transaction = self.write_transaction()?;
+        let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate).at(&path)?;
         let mut existing = select(
             &transaction,
             "WHERE project = ?1 AND service = ?2 AND protocol = ?3 ORDER BY port",
@@ -113,7 +125,9 @@ impl Ledger {
         .at(&path)?;
         let wanted = request.count as usize;
         if existing.len() < wanted {
-            let fresh = choose(&transaction, &path, request, taken, is_free, wanted - existing.len())?;
+            let mut unavailable = self.leased.refresh(&transaction).at(&path)?.clone();
+            unavailable.union_with(taken);
+            let fresh = choose(&transaction, &path, request, &unavailable, is_free, wanted - existing.len())?;
             for port in fresh {
                 insert(&transaction, request, port, now).at(&path)?;
             }
@@ -248,25 +262,16 @@ fn classify(path: &Path, source: rusqlite::Error) -> LedgerError {
     }
 }
 
-/// Picks `needed` new ports for `request` inside the open write transaction.
+/// Picks `needed` new ports for `request` inside the open write transaction; `taken` holds
+/// every leased port and every port the registry claims.
 fn choose(
     transaction: &Transaction<'_>,
     path: &Path,
     request: &AllocationRequest,
-    registry_taken: &PortSet,
+    taken: &PortSet,
     is_free: impl Fn(u16) -> bool,
     needed: usize,
 ) -> Result<Vec<u16>, LedgerError> {
-    let mut taken = registry_taken.clone();
-    let leased: Vec<u16> = transaction
-        .prepare_cached("SELECT port FROM leases WHERE port BETWEEN ?1 AND ?2")
-        .and_then(|mut statement| {
-            statement.query_map(params![request.range.start, request.range.end], |row| row.get(0))?.collect()
-        })
-        .at(path)?;
-    for port in leased {
-        taken.insert(port);
-    }
     let start = match request.strategy {
         Strategy::FirstFit => request.range.start,
         Strategy::Sequential { base } => {
@@ -278,7 +283,7 @@ fn choose(
         }
     };
     let count = u32::try_from(needed).unwrap_or(u32::MAX);
-    let chosen = first_free(request.range, start, count, &taken, is_free).map_err(|shortfall| {
+    let chosen = first_free(request.range, start, count, taken, is_free).map_err(|shortfall| {
         LedgerError::Exhausted { requested: count, free: shortfall.free, range: request.range, from: start }
     })?;
     if let (Strategy::Sequential { .. }, Some(last)) = (request.strategy, chosen.last()) {

@@ -204,3 +204,22 @@ fn a_read_only_file_system_is_reported() {
     let error = Ledger::open(std::path::Path::new("/proc/berth-ledger")).expect_err("read-only");
     assert!(matches!(error, LedgerError::StateDir { .. }), "{error:?}");
 }
+
+#[test]
+fn two_handles_see_each_others_inserts_and_deletions() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let mut first = Ledger::open(directory.path()).expect("first");
+    let mut second = Ledger::open(directory.path()).expect("second");
+    let taken = PortSet::default();
+    let range = (8000, 8100);
+    assert_eq!(ports(&first.allocate(&request("a", "x", 2, range), &taken, all_free, 1).expect("a")), [8000, 8001]);
+    assert_eq!(ports(&second.allocate(&request("b", "x", 1, range), &taken, all_free, 1).expect("b")), [8002]);
+    assert_eq!(ports(&first.allocate(&request("a", "y", 1, range), &taken, all_free, 1).expect("a y")), [8003]);
+    assert_eq!(ports(&second.allocate(&request("b", "y", 1, range), &taken, all_free, 1).expect("b y")), [8004]);
+    first.release("a", &ReleaseScope::Port(8001)).expect("release");
+    assert_eq!(
+        ports(&second.allocate(&request("b", "z", 1, range), &taken, all_free, 1).expect("b z")),
+        [8001],
+        "a port released through another handle is free again"
+    );
+}
