@@ -27,7 +27,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Schema versions, applied in order and recorded in SQLite's `user_version`.
 const MIGRATIONS: &[M<'static>] = &[
     M::up(
-    "CREATE TABLE leases (
+        "CREATE TABLE leases (
         port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
         protocol TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp')),
         project TEXT NOT NULL,
