@@ -118,6 +118,7 @@ fn resolve(document: Document) -> Registry {
             instance_increment: entry.instance_increment.unwrap_or(increment),
             max_instances: entry.max_instances.unwrap_or(max_instances),
             range: entry.range,
+            container: entry.container,
         })
         .collect();
     let environments = if document.environments.is_empty() {

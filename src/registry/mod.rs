@@ -4,6 +4,7 @@
 //! [`validate`] checks every slot and returns a [`Report`]; [`PortManager`] is the
 //! process-wide resolver built on both. Everything but `load` and the global manager is pure.
 
+mod container;
 mod load;
 mod manager;
 mod model;
@@ -12,6 +13,7 @@ mod suggest;
 mod validate;
 mod variables;
 
+pub use container::{ContainerSection, DEFAULT_READY_TIMEOUT, PLACEHOLDERS, Ready, expand};
 pub use load::{LoadError, REGISTRY_PATH, REGISTRY_VARIABLE, load_file, locate, parse};
 pub use manager::{EnvironmentView, LookupError, ManagerError, PortManager, ResolvedPort};
 pub use model::{

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use super::container::ContainerSection;
+
 /// Increment between two instances of a service when neither the service nor `defaults:` sets one.
 pub const DEFAULT_INSTANCE_INCREMENT: u16 = 100;
 /// Number of instances a service may run when neither the service nor `defaults:` sets one.
@@ -42,6 +44,8 @@ pub struct Service {
     pub max_instances: u16,
     /// When set, every port of every instance must stay inside it.
     pub range: Option<PortRange>,
+    /// How an instance runs as a container, when it can.
+    pub container: Option<ContainerSection>,
 }
 
 /// A named port of a service and its port for instance 0.
@@ -210,6 +214,7 @@ mod tests {
             instance_increment: 100,
             max_instances: 10,
             range: None,
+            container: None,
         }
     }
 

@@ -13,13 +13,14 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::container::ContainerSection;
 use super::model::{Environment, PortKey, PortRange, Reservation};
 use super::suggest::did_you_mean;
 
 /// The top-level words that are not services.
 pub(super) const TOP_LEVEL_WORDS: [&str; 4] = ["defaults", "dynamic_range", "environments", "reserved"];
 /// The settings a service may have besides its port keys.
-const SERVICE_SETTINGS: [&str; 4] = ["description", "instance_increment", "max_instances", "range"];
+const SERVICE_SETTINGS: [&str; 5] = ["container", "description", "instance_increment", "max_instances", "range"];
 
 /// The registry file as written, before defaults are applied.
 #[derive(Debug, Default)]
@@ -50,6 +51,7 @@ pub(super) struct ServiceEntry {
     pub(super) instance_increment: Option<u16>,
     pub(super) max_instances: Option<u16>,
     pub(super) range: Option<PortRange>,
+    pub(super) container: Option<ContainerSection>,
 }
 
 impl<'de> Deserialize<'de> for Document {
@@ -153,10 +155,12 @@ impl<'de> Visitor<'de> for ServiceSeed {
             instance_increment: None,
             max_instances: None,
             range: None,
+            container: None,
         };
         let mut seen = HashSet::new();
         while let Some(field) = map.next_key_seed(ServiceFieldSeed { service: &service.name, seen: &mut seen })? {
             match field {
+                ServiceField::Container => service.container = Some(map.next_value()?),
                 ServiceField::Description => service.description = Some(map.next_value()?),
                 ServiceField::InstanceIncrement => {
                     service.instance_increment = Some(map.next_value_seed(INCREMENT)?);
@@ -176,6 +180,7 @@ impl<'de> Visitor<'de> for ServiceSeed {
 }
 
 enum ServiceField {
+    Container,
     Description,
     InstanceIncrement,
     MaxInstances,
@@ -206,6 +211,7 @@ impl Visitor<'_> for ServiceFieldSeed<'_> {
     fn visit_str<E: de::Error>(self, key: &str) -> Result<ServiceField, E> {
         let key = UniqueKey { seen: self.seen, kind: "key" }.visit_str::<E>(key)?;
         Ok(match key.as_str() {
+            "container" => ServiceField::Container,
             "description" => ServiceField::Description,
             "instance_increment" => ServiceField::InstanceIncrement,
             "max_instances" => ServiceField::MaxInstances,

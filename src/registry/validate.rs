@@ -31,6 +31,8 @@ pub enum FindingCode {
     ReservedPort,
     /// A service declares no port keys.
     NoPorts,
+    /// A service's `container:` section names keys it lacks or has a broken template.
+    ContainerConfig,
     /// A slot is below 1024 and needs privileges to bind.
     PrivilegedPort,
 }
@@ -89,6 +91,13 @@ pub enum Finding {
         /// Index into [`Registry::services`].
         service: usize,
     },
+    /// The service at this index has a `container:` section that cannot work.
+    Container {
+        /// Index into [`Registry::services`].
+        service: usize,
+        /// What is wrong.
+        problem: String,
+    },
     /// Instances `first` to `last` of one key are below 1024.
     Privileged {
         /// The lowest such instance's slot.
@@ -127,6 +136,7 @@ impl fmt::Display for FindingCode {
             Self::OutsideServiceRange => "outside-service-range",
             Self::ReservedPort => "reserved-port",
             Self::NoPorts => "no-ports",
+            Self::ContainerConfig => "container-config",
             Self::PrivilegedPort => "privileged-port",
         })
     }
@@ -150,6 +160,7 @@ impl Finding {
             Self::OutsideServiceRange { .. } => FindingCode::OutsideServiceRange,
             Self::Reserved { .. } => FindingCode::ReservedPort,
             Self::NoPorts { .. } => FindingCode::NoPorts,
+            Self::Container { .. } => FindingCode::ContainerConfig,
             Self::Privileged { .. } => FindingCode::PrivilegedPort,
         }
     }
@@ -161,7 +172,7 @@ impl Finding {
             Self::OutOfRange { slot, .. } | Self::OutsideServiceRange { slot, .. } | Self::Reserved { slot, .. } => {
                 vec![slot]
             }
-            Self::NoPorts { .. } => Vec::new(),
+            Self::NoPorts { .. } | Self::Container { .. } => Vec::new(),
             Self::Privileged { first, last } if first == last => vec![first],
             Self::Privileged { first, last } => vec![first, last],
         }
@@ -205,6 +216,9 @@ impl Finding {
                     .unwrap_or_default();
                 format!("service `{name}` has no ports: add `port:` or keys ending in `_port`{hint}")
             }
+            Self::Container { service, ref problem } => {
+                format!("service `{}`: {problem}", registry.services[service].name)
+            }
             Self::Privileged { first, last } => {
                 let which = if first == last {
                     format!("{} = {} is", describe(first), registry.port_of(first))
@@ -247,6 +261,14 @@ pub fn validate(registry: &Registry) -> Report {
     for (service_index, service) in registry.services.iter().enumerate() {
         if service.ports.is_empty() {
             findings.push(Finding::NoPorts { service: service_index });
+        }
+        if let Some(container) = &service.container {
+            findings.extend(
+                container
+                    .problems(service)
+                    .into_iter()
+                    .map(|problem| Finding::Container { service: service_index, problem }),
+            );
         }
         for (environment_index, environment) in registry.environments.iter().enumerate() {
             for (key_index, key) in service.ports.iter().enumerate() {

@@ -105,7 +105,7 @@ fn bad_inputs_are_refused_with_their_location() {
         ),
         (
             "kafka:\n  port: 1\n  max_instance: 3\n",
-            "ports.yaml:3:3: kafka: unknown field `max_instance`: did you mean `max_instances`? a service takes `description`, `instance_increment`, `max_instances`, `range` and port keys named `port` or ending in `_port`",
+            "ports.yaml:3:3: kafka: unknown field `max_instance`: did you mean `max_instances`? a service takes `container`, `description`, `instance_increment`, `max_instances`, `range` and port keys named `port` or ending in `_port`",
         ),
         (
             "kafka:\n  port: 0\n",
@@ -150,7 +150,7 @@ fn bad_inputs_are_refused_with_their_location() {
         ),
         (
             "enviroments:\n  staging: 1000\n",
-            "ports.yaml:2:3: enviroments: unknown field `staging`: `enviroments` is read as a service; if it was meant as the top-level `environments:`, correct its spelling; a service takes `description`, `instance_increment`, `max_instances`, `range` and port keys named `port` or ending in `_port`",
+            "ports.yaml:2:3: enviroments: unknown field `staging`: `enviroments` is read as a service; if it was meant as the top-level `environments:`, correct its spelling; a service takes `container`, `description`, `instance_increment`, `max_instances`, `range` and port keys named `port` or ending in `_port`",
         ),
         (
             "defaults:\n  increment: 5\nkafka:\n  port: 1\n",
@@ -231,4 +231,49 @@ fn the_shipped_registry_loads() {
             "argocd"
         ]
     );
+}
+
+#[test]
+fn container_sections_load_with_defaults() {
+    let text = "\
+redis:
+  port: 6379
+  container:
+    image: redis:7
+    command: [redis-server, --port, '{port}']
+    volumes:
+      data: /data
+    ready:
+      command: [redis-cli, ping]
+web:
+  port: 8080
+  container:
+    image: web:1
+    host: 0.0.0.0
+    timeout: 90s
+    ready:
+      http: {port: port, path: /healthz}
+";
+    let registry = parse_text(text).expect("loads");
+    let redis = registry.services[0].container.as_ref().expect("section");
+    assert_eq!(redis.host.to_string(), "127.0.0.1");
+    assert_eq!(redis.timeout, crate::registry::DEFAULT_READY_TIMEOUT);
+    assert_eq!(redis.volumes.get("data").map(String::as_str), Some("/data"));
+    assert_eq!(redis.ready, Some(crate::registry::Ready::Command(vec!["redis-cli".into(), "ping".into()])));
+    let web = registry.services[1].container.as_ref().expect("section");
+    assert_eq!(web.timeout, std::time::Duration::from_secs(90));
+    assert_eq!(
+        web.ready,
+        Some(crate::registry::Ready::Http { port: "port".into(), path: "/healthz".into(), status: 200 })
+    );
+}
+
+#[test]
+fn bad_container_sections_are_located() {
+    let error = error_of("web:\n  port: 1\n  container:\n    image: x\n    timeout: soon\n");
+    assert!(error.starts_with("ports.yaml:5:14: web.container.timeout: `soon` is not a duration"), "{error}");
+    let error = error_of("web:\n  port: 1\n  container:\n    image: x\n    ready:\n      ping: port\n");
+    assert!(error.starts_with("ports.yaml:6:7: web.container.ready: unknown variant `ping`"), "{error}");
+    let error = error_of("web:\n  port: 1\n  container:\n    imag: x\n");
+    assert!(error.contains("unknown field `imag`, expected one of `image`"), "{error}");
 }

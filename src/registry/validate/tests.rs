@@ -182,3 +182,29 @@ argocd: {server_port: 8080, repo_server_port: 8081, max_instances: 3}
     assert_eq!(count("temporal", "argocd"), 3);
     assert_eq!(count("mongoexpress", "argocd"), 3);
 }
+
+#[test]
+fn container_sections_are_checked_against_their_service() {
+    let text = "\
+kafka:
+  broker_port: 9092
+  max_instances: 2
+  container:
+    image: kafka:test
+    env:
+      ADVERTISED: PLAINTEXT://{host}:{broker_port}
+      BROKEN: '{brokr_port}'
+    ports:
+      controller_port: 9093
+    ready:
+      tcp: broker
+";
+    assert_eq!(
+        messages(text),
+        [
+            "container-config: service `kafka`: container.ports names `controller_port`, which is not a port key of `kafka`",
+            "container-config: service `kafka`: container.ready names `broker`, which is not a port key of `kafka`",
+            "container-config: service `kafka`: unknown placeholder `{brokr_port}` in `{brokr_port}`",
+        ]
+    );
+}

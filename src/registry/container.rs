@@ -1,0 +1,270 @@
+//! A service's `container:` section: how one instance becomes a container.
+//!
+//! The image, command, environment (with `{placeholders}` filled per instance), the
+//! container-side port of each port key, named volumes, the address to publish on, and
+//! how to tell the container is ready. This file holds the model, its serde form and the
+//! template language; turning it into a concrete instance is `containers::spec`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use super::model::Service;
+
+/// How long an instance may take to become ready when the section does not say.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `container:` section of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSection {
+    /// The image, which must already be on the host (nothing is pulled).
+    pub image: String,
+    /// Replaces the image's command; each argument is a template.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Environment variables; values are templates.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Container-side port per port key; a key left out listens on its host port inside too.
+    #[serde(default)]
+    pub ports: BTreeMap<String, u16>,
+    /// Named volumes: `data: /var/lib/x` mounts volume `{service}-data[-N]` at that path.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, String>,
+    /// The host address ports are published on.
+    #[serde(default = "loopback")]
+    pub host: IpAddr,
+    /// How to tell the instance is ready [default: TCP on its first port key].
+    #[serde(default)]
+    pub ready: Option<Ready>,
+    /// How long start plus readiness may take (`30s`, `2m`).
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+/// Readiness strategies, after testcontainers' wait strategies. Written as a map with one
+/// key naming the strategy (`tcp: broker_port`), or the word `healthcheck`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ready {
+    /// A TCP connect to the container's own address on this port key's container port
+    /// (not the published host port, which docker-proxy accepts before the app listens).
+    Tcp(String),
+    /// An HTTP GET to the container's own address.
+    Http {
+        /// The port key to call.
+        port: String,
+        /// The path to GET.
+        path: String,
+        /// The status that means ready.
+        status: u16,
+    },
+    /// A regular expression that must appear in the container's logs `times` times.
+    Log {
+        /// The pattern.
+        pattern: String,
+        /// How many matches mean ready.
+        times: u32,
+    },
+    /// The image's own HEALTHCHECK reports healthy.
+    Healthcheck,
+    /// A command run inside the container exits 0.
+    Command(Vec<String>),
+}
+
+/// The strategy names, for error messages.
+const STRATEGIES: &[&str] = &["tcp", "http", "log", "healthcheck", "command"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpReady {
+    port: String,
+    #[serde(default = "root")]
+    path: String,
+    #[serde(default = "ok_status")]
+    status: u16,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogReady {
+    pattern: String,
+    #[serde(default = "once")]
+    times: u32,
+}
+
+impl<'de> Deserialize<'de> for Ready {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ReadyVisitor)
+    }
+}
+
+struct ReadyVisitor;
+
+impl<'de> Visitor<'de> for ReadyVisitor {
+    type Value = Ready;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("`healthcheck`, or a map with one of `tcp`, `http`, `log`, `command`")
+    }
+
+    fn visit_str<E: de::Error>(self, word: &str) -> Result<Ready, E> {
+        match word {
+            "healthcheck" => Ok(Ready::Healthcheck),
+            other => Err(E::unknown_variant(other, STRATEGIES)),
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ready, A::Error> {
+        let Some(kind) = map.next_key::<String>()? else {
+            return Err(de::Error::invalid_length(0, &self));
+        };
+        let ready = match kind.as_str() {
+            "tcp" => Ready::Tcp(map.next_value()?),
+            "http" => {
+                let HttpReady { port, path, status } = map.next_value()?;
+                Ready::Http { port, path, status }
+            }
+            "log" => {
+                let LogReady { pattern, times } = map.next_value()?;
+                Ready::Log { pattern, times }
+            }
+            "command" => Ready::Command(map.next_value()?),
+            "healthcheck" => {
+                map.next_value::<de::IgnoredAny>()?;
+                Ready::Healthcheck
+            }
+            other => return Err(de::Error::unknown_variant(other, STRATEGIES)),
+        };
+        if map.next_key::<de::IgnoredAny>()?.is_some() {
+            return Err(de::Error::custom(
+                "`ready` takes one strategy; pick one of tcp, http, log, healthcheck, command",
+            ));
+        }
+        Ok(ready)
+    }
+}
+
+fn loopback() -> IpAddr {
+    IpAddr::from([127, 0, 0, 1])
+}
+
+fn default_timeout() -> Duration {
+    DEFAULT_READY_TIMEOUT
+}
+
+fn root() -> String {
+    "/".to_string()
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+fn once() -> u32 {
+    1
+}
+
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    struct DurationVisitor;
+
+    impl Visitor<'_> for DurationVisitor {
+        type Value = Duration;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str("a duration such as 30s or 2m")
+        }
+
+        // Parsed inside the visitor so the error carries the value's own line and column.
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
+            humantime::parse_duration(text)
+                .map_err(|error| E::custom(format_args!("`{text}` is not a duration such as 30s or 2m: {error}")))
+        }
+    }
+
+    deserializer.deserialize_str(DurationVisitor)
+}
+
+/// The names every template may use besides the service's port keys.
+pub const PLACEHOLDERS: [&str; 5] = ["instance_id", "service", "environment", "host", "container"];
+
+/// Fills `{name}` placeholders in `template` from `value`; `{{` and `}}` stand for braces.
+/// The error names the first unknown or unclosed placeholder.
+pub fn expand(template: &str, value: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut output = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(position) = rest.find(['{', '}']) {
+        output.push_str(&rest[..position]);
+        let tail = &rest[position..];
+        if let Some(after) = tail.strip_prefix("{{") {
+            output.push('{');
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("}}") {
+            output.push('}');
+            rest = after;
+        } else if let Some(inner) = tail.strip_prefix('{') {
+            let end = inner.find('}').ok_or_else(|| format!("unclosed `{{` in `{template}`"))?;
+            let name = &inner[..end];
+            let filled = value(name).ok_or_else(|| format!("unknown placeholder `{{{name}}}` in `{template}`"))?;
+            output.push_str(&filled);
+            rest = &inner[end + 1..];
+        } else {
+            return Err(format!("lone `}}` in `{template}`; write `}}}}` for a brace"));
+        }
+    }
+    output.push_str(rest);
+    Ok(output)
+}
+
+impl ContainerSection {
+    /// Everything in the section that cannot work for `service`: keys that do not exist,
+    /// templates with unknown placeholders. Empty when the section is sound.
+    pub fn problems(&self, service: &Service) -> Vec<String> {
+        let known_key = |key: &str| service.port_key(key).is_some();
+        let placeholder = |name: &str| (PLACEHOLDERS.contains(&name) || known_key(name)).then(String::new);
+        let mut problems = Vec::new();
+        for key in self.ports.keys().filter(|key| !known_key(key)) {
+            problems.push(format!("container.ports names `{key}`, which is not a port key of `{}`", service.name));
+        }
+        let ready_key = match &self.ready {
+            Some(Ready::Tcp(key) | Ready::Http { port: key, .. }) => Some(key),
+            _ => None,
+        };
+        if let Some(key) = ready_key.filter(|key| !known_key(key)) {
+            problems.push(format!("container.ready names `{key}`, which is not a port key of `{}`", service.name));
+        }
+        if let Some(Ready::Log { pattern, .. }) = &self.ready
+            && let Err(error) = regex::Regex::new(pattern)
+        {
+            problems.push(format!("container.ready.log pattern does not compile: {error}"));
+        }
+        let templates = self.command.iter().flatten().chain(self.env.values());
+        problems.extend(templates.filter_map(|template| expand(template, placeholder).err()));
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_fill_placeholders_and_keep_escaped_braces() {
+        let value = |name: &str| match name {
+            "broker_port" => Some("9192".to_string()),
+            "instance_id" => Some("1".to_string()),
+            _ => None,
+        };
+        assert_eq!(expand("PLAINTEXT://localhost:{broker_port}", value), Ok("PLAINTEXT://localhost:9192".into()));
+        assert_eq!(expand("node-{instance_id} {{literal}}", value), Ok("node-1 {literal}".into()));
+        assert_eq!(expand("no placeholders", value), Ok("no placeholders".into()));
+        assert_eq!(expand("{nope}", value), Err("unknown placeholder `{nope}` in `{nope}`".into()));
+        assert_eq!(expand("{broker_port", value), Err("unclosed `{` in `{broker_port`".into()));
+        assert_eq!(expand("a } b", value), Err("lone `}` in `a } b`; write `}}` for a brace".into()));
+    }
+}
