@@ -18,7 +18,7 @@ pub use allocate::{PortSet, Shortfall, first_free, registry_exclusions};
 pub use gc::{GcAction, StaleReason, action, staleness};
 pub use lease::{AllocationRequest, DEFAULT_DYNAMIC_RANGE, Lease, LeaseOwner, LeaseSlot, Strategy, now, rfc3339};
 pub use state_dir::{STATE_DIR_VARIABLE, state_dir};
-pub use store::{LEDGER_FILE, Ledger, ReleaseScope};
+pub use store::{Claim, LEDGER_FILE, Ledger, ReleaseScope};
 
 use crate::registry::PortRange;
 
@@ -103,6 +103,18 @@ pub enum LedgerError {
     /// A count of zero ports was asked for.
     #[error("--count must be at least 1")]
     ZeroCount,
+    /// A port a project claims is leased to another project.
+    #[error(
+        "port {port} is leased to project `{project}` (service `{service}`) in the host ledger; release it there first"
+    )]
+    LeasedElsewhere {
+        /// The port.
+        port: u16,
+        /// The project holding it.
+        project: String,
+        /// The service it was leased for.
+        service: String,
+    },
     /// `release` named a project with no leases at all.
     #[error("project `{project}` holds no leases; `berth leases` lists the projects that do")]
     UnknownProject {

@@ -72,6 +72,17 @@ pub struct Ledger {
     leased: LeasedPorts,
 }
 
+/// One specific port a project claims, with the registry slot it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The port.
+    pub port: u16,
+    /// The registry slot.
+    pub slot: LeaseSlot,
+    /// What it is for.
+    pub purpose: String,
+}
+
 /// Which leases `release` removes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReleaseScope {
@@ -144,6 +155,54 @@ impl Ledger {
         }
         transaction.commit().at(&path)?;
         Ok(existing)
+    }
+
+    /// Records that `project` holds each of `claims` (specific ports, such as a container's
+    /// registry slots). A port already leased to the same project is renewed; one leased to
+    /// another project fails the whole claim.
+    pub fn claim(&mut self, project: &str, claims: &[Claim], now: i64) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let transaction = self.write_transaction()?;
+        for claim in claims {
+            let holder =
+                select(&transaction, "WHERE port = ?1 ORDER BY protocol LIMIT 1", params![claim.port]).at(&path)?;
+            match holder.first() {
+                Some(lease) if lease.project != project => {
+                    return Err(LedgerError::LeasedElsewhere {
+                        port: claim.port,
+                        project: lease.project.clone(),
+                        service: lease.service.clone(),
+                    });
+                }
+                Some(_) => {
+                    transaction
+                        .execute(
+                            "UPDATE leases SET renewed_at = ?2, stale_since = NULL WHERE port = ?1",
+                            params![claim.port, now],
+                        )
+                        .at(&path)?;
+                }
+                None => {
+                    transaction
+                        .execute(
+                            "INSERT INTO leases (port, protocol, project, service, purpose, created_at, renewed_at,
+                                                 slot_service, slot_instance, slot_key)
+                             VALUES (?1, 'tcp', ?2, ?3, ?4, ?5, ?5, ?3, ?6, ?7)",
+                            params![
+                                claim.port,
+                                project,
+                                claim.slot.service,
+                                claim.purpose,
+                                now,
+                                claim.slot.instance,
+                                claim.slot.key
+                            ],
+                        )
+                        .at(&path)?;
+                }
+            }
+        }
+        transaction.commit().at(&path)
     }
 
     /// Removes the project's leases in `scope`; an error when there were none.
@@ -231,10 +290,22 @@ fn configure(connection: &mut Connection, path: &Path) -> Result<(), LedgerError
     // WAL with synchronous=NORMAL survives any process crash; only a power cut can lose the
     // last commits, and it takes every owner process down with them.
     connection.pragma_update(None, "synchronous", "NORMAL").at(path)?;
-    Migrations::from_slice(MIGRATIONS).to_latest(connection).map_err(|error| match error {
+    // rusqlite_migration reads the schema version before its transaction, so two processes
+    // opening a new ledger at once would both migrate it; a file lock serialises them.
+    let lock_path = path.with_extension("lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .and_then(|file| file.lock().map(|()| file))
+        .map_err(|error| LedgerError::NotWritable { path: lock_path.clone(), detail: error.to_string() })?;
+    let migrated = Migrations::from_slice(MIGRATIONS).to_latest(connection).map_err(|error| match error {
         rusqlite_migration::Error::RusqliteError { err, .. } => classify(path, err),
         other => LedgerError::Migration { path: path.to_path_buf(), detail: other.to_string() },
-    })
+    });
+    drop(lock);
+    migrated
 }
 
 /// Names the database file in SQLite's errors.

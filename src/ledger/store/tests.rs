@@ -223,3 +223,43 @@ fn two_handles_see_each_others_inserts_and_deletions() {
         "a port released through another handle is free again"
     );
 }
+
+#[test]
+fn claims_record_slots_and_refuse_ports_of_other_projects() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let mut ledger = Ledger::open(directory.path()).expect("open");
+    let claim = |port: u16, instance: u16| Claim {
+        port,
+        slot: LeaseSlot { service: "kafka".into(), instance, key: "broker_port".into() },
+        purpose: "container kafka-development-1".into(),
+    };
+    ledger.claim("container:kafka-development-1", &[claim(9192, 1)], 10).expect("claim");
+    ledger.claim("container:kafka-development-1", &[claim(9192, 1)], 20).expect("claiming again renews");
+    let lease = ledger.lease_on(9192).expect("lookup").expect("leased");
+    assert_eq!(lease.slot, Some(LeaseSlot { service: "kafka".into(), instance: 1, key: "broker_port".into() }));
+    assert_eq!((lease.created_at, lease.renewed_at), (10, 20));
+    let error = ledger.claim("someone-else", &[claim(9292, 2), claim(9192, 1)], 30).expect_err("taken");
+    assert_eq!(
+        error.to_string(),
+        "port 9192 is leased to project `container:kafka-development-1` (service `kafka`) in the host ledger; release it there first"
+    );
+    assert_eq!(ledger.lease_on(9292).expect("lookup"), None, "a failed claim records nothing");
+    let mut first_fit = request("dyn", "x", 1, (9192, 9192));
+    first_fit.count = 1;
+    assert!(
+        ledger.allocate(&first_fit, &PortSet::default(), all_free, 40).is_err(),
+        "claimed ports are not handed out"
+    );
+}
+
+#[test]
+fn many_handles_opening_a_new_ledger_at_once_migrate_it_once() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    std::thread::scope(|scope| {
+        let openers: Vec<_> = (0..8).map(|_| scope.spawn(|| Ledger::open(directory.path()).map(drop))).collect();
+        for opener in openers {
+            opener.join().expect("thread").expect("open");
+        }
+    });
+    Ledger::open(directory.path()).expect("open").integrity_check().expect("intact");
+}
