@@ -23,7 +23,9 @@
 //! - [`cli`]: the `berth` command line; `main.rs` only calls [`cli::main`].
 
 pub mod cli;
+pub mod containers;
 pub mod export;
 pub mod ledger;
+pub mod metrics;
 pub mod probe;
 pub mod registry;

@@ -80,6 +80,12 @@ impl Listener {
     pub fn port(&self) -> u16 {
         self.address.port()
     }
+
+    /// `tcp 127.0.0.1:9192 pid 4242 (java)`, or `… owner unknown` when the process is hidden.
+    pub fn describe(&self) -> String {
+        let owner = self.owner.as_ref().map_or_else(|| "owner unknown".to_string(), ToString::to_string);
+        format!("{} {} {owner}", self.protocol, self.address)
+    }
 }
 
 /// A snapshot of every port held on the host, taken once and asked many times.

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::ledger_args::existing_ledger;
 use super::output::{emit, emit_json};
-use super::who::{ProbeFormat, describe};
+use super::who::ProbeFormat;
 use super::{Outcome, manager};
 use crate::ledger::Lease;
 use crate::probe::{HostPorts, Listener};
@@ -74,7 +74,7 @@ pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Out
                         slot.instance,
                         slot.key,
                         slot.port,
-                        describe(listener)
+                        listener.describe()
                     ));
                 }
             }

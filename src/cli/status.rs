@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::Outcome;
 use super::ledger_args::open_ledger;
 use super::output::{emit, emit_json};
-use super::who::{ProbeFormat, describe};
+use super::who::ProbeFormat;
 use crate::ledger::Lease;
 use crate::probe::{HostPorts, Listener};
 
@@ -96,7 +96,7 @@ fn table(status: &Status<'_>) -> String {
         let state = if entry.holders.is_empty() {
             "not listening".to_string()
         } else {
-            entry.holders.iter().map(describe).collect::<Vec<_>>().join("; ")
+            entry.holders.iter().map(Listener::describe).collect::<Vec<_>>().join("; ")
         };
         text.push_str(&format!("{} {} {}/{}: {state}\n", lease.port, lease.protocol, lease.project, lease.service));
     }
@@ -104,12 +104,12 @@ fn table(status: &Status<'_>) -> String {
         let line = match drift {
             Drift::HeldByOther { port, project, owner_pid, holder } => format!(
                 "drift: port {port} is leased to {project} (owner pid {owner_pid}) but held by {}",
-                describe(holder)
+                holder.describe()
             ),
             Drift::Unleased { pid, project, listener } => format!(
                 "drift: pid {pid} (owner of {project}'s leases) listens on port {} without a lease: {}",
                 listener.port(),
-                describe(listener)
+                listener.describe()
             ),
         };
         text.push_str(&line);

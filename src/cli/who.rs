@@ -50,17 +50,11 @@ pub(super) fn run(args: WhoArgs) -> anyhow::Result<Outcome> {
                     text.push_str(&format!("{port}: free\n"));
                 }
                 for listener in holders {
-                    text.push_str(&format!("{port}: {}\n", describe(listener)));
+                    text.push_str(&format!("{port}: {}\n", listener.describe()));
                 }
             }
             emit(&text, None)?;
         }
     }
     Ok(Outcome::Clean)
-}
-
-/// `tcp 127.0.0.1:9192 pid 4242 (java)`, or `… owner unknown` when the process is hidden.
-pub(super) fn describe(listener: &Listener) -> String {
-    let owner = listener.owner.as_ref().map_or_else(|| "owner unknown".to_string(), ToString::to_string);
-    format!("{} {} {owner}", listener.protocol, listener.address)
 }

@@ -1,0 +1,240 @@
+//! The thin edge to the Docker engine (bollard): the handful of calls berth makes, each
+//! turning Docker's answers into berth's typed errors.
+//!
+//! No decisions are made here; `start` decides whether to adopt, start or create.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, HealthStatusEnum, HostConfig, Mount, MountType,
+    PortBinding as DockerPortBinding, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::StartError;
+use super::spec::{InstanceSpec, MANAGED_LABEL};
+
+/// How long `docker stop` waits before killing; with an init process stop takes milliseconds.
+const STOP_TIMEOUT_SECONDS: i32 = 10;
+
+/// A connection to the Docker engine.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    docker: Docker,
+}
+
+/// What berth needs to know about an existing container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Existing {
+    /// Container id.
+    pub id: String,
+    /// Whether it is running.
+    pub running: bool,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+    /// Its address on its first network (for readiness checks from the host).
+    pub address: Option<IpAddr>,
+    /// Exit code, once it has exited.
+    pub exit_code: Option<i64>,
+    /// HEALTHCHECK status, when the image has one.
+    pub health: Option<HealthStatusEnum>,
+}
+
+fn not_found(error: &DockerError) -> bool {
+    matches!(error, DockerError::DockerResponseServerError { status_code: 404, .. })
+}
+
+impl Engine {
+    /// Connects through DOCKER_HOST or the local socket and checks that the engine answers.
+    pub async fn connect() -> Result<Self, StartError> {
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(|error| StartError::EngineUnreachable { detail: error.to_string() })?;
+        docker.ping().await.map_err(|error| StartError::EngineUnreachable { detail: error.to_string() })?;
+        Ok(Self { docker })
+    }
+
+    /// Whether `image` is on the host.
+    pub async fn has_image(&self, image: &str) -> Result<bool, StartError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(error) if not_found(&error) => Ok(false),
+            Err(error) => Err(StartError::docker(image, error)),
+        }
+    }
+
+    /// The container called `name`, if there is one.
+    pub async fn inspect(&self, name: &str) -> Result<Option<Existing>, StartError> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(response) => Ok(Some(existing(response))),
+            Err(error) if not_found(&error) => Ok(None),
+            Err(error) => Err(StartError::docker(name, error)),
+        }
+    }
+
+    /// Creates the spec's volumes (an existing one is kept as it is) and its container.
+    pub async fn create(&self, spec: &InstanceSpec) -> Result<String, StartError> {
+        for mount in &spec.volumes {
+            let request = VolumeCreateRequest {
+                name: Some(mount.volume.clone()),
+                labels: Some(spec.labels.clone().into_iter().collect()),
+                ..Default::default()
+            };
+            self.docker.create_volume(request).await.map_err(|error| StartError::docker(&mount.volume, error))?;
+        }
+        let port_key = |container_port: u16| format!("{container_port}/tcp");
+        let mut bindings: HashMap<String, Option<Vec<DockerPortBinding>>> = HashMap::new();
+        for binding in &spec.ports {
+            bindings
+                .entry(port_key(binding.container_port))
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_default()
+                .push(DockerPortBinding {
+                    host_ip: Some(binding.host_address.to_string()),
+                    host_port: Some(binding.host_port.to_string()),
+                });
+        }
+        let mounts = spec
+            .volumes
+            .iter()
+            .map(|mount| Mount {
+                target: Some(mount.path.clone()),
+                source: Some(mount.volume.clone()),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            })
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: spec.command.clone(),
+            env: Some(spec.env.iter().map(|(name, value)| format!("{name}={value}")).collect()),
+            exposed_ports: Some(bindings.keys().cloned().collect()),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            host_config: Some(HostConfig {
+                port_bindings: Some(bindings),
+                mounts: Some(mounts),
+                init: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new().name(&spec.container_name).build();
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|error| StartError::docker(&spec.container_name, error))?;
+        Ok(created.id)
+    }
+
+    /// Starts the container; Docker's own port conflicts come back as `StartError::PortTaken`.
+    pub async fn start(&self, spec: &InstanceSpec) -> Result<(), StartError> {
+        self.docker.start_container(&spec.container_name, None).await.map_err(|error| {
+            let text = error.to_string();
+            if text.contains("port is already allocated") || text.contains("address already in use") {
+                let port = spec.ports.iter().find(|binding| text.contains(&format!(":{}", binding.host_port)));
+                StartError::PortTaken {
+                    port: port.map_or(0, |binding| binding.host_port),
+                    slot: port.map_or_else(|| spec.label(), |binding| format!("{}.{}", spec.label(), binding.key)),
+                    holder: format!("Docker refused: {text}"),
+                }
+            } else {
+                StartError::docker(&spec.container_name, error)
+            }
+        })
+    }
+
+    /// Stops (if running) and removes the container `name`; a missing container is fine.
+    pub async fn remove(&self, name: &str) -> Result<bool, StartError> {
+        let stop = StopContainerOptionsBuilder::new().t(STOP_TIMEOUT_SECONDS).build();
+        match self.docker.stop_container(name, Some(stop)).await {
+            Ok(()) => {}
+            Err(error) if not_found(&error) => return Ok(false),
+            Err(DockerError::DockerResponseServerError { status_code: 304, .. }) => {}
+            Err(error) => return Err(StartError::docker(name, error)),
+        }
+        let remove = RemoveContainerOptionsBuilder::new().force(true).build();
+        match self.docker.remove_container(name, Some(remove)).await {
+            Ok(()) => Ok(true),
+            Err(error) if not_found(&error) => Ok(false),
+            Err(error) => Err(StartError::docker(name, error)),
+        }
+    }
+
+    /// Removes the volume `name`; a missing volume is fine.
+    pub async fn remove_volume(&self, name: &str) -> Result<bool, StartError> {
+        let options = RemoveVolumeOptionsBuilder::new().force(true).build();
+        match self.docker.remove_volume(name, Some(options)).await {
+            Ok(()) => Ok(true),
+            Err(error) if not_found(&error) => Ok(false),
+            Err(error) => Err(StartError::docker(name, error)),
+        }
+    }
+
+    /// Every container berth manages, running or not, optionally only one environment's.
+    pub async fn managed(&self, environment: Option<&str>) -> Result<Vec<ContainerSummary>, StartError> {
+        let mut labels = vec![format!("{MANAGED_LABEL}=true")];
+        labels.extend(environment.map(|environment| format!("{}={environment}", super::spec::ENVIRONMENT_LABEL)));
+        let filters = HashMap::from([("label".to_string(), labels)]);
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        self.docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| StartError::docker("managed containers", error))
+    }
+
+    /// The last `lines` lines of the container's output (all of it for `None`), stdout and
+    /// stderr together; empty when the logs cannot be read.
+    pub async fn logs(&self, name: &str, lines: Option<usize>) -> Vec<String> {
+        let tail = lines.map_or_else(|| "all".to_string(), |lines| lines.to_string());
+        let options = LogsOptionsBuilder::new().stdout(true).stderr(true).tail(&tail).build();
+        let chunks: Vec<_> = self.docker.logs(name, Some(options)).collect().await;
+        let text: String = chunks.into_iter().filter_map(Result::ok).map(|chunk| chunk.to_string()).collect();
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// Runs `command` inside the container and returns its exit code.
+    pub async fn exec(&self, name: &str, command: &[String]) -> Result<Option<i64>, StartError> {
+        let options = CreateExecOptions {
+            cmd: Some(command.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self.docker.create_exec(name, options).await.map_err(|error| StartError::docker(name, error))?;
+        let started = self
+            .docker
+            .start_exec(&exec.id, Some(StartExecOptions { detach: false, tty: false, output_capacity: None }))
+            .await
+            .map_err(|error| StartError::docker(name, error))?;
+        if let StartExecResults::Attached { mut output, .. } = started {
+            while output.next().await.is_some() {}
+        }
+        let inspected = self.docker.inspect_exec(&exec.id).await.map_err(|error| StartError::docker(name, error))?;
+        Ok(inspected.exit_code)
+    }
+}
+
+fn existing(response: ContainerInspectResponse) -> Existing {
+    let state = response.state.unwrap_or_default();
+    let address = response
+        .network_settings
+        .and_then(|settings| settings.networks)
+        .and_then(|networks| networks.into_values().find_map(|network| network.ip_address.filter(|ip| !ip.is_empty())))
+        .and_then(|ip| ip.parse().ok());
+    Existing {
+        id: response.id.unwrap_or_default(),
+        running: state.running.unwrap_or(false),
+        labels: response.config.and_then(|config| config.labels).unwrap_or_default(),
+        address,
+        exit_code: state.exit_code,
+        health: state.health.and_then(|health| health.status),
+    }
+}

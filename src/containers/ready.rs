@@ -1,0 +1,116 @@
+//! Waiting until an instance really is ready, by the strategy its registry entry names.
+//!
+//! Checks go to the container's own address and port: docker-proxy accepts connections on
+//! the published host port before the application listens, so a connect there proves
+//! nothing. One deadline covers the whole wait; a container that exits, or turns
+//! unhealthy, ends the wait at once. Every failure carries the container's last log lines.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bollard::models::HealthStatusEnum;
+use tokio::net::TcpStream;
+
+use super::StartError;
+use super::docker::{Engine, Existing};
+use super::spec::InstanceSpec;
+use crate::registry::Ready;
+
+/// Pause between two checks.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How long one check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+/// Log lines attached to a failure.
+pub const FAILURE_LOG_LINES: usize = 20;
+
+/// Waits until `spec`'s container is ready or `deadline` passes; `on_wait` hears how long
+/// it has waited so far after each unsuccessful check (for heartbeats and progress).
+pub async fn wait(
+    engine: &Engine,
+    spec: &InstanceSpec,
+    deadline: Instant,
+    on_wait: &(dyn Fn(Duration) + Send + Sync),
+) -> Result<(), StartError> {
+    let started = Instant::now();
+    loop {
+        let existing = engine.inspect(&spec.container_name).await?;
+        let Some(existing) = existing.filter(|existing| existing.running) else {
+            let exit_code = engine.inspect(&spec.container_name).await.ok().flatten().and_then(|gone| gone.exit_code);
+            return Err(StartError::ExitedEarly {
+                name: spec.container_name.clone(),
+                exit_code,
+                logs: engine.logs(&spec.container_name, Some(FAILURE_LOG_LINES)).await,
+            });
+        };
+        if check(engine, spec, &existing).await? {
+            return Ok(());
+        }
+        on_wait(started.elapsed());
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(StartError::NotReady {
+                name: spec.container_name.clone(),
+                waited: started.elapsed(),
+                strategy: describe(&spec.ready),
+                logs: engine.logs(&spec.container_name, Some(FAILURE_LOG_LINES)).await,
+            });
+        }
+        tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
+    }
+}
+
+/// One check; `Ok(false)` means "not yet", an error means "never".
+async fn check(engine: &Engine, spec: &InstanceSpec, existing: &Existing) -> Result<bool, StartError> {
+    let own_address = |key: &str| {
+        let port = spec.binding(key)?.container_port;
+        existing.address.map(|address| SocketAddr::new(address, port))
+    };
+    match &spec.ready {
+        Ready::Tcp(key) => {
+            let Some(address) = own_address(key) else { return Ok(false) };
+            let connected = tokio::time::timeout(CHECK_TIMEOUT, TcpStream::connect(address)).await;
+            Ok(matches!(connected, Ok(Ok(_))))
+        }
+        Ready::Http { port, path, status } => {
+            let Some(address) = own_address(port) else { return Ok(false) };
+            let client = reqwest::Client::builder().timeout(CHECK_TIMEOUT).build().map_err(|error| {
+                StartError::Readiness { name: spec.container_name.clone(), detail: error.to_string() }
+            })?;
+            let response = client.get(format!("http://{address}{path}")).send().await;
+            Ok(response.is_ok_and(|response| response.status().as_u16() == *status))
+        }
+        Ready::Log { pattern, times } => {
+            let pattern = regex::Regex::new(pattern).map_err(|error| StartError::Readiness {
+                name: spec.container_name.clone(),
+                detail: error.to_string(),
+            })?;
+            let lines = engine.logs(&spec.container_name, None).await;
+            let matches = lines.iter().map(|line| pattern.find_iter(line).count()).sum::<usize>();
+            Ok(matches >= *times as usize)
+        }
+        Ready::Healthcheck => match existing.health {
+            Some(HealthStatusEnum::HEALTHY) => Ok(true),
+            Some(HealthStatusEnum::UNHEALTHY) => Err(StartError::Unhealthy {
+                name: spec.container_name.clone(),
+                logs: engine.logs(&spec.container_name, Some(FAILURE_LOG_LINES)).await,
+            }),
+            Some(HealthStatusEnum::STARTING) => Ok(false),
+            _ => Err(StartError::Readiness {
+                name: spec.container_name.clone(),
+                detail: format!("image {} has no HEALTHCHECK; choose another `ready:` strategy", spec.image),
+            }),
+        },
+        Ready::Command(command) => Ok(engine.exec(&spec.container_name, command).await? == Some(0)),
+    }
+}
+
+/// The strategy in words, for messages.
+pub fn describe(ready: &Ready) -> String {
+    match ready {
+        Ready::Tcp(key) => format!("TCP connect on {key}"),
+        Ready::Http { port, path, status } => format!("HTTP GET {path} on {port} answering {status}"),
+        Ready::Log { pattern, times } => format!("log line /{pattern}/ seen {times} time(s)"),
+        Ready::Healthcheck => "the image's HEALTHCHECK".to_string(),
+        Ready::Command(command) => format!("`{}` exiting 0", command.join(" ")),
+    }
+}
