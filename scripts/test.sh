@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== Docker engine and test images"
+bash scripts/ensure-docker.sh
+bash docker/test-images/build.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

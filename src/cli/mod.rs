@@ -10,16 +10,20 @@
 mod alloc;
 mod check;
 mod completions;
+mod down;
+mod export;
 mod gc;
 mod leases;
 mod ledger_args;
 mod logging;
+mod logs;
 mod output;
 mod port;
 mod ports;
 mod release;
 mod scan;
 mod status;
+mod up;
 mod who;
 
 use std::io;
@@ -72,13 +76,21 @@ pub enum Command {
     Who(who::WhoArgs),
     /// List every registry slot that something on this host holds right now.
     Scan(scan::ScanArgs),
+    /// Start instances as containers and wait until they are ready: `berth up kafka:0-2 redis`.
+    Up(up::UpArgs),
+    /// Stop and remove instances' containers (volumes kept unless --volumes).
+    Down(down::DownArgs),
+    /// Show an instance's container output.
+    Logs(logs::LogsArgs),
+    /// Write instances as another tool's configuration (docker-compose).
+    Export(export::ExportArgs),
     /// Lease dynamic ports for a project from the host-wide ledger.
     Alloc(alloc::AllocArgs),
     /// Give a project's leases back.
     Release(release::ReleaseArgs),
     /// List the ledger's leases, or export a project's.
     Leases(leases::LeasesArgs),
-    /// Every lease, whether its port is listening and by whom, and drift from the ledger.
+    /// Managed containers and every lease: state, listeners, and drift from the ledger.
     Status(status::StatusArgs),
     /// Free stale leases (owner gone, TTL expired, project path removed) after a grace period.
     Gc(gc::GcArgs),
@@ -109,6 +121,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Ports(args) => ports::run(args, cli.registry.as_deref()),
         Command::Who(args) => who::run(args),
         Command::Scan(args) => scan::run(args, cli.registry.as_deref()),
+        Command::Up(args) => up::run(args, cli.registry.as_deref()),
+        Command::Down(args) => down::run(args, cli.registry.as_deref()),
+        Command::Logs(args) => logs::run(args, cli.registry.as_deref()),
+        Command::Export(args) => export::run(args, cli.registry.as_deref()),
         Command::Alloc(args) => alloc::run(args, cli.registry.as_deref()),
         Command::Release(args) => release::run(args),
         Command::Leases(args) => leases::run(args),
@@ -141,6 +157,11 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .chain()
         .filter_map(|cause| cause.downcast_ref::<io::Error>())
         .any(|cause| cause.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// A runtime for the commands that talk to Docker.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
 /// The process-wide manager, with the registry named on the command line.

@@ -1,18 +1,22 @@
-//! `berth status`: every lease, whether its port is listening now and by which process,
-//! and drift between the ledger and the host.
+//! `berth status`: every container berth manages (instance, state, health, ports), every
+//! lease with whether its port is listening now and by which process, and drift between
+//! the ledger and the host.
 //!
 //! Drift is a finding (exit 1): a leased port held by a process other than the lease's
-//! owner, or a lease owner listening on a port it has not leased.
+//! owner, or a lease owner listening on a port it has not leased. A Docker engine that
+//! does not answer is reported, not fatal: the ledger part still works without it.
 
 use std::collections::BTreeMap;
 
 use clap::Args;
 use serde::Serialize;
 
-use super::Outcome;
 use super::ledger_args::open_ledger;
 use super::output::{emit, emit_json};
 use super::who::ProbeFormat;
+use super::{Outcome, runtime};
+use crate::containers::Engine;
+use crate::containers::spec::{ENVIRONMENT_LABEL, INSTANCE_LABEL, SERVICE_LABEL};
 use crate::ledger::Lease;
 use crate::probe::{HostPorts, Listener};
 
@@ -41,14 +45,33 @@ enum Drift<'a> {
 
 #[derive(Debug, Serialize)]
 struct Status<'a> {
+    containers: Vec<ContainerStatus>,
+    docker_error: Option<String>,
     leases: Vec<LeaseStatus<'a>>,
     drift: Vec<Drift<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ContainerStatus {
+    name: String,
+    service: String,
+    instance: String,
+    environment: String,
+    state: String,
+    status: String,
+    ports: Vec<String>,
 }
 
 pub(super) fn run(args: StatusArgs) -> anyhow::Result<Outcome> {
     let leases = open_ledger()?.leases(None)?;
     let host = HostPorts::snapshot()?;
+    let (containers, docker_error) = match containers() {
+        Ok(containers) => (containers, None),
+        Err(error) => (Vec::new(), Some(error.to_string())),
+    };
     let status = Status {
+        containers,
+        docker_error,
         leases: leases.iter().map(|lease| LeaseStatus { lease, holders: host.holders(lease.port) }).collect(),
         drift: drift(&leases, &host),
     };
@@ -57,6 +80,41 @@ pub(super) fn run(args: StatusArgs) -> anyhow::Result<Outcome> {
         ProbeFormat::Table => emit(&table(&status), None)?,
     }
     Ok(if status.drift.is_empty() { Outcome::Clean } else { Outcome::Findings })
+}
+
+fn containers() -> anyhow::Result<Vec<ContainerStatus>> {
+    let summaries = runtime()?.block_on(async { Engine::connect().await?.managed(None).await })?;
+    let label = |labels: &Option<std::collections::HashMap<String, String>>, name: &str| {
+        labels.as_ref().and_then(|labels| labels.get(name)).cloned().unwrap_or_default()
+    };
+    let mut containers: Vec<ContainerStatus> = summaries
+        .into_iter()
+        .map(|summary| ContainerStatus {
+            name: summary
+                .names
+                .unwrap_or_default()
+                .first()
+                .map(|name| name.trim_start_matches('/').to_string())
+                .unwrap_or_default(),
+            service: label(&summary.labels, SERVICE_LABEL),
+            instance: label(&summary.labels, INSTANCE_LABEL),
+            environment: label(&summary.labels, ENVIRONMENT_LABEL),
+            state: summary.state.map(|state| state.to_string()).unwrap_or_default(),
+            status: summary.status.unwrap_or_default(),
+            ports: summary
+                .ports
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|port| {
+                    port.public_port
+                        .map(|public| format!("{}:{public}->{}", port.ip.unwrap_or_default(), port.private_port))
+                })
+                .collect(),
+        })
+        .collect();
+    containers.sort_by(|left, right| left.name.cmp(&right.name));
+    containers.iter_mut().for_each(|container| container.ports.sort());
+    Ok(containers)
 }
 
 fn drift<'a>(leases: &'a [Lease], host: &'a HostPorts) -> Vec<Drift<'a>> {
@@ -91,6 +149,21 @@ fn drift<'a>(leases: &'a [Lease], host: &'a HostPorts) -> Vec<Drift<'a>> {
 
 fn table(status: &Status<'_>) -> String {
     let mut text = String::new();
+    for container in &status.containers {
+        text.push_str(&format!(
+            "{} {}[{}] {}: {} ({}) {}\n",
+            container.name,
+            container.service,
+            container.instance,
+            container.environment,
+            container.state,
+            container.status,
+            container.ports.join(" ")
+        ));
+    }
+    if let Some(error) = &status.docker_error {
+        text.push_str(&format!("containers: unknown ({error})\n"));
+    }
     for entry in &status.leases {
         let lease = entry.lease;
         let state = if entry.holders.is_empty() {
@@ -115,6 +188,11 @@ fn table(status: &Status<'_>) -> String {
         text.push_str(&line);
         text.push('\n');
     }
-    text.push_str(&format!("{} lease(s), {} drift finding(s)\n", status.leases.len(), status.drift.len()));
+    text.push_str(&format!(
+        "{} container(s), {} lease(s), {} drift finding(s)\n",
+        status.containers.len(),
+        status.leases.len(),
+        status.drift.len()
+    ));
     text
 }

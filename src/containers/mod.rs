@@ -9,6 +9,7 @@
 
 pub mod compose;
 pub mod docker;
+pub mod plan;
 pub mod ready;
 pub mod selection;
 pub mod spec;
@@ -17,6 +18,7 @@ pub mod start;
 use std::time::Duration;
 
 pub use docker::Engine;
+pub use plan::{PlanError, plan};
 pub use selection::Selection;
 pub use spec::{InstanceSpec, SpecError};
 pub use start::{Phase, StartOptions, StartOutcome, Started};
@@ -90,12 +92,12 @@ pub enum StartError {
         service: String,
     },
     /// The readiness wait ran out.
-    #[error("{name} not ready after {:.1}s (waiting for {strategy}); last log lines:\n{}", waited.as_secs_f64(), logs.join("\n"))]
+    #[error("{name} not ready within {} (waiting for {strategy}); last log lines:\n{}", humantime::format_duration(*timeout), logs.join("\n"))]
     NotReady {
         /// The container.
         name: String,
-        /// How long it waited.
-        waited: Duration,
+        /// The timeout that ran out (start and readiness together).
+        timeout: Duration,
         /// The strategy it waited for.
         strategy: String,
         /// The container's last log lines.

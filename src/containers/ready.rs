@@ -50,7 +50,7 @@ pub async fn wait(
         if now >= deadline {
             return Err(StartError::NotReady {
                 name: spec.container_name.clone(),
-                waited: started.elapsed(),
+                timeout: spec.timeout,
                 strategy: describe(&spec.ready),
                 logs: engine.logs(&spec.container_name, Some(FAILURE_LOG_LINES)).await,
             });

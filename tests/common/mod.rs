@@ -43,3 +43,89 @@ pub(crate) fn registry_file(text: &str) -> tempfile::NamedTempFile {
     std::fs::write(file.path(), text).expect("write registry");
     file
 }
+
+/// A Docker-backed test's own corner of the host: a unique environment name (so container
+/// names never clash between parallel tests), free ports, a ledger, and cleanup on drop.
+pub(crate) struct DockerScene {
+    /// The environment name, unique to the test and this run.
+    pub(crate) environment: String,
+    /// The first of `width` consecutive free ports.
+    pub(crate) base: u16,
+    /// The registry file.
+    pub(crate) registry: tempfile::NamedTempFile,
+    /// The ledger's state directory.
+    pub(crate) state: tempfile::TempDir,
+    /// Selections to remove (with volumes) when the test ends.
+    pub(crate) cleanup: Vec<String>,
+}
+
+/// The test images the scenes use; `.ci/run` builds them with docker/test-images/build.sh.
+pub(crate) const TEST_IMAGES: [&str; 2] = ["berth-test-busybox", "berth-test-redis"];
+
+impl DockerScene {
+    /// A scene for test `name` whose registry is `services`, a YAML fragment where `{base}`
+    /// stands for the first free port. Fails (never skips) when Docker or the images are missing.
+    pub(crate) fn new(name: &str, width: u16, services: &str) -> Self {
+        let docker = std::process::Command::new("docker").arg("info").output();
+        assert!(
+            docker.is_ok_and(|output| output.status.success()),
+            "no Docker engine answers: run `bash scripts/ensure-docker.sh` (CI does)"
+        );
+        for image in TEST_IMAGES {
+            let found = std::process::Command::new("docker").args(["image", "inspect", image]).output();
+            assert!(
+                found.is_ok_and(|output| output.status.success()),
+                "test image {image} is missing: run `bash docker/test-images/build.sh`"
+            );
+        }
+        let environment = format!("t{}-{name}", std::process::id());
+        let base = free_ports(name, width);
+        let text = format!("environments:\n  {environment}: 0\n{}", services.replace("{base}", &base.to_string()));
+        Self {
+            environment,
+            base,
+            registry: registry_file(&text),
+            state: tempfile::tempdir().expect("state dir"),
+            cleanup: Vec::new(),
+        }
+    }
+
+    /// `berth` pointed at this scene's registry and ledger.
+    pub(crate) fn berth(&self) -> Command {
+        let mut command = berth();
+        command.env("BERTH_REGISTRY", self.registry.path()).env("BERTH_STATE_DIR", self.state.path());
+        command
+    }
+
+    /// The container name of `service`'s `instance` in this scene.
+    pub(crate) fn container(&self, service: &str, instance: u16) -> String {
+        match instance {
+            0 => format!("{service}-{}", self.environment),
+            _ => format!("{service}-{}-{instance}", self.environment),
+        }
+    }
+
+    /// Removes `selection`'s containers and volumes when the test ends, pass or fail.
+    pub(crate) fn remove_on_drop(&mut self, selection: &str) {
+        self.cleanup.push(selection.to_string());
+    }
+}
+
+impl Drop for DockerScene {
+    fn drop(&mut self) {
+        if !self.cleanup.is_empty() {
+            let _ = self.berth().arg("down").arg("--volumes").args(&self.cleanup).output();
+        }
+    }
+}
+
+/// `width` consecutive ports that are free now, in 20000–29999 (below the ephemeral range),
+/// starting from a place derived from the test's name so parallel tests spread out.
+fn free_ports(name: &str, width: u16) -> u16 {
+    let seed = name.bytes().fold(5381u32, |hash, byte| hash.wrapping_mul(33) ^ u32::from(byte));
+    let start = u16::try_from(seed % 900).expect("fits") * 10;
+    (0..900u16)
+        .map(|step| 20000 + (start + step * 10) % 9000)
+        .find(|base| (*base..*base + width).all(|port| std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()))
+        .expect("a free stretch of ports")
+}

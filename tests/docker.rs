@@ -1,0 +1,327 @@
+//! `berth up` / `down` / `status` / `logs` / `export compose` against a real Docker engine
+//! with locally built test images. Each test has its own environment name and ports and
+//! removes what it made, so tests run in parallel and leave the engine clean.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+
+use bollard::Docker;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use common::DockerScene;
+use futures_util::StreamExt;
+use predicates::prelude::*;
+
+const WEB: &str = "\
+web:
+  port: {base}
+  instance_increment: 1
+  max_instances: 5
+  container:
+    image: berth-test-busybox
+    command: [sh, -c, 'echo booting {service} {instance_id}; mkdir -p /www; echo hello > /www/index.html; exec httpd -f -p {port} -h /www']
+    volumes:
+      data: /data
+    ready:
+      http: {port: port, path: /index.html}
+    timeout: 20s
+";
+
+fn docker() -> Docker {
+    Docker::connect_with_local_defaults().expect("docker client")
+}
+
+fn block_on<T>(future: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
+}
+
+/// Runs `command` in `container` and returns what it printed.
+fn exec(container: &str, command: &[&str]) -> String {
+    block_on(async {
+        let docker = docker();
+        let options = CreateExecOptions {
+            cmd: Some(command.iter().map(|part| part.to_string()).collect()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = docker.create_exec(container, options).await.expect("create exec");
+        let mut text = String::new();
+        if let StartExecResults::Attached { mut output, .. } =
+            docker.start_exec(&exec.id, None).await.expect("start exec")
+        {
+            while let Some(chunk) = output.next().await {
+                text.push_str(&chunk.expect("output").to_string());
+            }
+        }
+        text
+    })
+}
+
+fn containers_of(environment: &str) -> Vec<String> {
+    block_on(async {
+        let filters = HashMap::from([("label".to_string(), vec![format!("io.berth.env={environment}")])]);
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let mut names: Vec<String> = docker()
+            .list_containers(Some(options))
+            .await
+            .expect("list")
+            .into_iter()
+            .flat_map(|summary| summary.names.unwrap_or_default())
+            .map(|name| name.trim_start_matches('/').to_string())
+            .collect();
+        names.sort();
+        names
+    })
+}
+
+fn volume_exists(name: &str) -> bool {
+    block_on(async { docker().inspect_volume(name).await.is_ok() })
+}
+
+fn up_json(scene: &DockerScene, selections: &[&str]) -> serde_json::Value {
+    let output = scene.berth().arg("up").args(selections).args(["--format", "json"]).output().expect("run berth up");
+    assert!(output.status.success(), "berth up failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("json report")
+}
+
+#[test]
+fn three_instances_get_distinct_names_volumes_and_ports() {
+    let mut scene = DockerScene::new("three", 3, WEB);
+    scene.remove_on_drop("web:0-2");
+    let report = up_json(&scene, &["web:0-2"]);
+    let started = report["started"].as_array().expect("started");
+    assert_eq!(started.len(), 3);
+    let names: Vec<&str> = started.iter().map(|instance| instance["container"].as_str().expect("name")).collect();
+    assert_eq!(names, [scene.container("web", 0), scene.container("web", 1), scene.container("web", 2)]);
+    for (instance, started) in started.iter().enumerate() {
+        let port = scene.base + u16::try_from(instance).expect("small");
+        assert_eq!(started["ports"]["port"], port);
+        assert_eq!(started["outcome"], "created");
+        let body = reqwest_get(port);
+        assert_eq!(body, "hello\n", "instance {instance} answers on its own host port");
+    }
+    block_on(async {
+        let inspected = docker().inspect_container(&scene.container("web", 1), None).await.expect("inspect");
+        let labels = inspected.config.and_then(|config| config.labels).expect("labels");
+        assert_eq!(labels["io.berth.managed"], "true");
+        assert_eq!(labels["io.berth.service"], "web");
+        assert_eq!(labels["io.berth.instance"], "1");
+        assert_eq!(labels["io.berth.env"], scene.environment);
+        assert_eq!(labels["io.berth.config-hash"].len(), 16);
+        let host_config = inspected.host_config.expect("host config");
+        assert_eq!(host_config.init, Some(true));
+        let mounts = inspected.mounts.expect("mounts");
+        assert_eq!(mounts[0].name.as_deref(), Some("web-data-1"));
+    });
+    scene.berth().arg("status").assert().stdout(predicate::str::contains(format!(
+        "{} web[1] {}: running",
+        scene.container("web", 1),
+        scene.environment
+    )));
+}
+
+fn reqwest_get(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.write_all(b"GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+}
+
+#[test]
+fn data_in_a_volume_survives_down_and_up_and_down_volumes_removes_it() {
+    let mut scene = DockerScene::new("volume", 1, WEB.replace("web:", "keep:").as_str());
+    scene.remove_on_drop("keep:0");
+    up_json(&scene, &["keep"]);
+    let container = scene.container("keep", 0);
+    exec(&container, &["sh", "-c", "echo kept > /data/file"]);
+    scene.berth().args(["down", "keep"]).assert().success().stdout(format!("{container}: removed\n"));
+    assert!(containers_of(&scene.environment).is_empty());
+    assert!(volume_exists("keep-data"), "down keeps volumes");
+    up_json(&scene, &["keep"]);
+    assert_eq!(exec(&container, &["cat", "/data/file"]), "kept\n");
+    scene.berth().args(["down", "keep", "--volumes"]).assert().success();
+    assert!(!volume_exists("keep-data"), "down --volumes removes them");
+}
+
+#[test]
+fn up_twice_adopts_instead_of_duplicating() {
+    let mut scene = DockerScene::new("twice", 2, WEB);
+    scene.remove_on_drop("web:0-1");
+    let first = up_json(&scene, &["web:0-1"]);
+    let second = up_json(&scene, &["web:0-1"]);
+    for index in 0..2 {
+        assert_eq!(second["started"][index]["outcome"], "adopted");
+        assert_eq!(second["started"][index]["id"], first["started"][index]["id"]);
+    }
+    assert_eq!(containers_of(&scene.environment), [scene.container("web", 0), scene.container("web", 1)]);
+}
+
+#[test]
+fn a_stopped_instance_is_started_again_and_a_changed_one_needs_recreate() {
+    let mut scene = DockerScene::new("change", 1, WEB);
+    scene.remove_on_drop("web:0");
+    up_json(&scene, &["web"]);
+    block_on(async { docker().stop_container(&scene.container("web", 0), None).await.expect("stop") });
+    assert_eq!(up_json(&scene, &["web"])["started"][0]["outcome"], "started");
+
+    let changed = std::fs::read_to_string(scene.registry.path()).expect("read").replace("hello", "changed");
+    std::fs::write(scene.registry.path(), changed).expect("write");
+    scene.berth().args(["up", "web"]).assert().code(1).stderr(
+        predicate::str::contains("runs another configuration").and(predicate::str::contains("pass --recreate")),
+    );
+    let recreated = scene.berth().args(["up", "web", "--recreate", "--format", "json"]).output().expect("run");
+    let report: serde_json::Value = serde_json::from_slice(&recreated.stdout).expect("json");
+    assert_eq!(report["started"][0]["outcome"], "recreated");
+}
+
+#[test]
+fn a_foreign_listener_on_a_slot_port_is_named() {
+    let mut scene = DockerScene::new("foreign", 2, WEB);
+    scene.remove_on_drop("web:0-1");
+    let port = scene.base + 1;
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the slot's port");
+    scene.berth().args(["up", "web:0-1"]).assert().code(1).stderr(predicate::str::contains(format!(
+        "port {port} for web[1].port is taken by tcp 127.0.0.1:{port} pid {}",
+        std::process::id()
+    )));
+    assert_eq!(containers_of(&scene.environment), [scene.container("web", 0)], "only the free instance started");
+    drop(listener);
+}
+
+#[test]
+fn a_port_leased_to_another_project_is_refused() {
+    let mut scene = DockerScene::new("leased", 1, WEB);
+    scene.remove_on_drop("web:0");
+    let port = scene.base.to_string();
+    // Without the registry, as another project would: its slots are then not off limits.
+    common::berth_with_ledger(scene.state.path())
+        .args(["alloc", "--project", "squatter", "--service", "x", "--range", &format!("{port}-{port}")])
+        .assert()
+        .success();
+    scene
+        .berth()
+        .args(["up", "web"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("port {port} for web[0].port is leased to project `squatter`")));
+}
+
+#[test]
+fn a_readiness_timeout_returns_the_last_log_lines() {
+    let mut scene = DockerScene::new(
+        "timeout",
+        1,
+        "slow:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'echo warming up; echo still warming; sleep 60']\n    timeout: 2s\n",
+    );
+    scene.remove_on_drop("slow:0");
+    scene
+        .berth()
+        .args(["up", "slow"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not ready within 2s").and(predicate::str::contains("TCP connect on port")))
+        .stderr(predicate::str::contains("warming up\nstill warming"));
+}
+
+#[test]
+fn an_instance_that_exits_early_says_so_with_its_logs() {
+    let mut scene = DockerScene::new(
+        "exits",
+        1,
+        "dying:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'echo cannot start: no config; exit 3']\n",
+    );
+    scene.remove_on_drop("dying:0");
+    scene.berth().args(["up", "dying"]).assert().code(1).stderr(
+        predicate::str::contains("exited (code 3) before it was ready")
+            .and(predicate::str::contains("cannot start: no config")),
+    );
+}
+
+#[test]
+fn a_real_redis_is_ready_by_command_and_answers_on_its_host_port() {
+    let mut scene = DockerScene::new(
+        "redis",
+        2,
+        "cache:\n  port: {base}\n  instance_increment: 1\n  container:\n    image: berth-test-redis\n    command: [--port, '6379', --save, '', --protected-mode, 'no']\n    ports:\n      port: 6379\n    ready:\n      command: [redis-cli, ping]\n",
+    );
+    scene.remove_on_drop("cache:0-1");
+    let report = up_json(&scene, &["cache:0-1"]);
+    assert_eq!(report["started"][1]["endpoints"]["port"], format!("127.0.0.1:{}", scene.base + 1));
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", scene.base + 1)).expect("connect");
+    stream.write_all(b"PING\r\n").expect("send");
+    let mut reply = [0u8; 7];
+    stream.read_exact(&mut reply).expect("read");
+    assert_eq!(&reply, b"+PONG\r\n");
+}
+
+#[test]
+fn log_readiness_counts_matches() {
+    let mut scene = DockerScene::new(
+        "logready",
+        1,
+        "chatty:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'echo step; sleep 1; echo step; exec sleep 60']\n    ready:\n      log: {pattern: '^step$', times: 2}\n    timeout: 15s\n",
+    );
+    scene.remove_on_drop("chatty:0");
+    let report = up_json(&scene, &["chatty"]);
+    assert!(report["started"][0]["seconds"].as_f64().expect("seconds") >= 1.0, "ready only after the second line");
+}
+
+#[test]
+fn a_missing_image_says_how_to_get_it() {
+    let scene =
+        DockerScene::new("noimage", 1, "ghost:\n  port: {base}\n  container:\n    image: berth-test-does-not-exist\n");
+    scene.berth().args(["up", "ghost"]).assert().code(1).stderr(predicate::str::contains(
+        "image `berth-test-does-not-exist` for `ghost` is not on this host and berth does not pull",
+    ));
+}
+
+#[test]
+fn a_foreign_container_with_the_name_is_not_touched() {
+    let mut scene = DockerScene::new(
+        "foreignname",
+        2,
+        "web:\n  port: {base}\n  instance_increment: 1\n  container:\n    image: berth-test-busybox\n",
+    );
+    scene.remove_on_drop("web:1");
+    let foreign = scene.container("web", 1);
+    block_on(async {
+        let options = bollard::query_parameters::CreateContainerOptionsBuilder::new().name(&foreign).build();
+        let body =
+            bollard::models::ContainerCreateBody { image: Some("berth-test-busybox".into()), ..Default::default() };
+        docker().create_container(Some(options), body).await.expect("create foreign container");
+    });
+    scene
+        .berth()
+        .args(["up", "web:1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("container `{foreign}` exists but is not managed by berth")));
+    block_on(async { docker().remove_container(&foreign, None).await.expect("remove foreign container") });
+}
+
+#[test]
+fn logs_and_compose_export() {
+    let mut scene = DockerScene::new("logs", 1, WEB);
+    scene.remove_on_drop("web:0");
+    up_json(&scene, &["web"]);
+    scene.berth().args(["logs", "web"]).assert().success().stdout(predicate::str::contains("booting web 0"));
+    let compose = scene.berth().args(["export", "compose", "web:0-1"]).assert().success();
+    let text = String::from_utf8(compose.get_output().stdout.clone()).expect("utf-8");
+    assert!(text.contains(&format!("container_name: \"{}\"", scene.container("web", 1))), "{text}");
+    assert!(text.contains(&format!("- \"127.0.0.1:{0}:{0}\"", scene.base + 1)), "{text}");
+    assert!(text.contains("- \"web-data-1:/data\""), "{text}");
+}
+
+#[test]
+fn up_of_an_unknown_service_or_bare_service_exits_2() {
+    let scene = DockerScene::new("bad", 1, "bare:\n  port: {base}\n");
+    scene.berth().args(["up", "nope"]).assert().code(2).stderr(predicate::str::contains("unknown service `nope`"));
+    scene.berth().args(["up", "bare"]).assert().code(2).stderr(predicate::str::contains("has no `container:` section"));
+    scene.berth().args(["up", "bare:x"]).assert().code(2).stderr(predicate::str::contains("is not an instance id"));
+}
