@@ -23,6 +23,9 @@ pub struct DownArgs {
     /// Remove the instances' volumes too (their data is gone).
     #[arg(long)]
     volumes: bool,
+    /// How many instances stop at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    parallel: u16,
 }
 
 pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
@@ -36,7 +39,7 @@ pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Out
                 let ledger = ledger.clone();
                 async move { (spec, containers::start::stop(engine, spec, args.volumes, ledger).await) }
             })
-            .buffer_unordered(8)
+            .buffer_unordered(usize::from(args.parallel))
             .collect()
             .await;
         let mut lines = Vec::new();

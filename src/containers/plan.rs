@@ -52,7 +52,7 @@ mod tests {
 
     fn manager() -> PortManager {
         let registry = parse(
-            "environments:\n  dev: 0\n  qa: 1000\nweb:\n  port: 5000\n  max_instances: 3\n  container:\n    image: web\nbare:\n  port: 6000\n",
+            "environments:\n  dev: 0\n  qa: 1000\nweb:\n  port: 5000\n  max_instances: 3\n  container:\n    image: web\nbare:\n  port: 7700\n",
             Path::new("test.yaml"),
         )
         .expect("loads");
