@@ -22,6 +22,7 @@
 //! - [`probe`]: which process listens on a port right now.
 //! - [`cli`]: the `berth` command line; `main.rs` only calls [`cli::main`].
 
+pub mod activities;
 pub mod cli;
 pub mod containers;
 pub mod export;
@@ -29,3 +30,4 @@ pub mod ledger;
 pub mod metrics;
 pub mod probe;
 pub mod registry;
+pub mod worker;

@@ -25,6 +25,7 @@ mod scan;
 mod status;
 mod up;
 mod who;
+mod worker;
 
 use std::io;
 use std::path::PathBuf;
@@ -94,6 +95,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Free stale leases (owner gone, TTL expired, project path removed) after a grace period.
     Gc(gc::GcArgs),
+    /// Run the Temporal worker: berth's activities and workflows on `berth` and `berth@<host>`.
+    Worker(worker::WorkerArgs),
     /// Print shell completions.
     Completions(completions::CompletionsArgs),
 }
@@ -130,6 +133,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Leases(args) => leases::run(args),
         Command::Status(args) => status::run(args),
         Command::Gc(args) => gc::run(args),
+        Command::Worker(args) => worker::run(args, cli.registry.as_deref()),
         Command::Completions(args) => completions::run(args),
     };
     exit_code(result)

@@ -11,15 +11,14 @@ pub mod compose;
 pub mod docker;
 pub mod plan;
 pub mod ready;
-pub mod selection;
 pub mod spec;
 pub mod start;
 
 use std::time::Duration;
 
+pub use berth_workflows::Selection;
 pub use docker::Engine;
 pub use plan::{PlanError, plan};
-pub use selection::Selection;
 pub use spec::{InstanceSpec, SpecError};
 pub use start::{Phase, StartOptions, StartOutcome, Started};
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::selection::Selection;
+use super::Selection;
 use super::spec::{self, InstanceSpec, SpecError};
 use crate::registry::{LookupError, PortManager};
 

@@ -101,6 +101,9 @@ pub async fn start(
     let begun = Instant::now();
     let result = start_inner(engine, spec, options, progress, begun).await;
     let outcome = result.as_ref().map_or("failed", |started| started.outcome.as_str());
+    if let Err(error @ (StartError::PortTaken { .. } | StartError::PortLeased { .. })) = &result {
+        METRICS.port_conflicts.with_label_values(&[error.kind()]).inc();
+    }
     METRICS.container_starts.with_label_values(&[spec.service.as_str(), outcome]).inc();
     if result.is_ok() {
         METRICS.start_duration.with_label_values(&[spec.service.as_str()]).observe(begun.elapsed().as_secs_f64());

@@ -289,6 +289,7 @@ impl<'a> EnvironmentView<'a> {
                 (port, None)
             }
         };
+        crate::metrics::METRICS.port_allocations.with_label_values(&[service.name.as_str(), key.name.as_str()]).inc();
         tracing::info!(
             service = %service.name,
             instance,

@@ -214,6 +214,7 @@ fn the_shipped_registry_loads() {
     assert_eq!(
         names,
         [
+            "berth",
             "kafka",
             "mongodb",
             "mongoexpress",

@@ -1,4 +1,4 @@
-//! Which instances a command means: `kafka:0-2 redis:1 mongodb` — a service, optionally
+//! Which instances a command or workflow means: `kafka:0-2 redis:1 mongodb` — a service, optionally
 //! with an instance id or an inclusive range of them (instance 0 when left out).
 
 use std::fmt;

@@ -1,0 +1,57 @@
+//! `berth worker`: run the Temporal worker (see `worker.rs`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{Outcome, runtime};
+use crate::worker::{self, WorkerSettings};
+
+/// Where berth's own `/metrics` listen when the registry has no `berth` service.
+const FALLBACK_METRICS_PORT: u16 = 9464;
+
+/// Arguments of `berth worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Temporal's address, `host:port` [default: $TEMPORAL_ADDRESS, the profile's, else localhost:7233].
+    #[arg(long, value_name = "HOST:PORT")]
+    address: Option<String>,
+    /// The namespace [default: $TEMPORAL_NAMESPACE, the profile's, else default].
+    #[arg(long)]
+    namespace: Option<String>,
+    /// The host name in this worker's own task queue `berth@<host>` [default: the hostname].
+    #[arg(long = "host-name", value_name = "HOST")]
+    host: Option<String>,
+    /// Where /metrics and /healthz listen [default: 127.0.0.1 and the registry's
+    /// `berth` metrics_port, else 9464].
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_addr: Option<SocketAddr>,
+    /// Where the Temporal SDK's own worker metrics listen [default: 127.0.0.1 and the
+    /// registry's `berth` sdk_metrics_port; none without it].
+    #[arg(long, value_name = "ADDR:PORT")]
+    sdk_metrics_addr: Option<SocketAddr>,
+    /// How long running activities may finish after SIGTERM/SIGINT.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    grace: Duration,
+}
+
+pub(super) fn run(args: WorkerArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
+    let manager = super::manager(registry)?;
+    let registry_port = |key: &str| manager.get_port("berth", 0, key).ok();
+    let loopback = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let settings = WorkerSettings {
+        registry: registry.map(Path::to_path_buf),
+        address: args.address,
+        namespace: args.namespace,
+        host: args.host.unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned()),
+        metrics_addr: args
+            .metrics_addr
+            .unwrap_or_else(|| loopback(registry_port("metrics_port").unwrap_or(FALLBACK_METRICS_PORT))),
+        sdk_metrics_addr: args.sdk_metrics_addr.or_else(|| registry_port("sdk_metrics_port").map(loopback)),
+        grace: args.grace,
+    };
+    runtime()?.block_on(worker::run(settings))?;
+    Ok(Outcome::Clean)
+}

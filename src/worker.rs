@@ -1,0 +1,218 @@
+//! `berth worker`: the Temporal worker serving berth's activities and workflows.
+//!
+//! It polls the shared task queue (`berth`) and its own host queue (`berth@<host>`), so a
+//! workflow can send work to one particular host; both are driven from the calling task
+//! (the SDK's `Worker::run` is not `Send`). SIGTERM or SIGINT stops polling, lets running
+//! activities finish within the grace period, and returns. Two HTTP endpoints: berth's
+//! `/metrics` and `/healthz` on `metrics_addr`, and the SDK's own worker metrics on
+//! `sdk_metrics_addr` (the SDK's Prometheus registry is private, so it cannot share one).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use berth_workflows::{RunActivity, SHARED_TASK_QUEUE, SpinUp, TearDown, host_task_queue};
+use prometheus::Encoder;
+use temporalio_client::envconfig::LoadClientConfigProfileOptions;
+use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_common::telemetry::{PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter};
+use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+use crate::activities::{BerthActivities, SeedActivity};
+use crate::containers::Engine;
+use crate::containers::spec::SERVICE_LABEL;
+use crate::ledger::{self, Ledger};
+use crate::metrics::METRICS;
+use crate::registry::PortManager;
+
+/// How the worker connects and what it serves.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// The registry file (`--registry`), else the usual search.
+    pub registry: Option<PathBuf>,
+    /// Temporal's address (`host:port`); else TEMPORAL_ADDRESS or the profile's.
+    pub address: Option<String>,
+    /// The namespace; else TEMPORAL_NAMESPACE or the profile's.
+    pub namespace: Option<String>,
+    /// The host name for the host queue (`berth@<host>`).
+    pub host: String,
+    /// Where berth's `/metrics` and `/healthz` listen.
+    pub metrics_addr: SocketAddr,
+    /// Where the SDK's worker metrics listen, if anywhere.
+    pub sdk_metrics_addr: Option<SocketAddr>,
+    /// How long running activities may take to finish after a stop signal.
+    pub grace: Duration,
+}
+
+#[derive(Clone)]
+struct Health {
+    engine: Engine,
+    temporal: String,
+    ledger: Option<PathBuf>,
+}
+
+/// Runs the worker until SIGTERM or SIGINT.
+pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
+    let manager = PortManager::global(settings.registry.as_deref())?;
+    let engine = Engine::connect().await?;
+    let ledger = ledger::state_dir();
+
+    let sdk_meter = match settings.sdk_metrics_addr {
+        Some(address) => Some(
+            start_prometheus_metric_exporter(
+                PrometheusExporterOptions::builder().socket_addr(address).counters_total_suffix(true).build(),
+            )
+            .with_context(|| format!("cannot serve the SDK's metrics on {address}"))?
+            .meter as Arc<dyn temporalio_common::telemetry::metrics::CoreMeter>,
+        ),
+        None => None,
+    };
+    let runtime_options = RuntimeOptions::builder()
+        .telemetry_options(TelemetryOptions::builder().maybe_metrics(sdk_meter).build())
+        .build()
+        .map_err(|error| anyhow::anyhow!(error))?;
+    let runtime = Runtime::from_current_tokio(runtime_options).context("cannot start the Temporal runtime")?;
+
+    let (mut connection_options, mut client_options) =
+        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default()).map_err(|error| {
+            anyhow::anyhow!(
+                "cannot read the Temporal client configuration (TEMPORAL_* variables, temporal.toml): {error}"
+            )
+        })?;
+    if let Some(address) = &settings.address {
+        let url = if address.contains("://") { address.clone() } else { format!("http://{address}") };
+        connection_options.target = url.parse().with_context(|| format!("--address {address} is not a host:port"))?;
+    }
+    if let Some(namespace) = &settings.namespace {
+        client_options.namespace.clone_from(namespace);
+    }
+    connection_options.identity = format!("berth@{}:{}", settings.host, std::process::id());
+    let target = connection_options.target.clone();
+    let connection = Connection::connect(connection_options).await.with_context(|| {
+        format!("cannot connect to Temporal at {target}; start it or pass --address / TEMPORAL_ADDRESS")
+    })?;
+    let client = Client::new(connection, client_options)?;
+
+    let activities = BerthActivities::new(manager, engine.clone(), ledger.clone(), settings.host.clone());
+    let host_queue = host_task_queue(&settings.host);
+    let mut shared =
+        Worker::new(&runtime, client.clone(), worker_options(SHARED_TASK_QUEUE, &activities, settings.grace)?)?;
+    let mut own = Worker::new(&runtime, client, worker_options(&host_queue, &activities, settings.grace)?)?;
+    let stop_shared = shared.shutdown_handle();
+    let stop_own = own.shutdown_handle();
+
+    let health = Health {
+        engine,
+        temporal: format!(
+            "{}:{}",
+            target.host_str().unwrap_or("127.0.0.1"),
+            target.port_or_known_default().unwrap_or(7233)
+        ),
+        ledger,
+    };
+    let listener = tokio::net::TcpListener::bind(settings.metrics_addr)
+        .await
+        .with_context(|| format!("cannot serve /metrics on {}", settings.metrics_addr))?;
+    let app = Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(health);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    tracing::info!(
+        task_queues = %format!("{SHARED_TASK_QUEUE}, {host_queue}"),
+        metrics = %settings.metrics_addr,
+        seed_activities = activities.seed_activity_names().len(),
+        "worker_started"
+    );
+
+    let signals = async move {
+        wait_for_signal().await;
+        tracing::info!("worker_stopping");
+        stop_shared();
+        stop_own();
+    };
+    let (shared_result, own_result, ()) = tokio::join!(shared.run(), own.run(), signals);
+    server.abort();
+    shared_result.context("the shared-queue worker failed")?;
+    own_result.context("the host-queue worker failed")?;
+    tracing::info!("worker_stopped");
+    Ok(())
+}
+
+fn worker_options(queue: &str, activities: &BerthActivities, grace: Duration) -> anyhow::Result<WorkerOptions> {
+    let shared = Arc::new(activities.clone());
+    let mut options = WorkerOptions::new(queue)
+        .register_activities(activities.clone())
+        .register_workflow::<SpinUp>()?
+        .register_workflow::<TearDown>()?
+        .register_workflow::<RunActivity>()?;
+    for name in activities.seed_activity_names() {
+        options = SeedActivity::register(options, &name, shared.clone());
+    }
+    Ok(options.graceful_shutdown_period(grace).build())
+}
+
+async fn wait_for_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+/// berth's metrics in Prometheus text format; the gauges are refreshed first.
+async fn metrics(State(health): State<Health>) -> (StatusCode, String) {
+    if let Ok(containers) = health.engine.managed(None).await {
+        METRICS.running_instances.reset();
+        for container in containers
+            .iter()
+            .filter(|container| container.state.as_ref().is_some_and(|state| state.to_string() == "running"))
+        {
+            let service =
+                container.labels.as_ref().and_then(|labels| labels.get(SERVICE_LABEL)).cloned().unwrap_or_default();
+            METRICS.running_instances.with_label_values(&[service.as_str()]).inc();
+        }
+    }
+    if let Some(directory) = health.ledger.clone() {
+        let leases = tokio::task::spawn_blocking(move || {
+            Ledger::open_existing(&directory).ok().flatten().and_then(|ledger| ledger.leases(None).ok())
+        })
+        .await
+        .ok()
+        .flatten();
+        if let Some(leases) = leases {
+            METRICS.ledger_leases.set(i64::try_from(leases.len()).unwrap_or(i64::MAX));
+        }
+    }
+    let mut buffer = Vec::new();
+    match prometheus::TextEncoder::new().encode(&METRICS.registry.gather(), &mut buffer) {
+        Ok(()) => (StatusCode::OK, String::from_utf8_lossy(&buffer).into_owned()),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
+}
+
+/// 200 when Docker answers and Temporal is reachable, 503 naming what is not.
+async fn healthz(State(health): State<Health>) -> (StatusCode, String) {
+    let docker = Engine::connect().await.map(drop).map_err(|error| format!("docker: {error}"));
+    let temporal = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(&health.temporal))
+        .await
+        .map_err(|_| format!("temporal: {} did not answer within 2s", health.temporal))
+        .and_then(|connected| connected.map(drop).map_err(|error| format!("temporal: {}: {error}", health.temporal)));
+    let problems: Vec<String> = [docker, temporal].into_iter().filter_map(Result::err).collect();
+    if problems.is_empty() {
+        (StatusCode::OK, "ok\n".to_string())
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{}\n", problems.join("\n")))
+    }
+}
