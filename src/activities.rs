@@ -134,17 +134,7 @@ impl BerthActivities {
                 }
             }
         };
-        Ok(ServiceStarted {
-            container: started.container,
-            id: started.id,
-            service: started.service,
-            instance: started.instance,
-            outcome: started.outcome.as_str().to_string(),
-            ports: started.ports,
-            endpoints: started.endpoints,
-            seconds: started.seconds,
-            host: self.host.clone(),
-        })
+        Ok(started.into_contract(self.host.clone()))
     }
 
     async fn stop(&self, service: &str, request: &ServiceInstance) -> Result<ServiceStopped, ActivityError> {

@@ -143,6 +143,36 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A Temporal client: the standard configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+/// TLS and API key variables, temporal.toml profiles), with `address` and `namespace`
+/// overriding it when given. Returns the client and the address it connected to.
+pub async fn connect(
+    address: Option<&str>,
+    namespace: Option<&str>,
+    identity: String,
+) -> anyhow::Result<(Client, temporalio_client::Url)> {
+    let (mut connection_options, mut client_options) =
+        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default()).map_err(|error| {
+            anyhow::anyhow!(
+                "cannot read the Temporal client configuration (TEMPORAL_* variables, temporal.toml): {error}"
+            )
+        })?;
+    if let Some(address) = address.filter(|address| !address.is_empty()) {
+        let url = if address.contains("://") { address.to_string() } else { format!("http://{address}") };
+        connection_options.target =
+            url.parse().with_context(|| format!("Temporal address {address} is not a host:port"))?;
+    }
+    if let Some(namespace) = namespace {
+        client_options.namespace = namespace.to_string();
+    }
+    connection_options.identity = identity;
+    let target = connection_options.target.clone();
+    let connection = Connection::connect(connection_options).await.with_context(|| {
+        format!("cannot connect to Temporal at {target}; start it or pass its address (or set TEMPORAL_ADDRESS)")
+    })?;
+    Ok((Client::new(connection, client_options)?, target))
+}
+
 fn worker_options(queue: &str, activities: &BerthActivities, grace: Duration) -> anyhow::Result<WorkerOptions> {
     let shared = Arc::new(activities.clone());
     let mut options = WorkerOptions::new(queue)

@@ -7,6 +7,7 @@ use clap::Args;
 use futures_util::StreamExt;
 
 use super::output::emit;
+use super::via_temporal::{self, Target};
 use super::{Outcome, manager, runtime};
 use crate::containers::{self, Engine, Selection};
 use crate::ledger;
@@ -26,9 +27,29 @@ pub struct DownArgs {
     /// How many instances stop at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     parallel: u16,
+    /// Run as the TearDown workflow on Temporal (at ADDR, else $TEMPORAL_ADDRESS or the profile's).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    temporal: Option<String>,
+    /// With --temporal: run on this host's worker (`berth@<host>`).
+    #[arg(long = "host", value_name = "HOST", requires = "temporal")]
+    host: Option<String>,
 }
 
 pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
+    if let Some(address) = args.temporal.as_deref() {
+        let target = Target { address: Some(address), host: args.host.clone(), environment: args.environment.clone() };
+        let output = runtime()?.block_on(via_temporal::tear_down(target, &args.selections, args.volumes))?;
+        let mut lines: Vec<String> = output
+            .stopped
+            .iter()
+            .map(|stopped| {
+                format!("{}: {}\n", stopped.container, if stopped.removed { "removed" } else { "no such container" })
+            })
+            .collect();
+        lines.sort();
+        emit(&lines.concat(), None)?;
+        return Ok(Outcome::Clean);
+    }
     let specs = containers::plan(manager(registry)?, args.environment.as_deref(), &args.selections)?;
     let ledger = ledger::state_dir();
     let lines = runtime()?.block_on(async {

@@ -24,6 +24,7 @@ mod release;
 mod scan;
 mod status;
 mod up;
+mod via_temporal;
 mod who;
 mod worker;
 

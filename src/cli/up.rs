@@ -11,10 +11,12 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::output::{emit, emit_json};
+use super::via_temporal::{self, Target};
 use super::who::ProbeFormat;
 use super::{Outcome, manager, runtime};
 use crate::containers::{self, Engine, InstanceSpec, Phase, Selection, StartError, StartOptions, Started};
 use crate::ledger;
+use berth_workflows::activities::ServiceStarted;
 
 /// Arguments of `berth up`.
 #[derive(Debug, Args)]
@@ -37,6 +39,12 @@ pub struct UpArgs {
     /// Output for people or for machines.
     #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
     format: ProbeFormat,
+    /// Run as the SpinUp workflow on Temporal (at ADDR, else $TEMPORAL_ADDRESS or the profile's).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    temporal: Option<String>,
+    /// With --temporal: run on this host's worker (`berth@<host>`).
+    #[arg(long = "host", value_name = "HOST", requires = "temporal")]
+    host: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -50,11 +58,29 @@ struct Failure {
 
 #[derive(Serialize)]
 struct Report {
-    started: Vec<Started>,
+    started: Vec<ServiceStarted>,
     failed: Vec<Failure>,
 }
 
 pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
+    if let Some(address) = args.temporal.as_deref() {
+        let target = Target { address: Some(address), host: args.host.clone(), environment: args.environment.clone() };
+        let timeout = args.timeout.map(|timeout| timeout.as_secs().max(1));
+        return match runtime()?.block_on(via_temporal::spin_up(target, &args.selections, timeout)) {
+            Ok(instances) => {
+                let report = Report { started: instances, failed: Vec::new() };
+                match args.format {
+                    ProbeFormat::Json => emit_json(&report)?,
+                    ProbeFormat::Table => emit(&table(&report.started), None)?,
+                }
+                Ok(Outcome::Clean)
+            }
+            Err(error) => {
+                eprintln!("error: SpinUp failed: {error:#}");
+                Ok(Outcome::Findings)
+            }
+        };
+    }
     let mut specs = containers::plan(manager(registry)?, args.environment.as_deref(), &args.selections)?;
     if let Some(timeout) = args.timeout {
         for spec in &mut specs {
@@ -63,10 +89,11 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
     }
     let options = StartOptions { recreate: args.recreate, ledger: ledger::state_dir() };
     let results = runtime()?.block_on(start_all(&specs, &options, usize::from(args.parallel)))?;
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
     let mut report = Report { started: Vec::new(), failed: Vec::new() };
     for (spec, result) in specs.iter().zip(results) {
         match result {
-            Ok(started) => report.started.push(started),
+            Ok(started) => report.started.push(started.into_contract(host.clone())),
             Err(error) => report.failed.push(Failure {
                 service: spec.service.clone(),
                 instance: spec.instance,
@@ -117,17 +144,12 @@ async fn start_all(
     Ok(results.into_iter().map(|(_, result)| result).collect())
 }
 
-fn table(started: &[Started]) -> String {
+fn table(started: &[ServiceStarted]) -> String {
     let mut text = String::new();
     for instance in started {
         let endpoints: Vec<String> =
             instance.endpoints.iter().map(|(key, endpoint)| format!("{key}={endpoint}")).collect();
-        text.push_str(&format!(
-            "{:<28} {:<9} {}\n",
-            instance.container,
-            instance.outcome.as_str(),
-            endpoints.join(" ")
-        ));
+        text.push_str(&format!("{:<28} {:<9} {}\n", instance.container, instance.outcome, endpoints.join(" ")));
     }
     text
 }

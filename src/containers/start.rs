@@ -91,6 +91,23 @@ pub struct Started {
     pub seconds: f64,
 }
 
+impl Started {
+    /// The instance as the activity contract reports it, started by the worker on `host`.
+    pub fn into_contract(self, host: String) -> berth_workflows::activities::ServiceStarted {
+        berth_workflows::activities::ServiceStarted {
+            container: self.container,
+            id: self.id,
+            service: self.service,
+            instance: self.instance,
+            outcome: self.outcome.as_str().to_string(),
+            ports: self.ports,
+            endpoints: self.endpoints,
+            seconds: self.seconds,
+            host,
+        }
+    }
+}
+
 /// Starts `spec`'s instance and waits until it is ready; see the module docs.
 pub async fn start(
     engine: &Engine,
