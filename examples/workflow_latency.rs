@@ -36,13 +36,19 @@ async fn main() -> anyhow::Result<()> {
             heartbeat_timeout_seconds: 30,
             maximum_attempts: 1,
         };
-        let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, format!("bench-up-{}-{round}", std::process::id())).build();
+        let options =
+            WorkflowStartOptions::new(SHARED_TASK_QUEUE, format!("bench-up-{}-{round}", std::process::id())).build();
         client.start_workflow(SpinUp::run, up, options).await?.get_result(WorkflowGetResultOptions::default()).await?;
         println!("spinup {:.3}", started.elapsed().as_secs_f64() * 1000.0);
         let started = Instant::now();
         let down = TearDownInput { specs: vec![arguments.spec.clone()], env: None, host: None, volumes: true };
-        let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, format!("bench-down-{}-{round}", std::process::id())).build();
-        client.start_workflow(TearDown::run, down, options).await?.get_result(WorkflowGetResultOptions::default()).await?;
+        let options =
+            WorkflowStartOptions::new(SHARED_TASK_QUEUE, format!("bench-down-{}-{round}", std::process::id())).build();
+        client
+            .start_workflow(TearDown::run, down, options)
+            .await?
+            .get_result(WorkflowGetResultOptions::default())
+            .await?;
         println!("teardown {:.3}", started.elapsed().as_secs_f64() * 1000.0);
     }
     Ok(())

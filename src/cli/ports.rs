@@ -40,19 +40,7 @@ pub struct PortsArgs {
 
 /// `2` or `0-3`; instance ids start at 0, unlike ports.
 fn parse_instances(text: &str) -> Result<RangeInclusive<u32>, String> {
-    let id = |part: &str| {
-        part.trim()
-            .parse::<u32>()
-            .map_err(|_| format!("`{part}` is not an instance id; write instances like `2` or `0-3`"))
-    };
-    let (first, last) = match text.split_once('-') {
-        Some((first, last)) => (id(first)?, id(last)?),
-        None => (id(text)?, id(text)?),
-    };
-    if first > last {
-        return Err(format!("instances {first}-{last} are written backwards: write {last}-{first}"));
-    }
-    Ok(first..=last)
+    berth_workflows::selection::parse_instances(text).map(|(first, last)| first..=last)
 }
 
 pub(super) fn run(args: PortsArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {

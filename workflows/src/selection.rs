@@ -24,6 +24,23 @@ impl Selection {
     }
 }
 
+/// Parses `2` or `0-3` into the first and last instance id (instance ids start at 0).
+pub fn parse_instances(text: &str) -> Result<(u32, u32), String> {
+    let id = |part: &str| {
+        part.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("`{part}` is not an instance id; write instances like `2` or `0-3`"))
+    };
+    let (first, last) = match text.split_once('-') {
+        Some((first, last)) => (id(first)?, id(last)?),
+        None => (id(text)?, id(text)?),
+    };
+    if first > last {
+        return Err(format!("instances {first}-{last} are written backwards: write {last}-{first}"));
+    }
+    Ok((first, last))
+}
+
 impl FromStr for Selection {
     type Err = String;
 
@@ -32,17 +49,7 @@ impl FromStr for Selection {
         if service.is_empty() {
             return Err(format!("`{text}` names no service; write `kafka`, `kafka:1` or `kafka:0-2`"));
         }
-        let id = |part: &str| {
-            part.parse::<u32>()
-                .map_err(|_| format!("`{part}` in `{text}` is not an instance id; write `kafka:1` or `kafka:0-2`"))
-        };
-        let (first, last) = match instances.split_once('-') {
-            Some((first, last)) => (id(first)?, id(last)?),
-            None => (id(instances)?, id(instances)?),
-        };
-        if first > last {
-            return Err(format!("instances {first}-{last} in `{text}` are written backwards: write {last}-{first}"));
-        }
+        let (first, last) = parse_instances(instances).map_err(|error| format!("{error} (in `{text}`)"))?;
         Ok(Self { service: service.to_string(), first, last })
     }
 }
@@ -75,11 +82,11 @@ mod tests {
     fn bad_selections_say_how_to_write_them() {
         assert_eq!(
             "kafka:x".parse::<Selection>(),
-            Err("`x` in `kafka:x` is not an instance id; write `kafka:1` or `kafka:0-2`".into())
+            Err("`x` is not an instance id; write instances like `2` or `0-3` (in `kafka:x`)".into())
         );
         assert_eq!(
             "kafka:3-1".parse::<Selection>(),
-            Err("instances 3-1 in `kafka:3-1` are written backwards: write 1-3".into())
+            Err("instances 3-1 are written backwards: write 1-3 (in `kafka:3-1`)".into())
         );
         assert!(":1".parse::<Selection>().is_err());
     }
