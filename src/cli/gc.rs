@@ -10,8 +10,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use super::ledger_args::open_ledger;
-use super::output::{emit, emit_json};
-use super::who::ProbeFormat;
+use super::output::{OutputFormat, emit, emit_json};
 use crate::ledger::{GcAction, Lease, LeaseOwner, action, now, staleness};
 use crate::probe;
 
@@ -25,8 +24,8 @@ pub struct GcArgs {
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     grace: Duration,
     /// Output for people or for machines.
-    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
-    format: ProbeFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
 }
 
 #[derive(Serialize)]
@@ -57,10 +56,10 @@ pub(super) fn run(args: GcArgs) -> anyhow::Result<Outcome> {
         tracing::info!(port = lease.port, project = %lease.project, action = ?decision, dry_run = args.dry_run, "ledger_gc_decision");
     }
     match args.format {
-        ProbeFormat::Json => {
+        OutputFormat::Json => {
             emit_json(&decisions.iter().map(|(lease, action)| Decision { lease, action }).collect::<Vec<_>>())?
         }
-        ProbeFormat::Table => emit(&table(&decisions, args.dry_run), None)?,
+        OutputFormat::Table => emit(&table(&decisions, args.dry_run), None)?,
     }
     Ok(Outcome::Clean)
 }

@@ -5,6 +5,16 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
+use clap::ValueEnum;
+
+/// `--format` of the commands whose output is a report: for people or for machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum OutputFormat {
+    /// Lines for people.
+    Table,
+    /// JSON for machines.
+    Json,
+}
 
 /// Writes `text` to `path` atomically, or to stdout when `path` is `None`.
 pub(super) fn emit(text: &str, path: Option<&Path>) -> anyhow::Result<()> {

@@ -10,8 +10,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::ledger_args::existing_ledger;
-use super::output::{emit, emit_json};
-use super::who::ProbeFormat;
+use super::output::{OutputFormat, emit, emit_json};
 use super::{Outcome, manager};
 use crate::ledger::Lease;
 use crate::probe::{HostPorts, Listener};
@@ -24,8 +23,8 @@ pub struct ScanArgs {
     #[arg(long = "env", value_name = "ENV")]
     environment: Option<String>,
     /// Output for people or for machines.
-    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
-    format: ProbeFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
 }
 
 #[derive(Serialize)]
@@ -59,8 +58,8 @@ pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Out
         taken.push(TakenSlot { slot, holders, lease });
     }
     match args.format {
-        ProbeFormat::Json => emit_json(&taken)?,
-        ProbeFormat::Table => {
+        OutputFormat::Json => emit_json(&taken)?,
+        OutputFormat::Table => {
             let mut text = String::new();
             for entry in &taken {
                 let lease = entry.lease.as_ref().map_or_else(String::new, |lease| {

@@ -12,8 +12,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::ledger_args::open_ledger;
-use super::output::{emit, emit_json};
-use super::who::ProbeFormat;
+use super::output::{OutputFormat, emit, emit_json};
 use super::{Outcome, runtime};
 use crate::containers::Engine;
 use crate::containers::spec::{ENVIRONMENT_LABEL, INSTANCE_LABEL, SERVICE_LABEL};
@@ -24,8 +23,8 @@ use crate::probe::{HostPorts, Listener};
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Output for people or for machines.
-    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
-    format: ProbeFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,8 +75,8 @@ pub(super) fn run(args: StatusArgs) -> anyhow::Result<Outcome> {
         drift: drift(&leases, &host),
     };
     match args.format {
-        ProbeFormat::Json => emit_json(&status)?,
-        ProbeFormat::Table => emit(&table(&status), None)?,
+        OutputFormat::Json => emit_json(&status)?,
+        OutputFormat::Table => emit(&table(&status), None)?,
     }
     Ok(if status.drift.is_empty() { Outcome::Clean } else { Outcome::Findings })
 }

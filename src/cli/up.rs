@@ -10,9 +10,8 @@ use clap::Args;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::output::{emit, emit_json};
+use super::output::{OutputFormat, emit, emit_json};
 use super::via_temporal::{self, Target};
-use super::who::ProbeFormat;
 use super::{Outcome, manager, runtime};
 use crate::containers::{self, Engine, InstanceSpec, Phase, Selection, StartError, StartOptions, Started};
 use crate::ledger;
@@ -37,8 +36,8 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     parallel: u16,
     /// Output for people or for machines.
-    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
-    format: ProbeFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
     /// Run as the SpinUp workflow on Temporal (at ADDR, else $TEMPORAL_ADDRESS or the profile's).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     temporal: Option<String>,
@@ -70,8 +69,8 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
             Ok(instances) => {
                 let report = Report { started: instances, failed: Vec::new() };
                 match args.format {
-                    ProbeFormat::Json => emit_json(&report)?,
-                    ProbeFormat::Table => emit(&table(&report.started), None)?,
+                    OutputFormat::Json => emit_json(&report)?,
+                    OutputFormat::Table => emit(&table(&report.started), None)?,
                 }
                 Ok(Outcome::Clean)
             }
@@ -104,8 +103,8 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
         }
     }
     match args.format {
-        ProbeFormat::Json => emit_json(&report)?,
-        ProbeFormat::Table => emit(&table(&report.started), None)?,
+        OutputFormat::Json => emit_json(&report)?,
+        OutputFormat::Table => emit(&table(&report.started), None)?,
     }
     for failure in &report.failed {
         eprintln!("error: {}[{}] ({}): {}", failure.service, failure.instance, failure.container, failure.error);

@@ -3,11 +3,11 @@
 //! Answers for every port, free or not, and exits 0 once it could look; use
 //! `--format json` to script on the answer.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 
 use super::Outcome;
-use super::output::{emit, emit_json};
+use super::output::{OutputFormat, emit, emit_json};
 use crate::probe::{HostPorts, Listener};
 
 /// Arguments of `berth who`.
@@ -17,15 +17,8 @@ pub struct WhoArgs {
     #[arg(required = true, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     ports: Vec<u16>,
     /// Output for people or for machines.
-    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
-    format: ProbeFormat,
-}
-
-/// Output formats of the commands that read the live host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(super) enum ProbeFormat {
-    Table,
-    Json,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
 }
 
 #[derive(Serialize)]
@@ -37,12 +30,12 @@ struct PortHolders<'a> {
 pub(super) fn run(args: WhoArgs) -> anyhow::Result<Outcome> {
     let host = HostPorts::snapshot()?;
     match args.format {
-        ProbeFormat::Json => {
+        OutputFormat::Json => {
             let answers: Vec<PortHolders<'_>> =
                 args.ports.iter().map(|&port| PortHolders { port, holders: host.holders(port) }).collect();
             emit_json(&answers)?;
         }
-        ProbeFormat::Table => {
+        OutputFormat::Table => {
             let mut text = String::new();
             for &port in &args.ports {
                 let holders = host.holders(port);
