@@ -36,11 +36,13 @@ export BERTH_REGISTRY=$work/registry.yaml BERTH_STATE_DIR=$work/state
 
 .venv/bin/temporal server start-dev --headless --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" --log-level error >/dev/null 2>&1 &
 server=$!
+trap 'kill $server 2>/dev/null; "$berth" down web:0-9 --volumes >/dev/null 2>&1; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do .venv/bin/temporal operator namespace list --address "$address" >/dev/null 2>&1 && break; sleep 0.2; done
 "$berth" worker --address "$address" --metrics-addr 127.0.0.1:0 --grace 1s >"$work/worker.log" 2>&1 &
 worker=$!
 trap 'kill $worker $server 2>/dev/null; "$berth" down web:0-9 --volumes >/dev/null 2>&1; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do .venv/bin/temporal operator namespace list --address "$address" >/dev/null 2>&1 && break; sleep 0.2; done
-sleep 1
+sleep 2
+kill -0 $worker || { cat "$work/worker.log"; exit 1; }
 
 hyperfine --runs "$runs" --export-json "$work/spinup.json" --prepare "$berth down web:0-9 >/dev/null 2>&1" \
   -n "berth up (direct)" "$berth up web:0-9 --parallel 10" \

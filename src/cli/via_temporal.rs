@@ -2,7 +2,7 @@
 //! `SpinUp` and `TearDown` workflows on a Temporal cluster, by whichever worker picks them
 //! up (or the one on `--host`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use berth_workflows::activities::ServiceStarted;
@@ -42,6 +42,9 @@ fn describe(error: WorkflowGetResultError) -> anyhow::Error {
             }
             other => anyhow::anyhow!("{other}"),
         },
+        WorkflowGetResultError::TimedOut => anyhow::anyhow!(
+            "the workflow timed out: is a berth worker polling task queue `{SHARED_TASK_QUEUE}` (or the --host queue)?"
+        ),
         other => anyhow::Error::new(other),
     }
 }
@@ -61,8 +64,12 @@ pub(super) async fn spin_up(
         heartbeat_timeout_seconds: 30,
         maximum_attempts: 3,
     };
+    // Without a worker the workflow would wait forever; give up after every attempt of a
+    // start could have run, plus room for compensation.
+    let limit = Duration::from_secs(input.start_timeout_seconds * u64::from(input.maximum_attempts) + 120);
+    let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, workflow_id("spinup")).execution_timeout(limit).build();
     let handle = client
-        .start_workflow(SpinUp::run, input, WorkflowStartOptions::new(SHARED_TASK_QUEUE, workflow_id("spinup")).build())
+        .start_workflow(SpinUp::run, input, options)
         .await
         .with_context(|| format!("cannot start the SpinUp workflow on {address}"))?;
     Ok(handle.get_result(WorkflowGetResultOptions::default()).await.map_err(describe)?.instances)
