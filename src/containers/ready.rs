@@ -33,14 +33,15 @@ pub async fn wait(
 ) -> Result<(), StartError> {
     let started = Instant::now();
     loop {
-        let existing = engine.inspect(&spec.container_name).await?;
-        let Some(existing) = existing.filter(|existing| existing.running) else {
-            let exit_code = engine.inspect(&spec.container_name).await.ok().flatten().and_then(|gone| gone.exit_code);
-            return Err(StartError::ExitedEarly {
-                name: spec.container_name.clone(),
-                exit_code,
-                logs: engine.logs(&spec.container_name, Some(FAILURE_LOG_LINES)).await,
-            });
+        let existing = match engine.inspect(&spec.container_name).await? {
+            Some(existing) if existing.running => existing,
+            stopped => {
+                return Err(StartError::ExitedEarly {
+                    name: spec.container_name.clone(),
+                    exit_code: stopped.and_then(|gone| gone.exit_code),
+                    logs: engine.logs(&spec.container_name, Some(FAILURE_LOG_LINES)).await,
+                });
+            }
         };
         if check(engine, spec, &existing).await? {
             return Ok(());

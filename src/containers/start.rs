@@ -140,19 +140,19 @@ async fn start_inner(
     tracing::info!(service = %spec.service, instance = spec.instance, container = %name, "container_preflight");
     progress(Phase::Preflight);
     let existing = engine.inspect(name).await?;
-    let outcome = match existing {
+    let (outcome, id) = match existing {
         Some(existing) if existing.labels.get(MANAGED_LABEL).map(String::as_str) != Some("true") => {
             return Err(StartError::NameTaken { name: name.clone() });
         }
         Some(existing) if existing.labels.get(HASH_LABEL).map(String::as_str) == Some(spec.config_hash()) => {
             claim(spec, options).await?;
             if existing.running {
-                StartOutcome::Adopted
+                (StartOutcome::Adopted, existing.id)
             } else {
                 preflight(spec)?;
                 progress(Phase::Start);
                 engine.start(spec).await?;
-                StartOutcome::Started
+                (StartOutcome::Started, existing.id)
             }
         }
         Some(existing) if !options.recreate => {
@@ -173,10 +173,10 @@ async fn start_inner(
             preflight(spec)?;
             claim(spec, options).await?;
             progress(Phase::Create);
-            engine.create(spec).await?;
+            let id = engine.create(spec).await?;
             progress(Phase::Start);
             engine.start(spec).await?;
-            if replacing { StartOutcome::Recreated } else { StartOutcome::Created }
+            (if replacing { StartOutcome::Recreated } else { StartOutcome::Created }, id)
         }
     };
     tracing::info!(service = %spec.service, instance = spec.instance, container = %name, outcome = ?outcome, "container_started");
@@ -185,7 +185,6 @@ async fn start_inner(
     ready::wait(engine, spec, deadline, &on_wait).await?;
     METRICS.ready_duration.with_label_values(&[spec.service.as_str()]).observe(ready_from.elapsed().as_secs_f64());
     tracing::info!(service = %spec.service, instance = spec.instance, container = %name, seconds = begun.elapsed().as_secs_f64(), "container_ready");
-    let id = engine.inspect(name).await?.map(|existing| existing.id).unwrap_or_default();
     Ok(Started {
         container: name.clone(),
         id,
