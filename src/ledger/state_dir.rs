@@ -41,12 +41,11 @@ fn choose(
         .map(|state| state.join("berth"))
 }
 
-/// Whether `directory` exists and takes a new file, or can be created.
+/// Whether `directory` takes a new file, or (when it does not exist yet) its parent does;
+/// choosing never creates anything, `Ledger::open` does when it is needed.
 fn writable(directory: &Path) -> bool {
-    if !directory.exists() && std::fs::create_dir_all(directory).is_err() {
-        return false;
-    }
-    tempfile::tempfile_in(directory).is_ok()
+    let probe = if directory.exists() { Some(directory) } else { directory.parent() };
+    probe.is_some_and(|existing| tempfile::tempfile_in(existing).is_ok())
 }
 
 #[cfg(test)]
