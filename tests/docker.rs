@@ -325,3 +325,38 @@ fn up_of_an_unknown_service_or_bare_service_exits_2() {
     scene.berth().args(["up", "bare"]).assert().code(2).stderr(predicate::str::contains("has no `container:` section"));
     scene.berth().args(["up", "bare:x"]).assert().code(2).stderr(predicate::str::contains("is not an instance id"));
 }
+
+/// A container removed outside berth leaves its lease behind; gc frees it (two passes),
+/// and never the lease of a container that still exists.
+#[test]
+fn gc_frees_the_lease_of_a_container_removed_outside_berth() {
+    let mut scene = DockerScene::new(
+        "gcgone",
+        2,
+        "web:\n  port: {base}\n  instance_increment: 1\n  max_instances: 2\n  container:\n    image: berth-test-busybox\n    command: [httpd, -f, -p, '{port}', -h, /tmp]\n",
+    );
+    scene.remove_on_drop("web:0-1");
+    up_json(&scene, &["web:0-1"]);
+    // berth leases a container's ports just before creating it, so gc judges only leases
+    // older than a minute; age these two as if they were.
+    let ledger = rusqlite::Connection::open(scene.state.path().join("ledger.sqlite3")).expect("open ledger");
+    ledger.execute("UPDATE leases SET renewed_at = renewed_at - 600", []).expect("age the leases");
+    drop(ledger);
+    let gone = scene.container("web", 1);
+    block_on(async {
+        let options = bollard::query_parameters::RemoveContainerOptionsBuilder::new().force(true).build();
+        docker().remove_container(&gone, Some(options)).await.expect("remove outside berth");
+    });
+    let gc = || scene.berth().args(["gc", "--grace", "0s"]).assert().success();
+    gc().stdout(predicate::str::contains(format!("marked stale (container {gone} no longer exists)")));
+    gc().stdout(predicate::str::contains(format!(
+        "{}/web: freed (container {gone} no longer exists)",
+        format!("container:{gone}")
+    )))
+    .stdout(predicate::str::contains("1 lease(s) freed"));
+    let leases = scene.berth().args(["leases", "--format", "json"]).assert().success();
+    let leases: serde_json::Value = serde_json::from_slice(&leases.get_output().stdout).expect("json");
+    let projects: Vec<&str> =
+        leases.as_array().expect("leases").iter().map(|lease| lease["project"].as_str().expect("project")).collect();
+    assert_eq!(projects, [format!("container:{}", scene.container("web", 0))], "the running container keeps its lease");
+}

@@ -377,3 +377,112 @@ fn the_default_state_dir_is_not_touched_by_lookups() {
     berth().env("BERTH_STATE_DIR", &unused).args(["port", "redis"]).assert().success();
     assert!(!unused.join("ledger.sqlite3").exists());
 }
+
+/// gc passes running beside allocations never free a live lease, so a port is never handed
+/// to two projects: 4 gc loops (`--grace 0s`) race 8 allocation loops whose leases belong
+/// half to owners that die (gc must free those) and half to this test process (live).
+#[test]
+fn gc_beside_allocations_never_frees_a_live_lease() {
+    const ALLOCATORS: usize = 8;
+    const BATCHES: usize = 20;
+    let state = tempfile::tempdir().expect("tempdir");
+    let binary = assert_cmd::cargo::cargo_bin!("berth");
+    let alloc = |project: &str, service: &str, pid: u32| {
+        let output = Process::new(binary)
+            .env("BERTH_STATE_DIR", state.path())
+            .env_remove("BERTH_REGISTRY")
+            .current_dir(state.path())
+            .args(["alloc", "--project", project, "--service", service, "--range", "44000-45999"])
+            .args(["--pid", &pid.to_string()])
+            .output()
+            .expect("run berth");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        ports_of(&output.stdout)[0]
+    };
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let live: Vec<(String, u16)> = std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let output = Process::new(binary)
+                        .env("BERTH_STATE_DIR", state.path())
+                        .env_remove("BERTH_REGISTRY")
+                        .current_dir(state.path())
+                        .args(["gc", "--grace", "0s"])
+                        .output()
+                        .expect("run berth gc");
+                    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+                }
+            });
+        }
+        let allocators: Vec<_> = (0..ALLOCATORS)
+            .map(|allocator| {
+                let alloc = &alloc;
+                scope.spawn(move || {
+                    let mut live = Vec::new();
+                    for batch in 0..BATCHES {
+                        let mut mortal = Process::new("sleep").arg("30").spawn().expect("spawn sleep");
+                        for index in 0..5 {
+                            alloc(&format!("dies{allocator}"), &format!("b{batch}s{index}"), mortal.id());
+                        }
+                        mortal.kill().expect("kill");
+                        mortal.wait().expect("reap");
+                        for index in 0..3 {
+                            let project = format!("lives{allocator}");
+                            let service = format!("b{batch}s{index}");
+                            let port = alloc(&project, &service, std::process::id());
+                            live.push((format!("{project}/{service}"), port));
+                        }
+                    }
+                    live
+                })
+            })
+            .collect();
+        let live = allocators.into_iter().flat_map(|allocator| allocator.join().expect("allocator")).collect();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        live
+    });
+    let ports: HashSet<u16> = live.iter().map(|(_, port)| *port).collect();
+    assert_eq!(ports.len(), live.len(), "a port was handed to two live holders");
+    let ledger = Ledger::open(state.path()).expect("open");
+    let recorded: HashSet<(String, u16)> = ledger
+        .leases(None)
+        .expect("leases")
+        .into_iter()
+        .map(|lease| (format!("{}/{}", lease.project, lease.service), lease.port))
+        .collect();
+    for holder in &live {
+        assert!(recorded.contains(holder), "gc freed the live lease {holder:?}");
+    }
+}
+
+/// Many processes opening a ledger that does not exist yet, all at once, all succeed.
+#[test]
+fn concurrent_first_opens_of_a_new_ledger_all_succeed() {
+    let binary = assert_cmd::cargo::cargo_bin!("berth");
+    for round in 0..10 {
+        let state = tempfile::tempdir().expect("tempdir");
+        let children: Vec<_> = (0..40)
+            .map(|index| {
+                Process::new(binary)
+                    .env("BERTH_STATE_DIR", state.path())
+                    .env_remove("BERTH_REGISTRY")
+                    .current_dir(state.path())
+                    .args(["alloc", "--project", &format!("p{index}"), "--service", "s", "--range", "45000-45999"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().expect("wait");
+            assert!(
+                output.status.success(),
+                "round {round}: a first open failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        assert_eq!(leases_in(state.path()), 40);
+    }
+}

@@ -1,6 +1,7 @@
 //! `berth gc`: free leases whose owner process is gone, whose TTL expired, or whose
-//! project path no longer exists — but only once a second pass, at least `--grace` after
-//! the first, still finds them stale. `--dry-run` shows the decisions and writes nothing.
+//! project path no longer exists, or whose container is gone — but only once a second
+//! pass, at least `--grace` after the first, still finds them stale. Each pass decides and
+//! frees inside one ledger transaction. `--dry-run` shows the decisions and writes nothing.
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,10 +9,11 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use super::Outcome;
 use super::ledger_args::open_ledger;
 use super::output::{OutputFormat, emit, emit_json};
-use crate::ledger::{GcAction, Lease, LeaseOwner, action, now, staleness};
+use super::{Outcome, runtime};
+use crate::containers::Engine;
+use crate::ledger::{ContainerListing, GcAction, Lease, LeaseOwner, action, now, staleness};
 use crate::probe;
 
 /// Arguments of `berth gc`.
@@ -36,22 +38,17 @@ struct Decision<'a> {
 
 pub(super) fn run(args: GcArgs) -> anyhow::Result<Outcome> {
     let mut ledger = open_ledger()?;
+    let containers = list_containers(&ledger)?;
     let now = now();
     let grace = i64::try_from(args.grace.as_secs()).unwrap_or(i64::MAX);
     let owner_alive = |owner: LeaseOwner| {
         probe::process_start_time(owner.pid).and_then(|start| i64::try_from(start).ok()) == Some(owner.start_time)
     };
-    let decisions: Vec<(Lease, GcAction)> = ledger
-        .leases(None)?
-        .into_iter()
-        .filter_map(|lease| {
-            let stale = staleness(&lease, now, owner_alive, Path::exists);
-            action(&lease, stale, now, grace).map(|action| (lease, action))
-        })
-        .collect();
-    if !args.dry_run {
-        ledger.apply_gc(&decisions, now)?;
-    }
+    let decide = |lease: &Lease| {
+        let stale = staleness(lease, now, owner_alive, Path::exists, containers.as_ref());
+        action(lease, stale, now, grace)
+    };
+    let decisions = ledger.collect_garbage(decide, now, args.dry_run)?;
     for (lease, decision) in &decisions {
         tracing::info!(port = lease.port, project = %lease.project, action = ?decision, dry_run = args.dry_run, "ledger_gc_decision");
     }
@@ -62,6 +59,22 @@ pub(super) fn run(args: GcArgs) -> anyhow::Result<Outcome> {
         OutputFormat::Table => emit(&table(&decisions, args.dry_run), None)?,
     }
     Ok(Outcome::Clean)
+}
+
+/// The engine's containers, when the ledger holds container leases; `None` (and a warning)
+/// when the engine cannot be asked, so that no container lease is judged on no evidence.
+fn list_containers(ledger: &crate::ledger::Ledger) -> anyhow::Result<Option<ContainerListing>> {
+    if !ledger.leases(None)?.iter().any(|lease| lease.container().is_some()) {
+        return Ok(None);
+    }
+    let listed = runtime()?.block_on(async { Engine::connect().await?.container_names().await });
+    match listed {
+        Ok(names) => Ok(Some(ContainerListing { names, listed_at: now() })),
+        Err(error) => {
+            eprintln!("warning: container leases were not checked, the Docker engine did not answer: {error}");
+            Ok(None)
+        }
+    }
 }
 
 fn table(decisions: &[(Lease, GcAction)], dry_run: bool) -> String {

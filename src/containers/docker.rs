@@ -190,6 +190,21 @@ impl Engine {
             .map_err(|error| StartError::docker("managed containers", error))
     }
 
+    /// The names of every container on the engine, managed by berth or not, running or not.
+    pub async fn container_names(&self) -> Result<std::collections::HashSet<String>, StartError> {
+        let options = ListContainersOptionsBuilder::new().all(true).build();
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| StartError::docker("the container list", error))?;
+        Ok(containers
+            .into_iter()
+            .flat_map(|container| container.names.unwrap_or_default())
+            .map(|name| name.trim_start_matches('/').to_string())
+            .collect())
+    }
+
     /// The last `lines` lines of the container's output (all of it for `None`), stdout and
     /// stderr together; empty when the logs cannot be read.
     pub async fn logs(&self, name: &str, lines: Option<usize>) -> Vec<String> {

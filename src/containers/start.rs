@@ -14,7 +14,7 @@ use super::StartError;
 use super::docker::Engine;
 use super::ready;
 use super::spec::{HASH_LABEL, InstanceSpec, MANAGED_LABEL};
-use crate::ledger::{Claim, LeaseSlot, Ledger, ReleaseScope, now};
+use crate::ledger::{Claim, LeaseSlot, Ledger, ReleaseScope, container_project, now};
 use crate::metrics::METRICS;
 use crate::probe::{self, HostPorts, Protocol};
 
@@ -209,15 +209,9 @@ fn preflight(spec: &InstanceSpec) -> Result<(), StartError> {
     Err(StartError::PortTaken { port: first.host_port, slot: format!("{}.{}", spec.label(), first.key), holder })
 }
 
-/// The ledger project that holds a container's ports: the container's own name, so the
-/// CLI and the worker starting the same instance agree on who holds them.
-pub fn ledger_project(container: &str) -> String {
-    format!("container:{container}")
-}
-
 async fn claim(spec: &InstanceSpec, options: &StartOptions) -> Result<(), StartError> {
     let Some(directory) = options.ledger.clone() else { return Ok(()) };
-    let project = ledger_project(&spec.container_name);
+    let project = container_project(&spec.container_name);
     let claims: Vec<Claim> = spec
         .ports
         .iter()
@@ -259,7 +253,7 @@ pub async fn stop(
         }
     }
     if let Some(directory) = ledger {
-        let project = ledger_project(&spec.container_name);
+        let project = container_project(&spec.container_name);
         let released =
             tokio::task::spawn_blocking(move || Ledger::open(&directory)?.release(&project, &ReleaseScope::Project))
                 .await

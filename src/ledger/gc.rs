@@ -1,10 +1,12 @@
 //! Deciding which leases are stale and when to free them: pure functions over leases,
-//! the clock and two questions about the host (is this owner alive, does this path exist).
+//! the clock and what is known of the host (is this owner alive, does this path exist,
+//! which containers exist).
 //!
 //! A stale lease is freed only when a second pass, at least `grace` seconds after the pass
 //! that first saw it stale, still finds it stale: Kubernetes' repair-loop lesson, better to
 //! leak a port briefly than to hand out one that is still in use.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 
@@ -28,6 +30,33 @@ pub enum StaleReason {
     },
     /// The project is a path that no longer exists.
     ProjectGone,
+    /// The lease holds a container's ports and no container of that name exists.
+    ContainerGone {
+        /// The container.
+        container: String,
+    },
+}
+
+/// The names of every container on the engine, and when they were listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerListing {
+    /// Every container's name, managed by berth or not.
+    pub names: HashSet<String>,
+    /// When the list was taken, in seconds since the Unix epoch.
+    pub listed_at: i64,
+}
+
+/// berth leases a container's ports just before it creates the container, so a lease this
+/// young may belong to a container that is being created: it is not judged yet.
+const CONTAINER_SETTLE_SECONDS: i64 = 60;
+
+impl ContainerListing {
+    /// The container `lease` holds ports for, when the listing proves it gone.
+    fn missing<'a>(&self, lease: &'a Lease) -> Option<&'a str> {
+        let container = lease.container()?;
+        let settled = self.listed_at.saturating_sub(lease.renewed_at) >= CONTAINER_SETTLE_SECONDS;
+        (settled && !self.names.contains(container)).then_some(container)
+    }
 }
 
 /// What a gc pass does with one lease.
@@ -50,16 +79,19 @@ impl fmt::Display for StaleReason {
             Self::OwnerGone { pid } => write!(formatter, "owner pid {pid} is gone"),
             Self::Expired { at } => write!(formatter, "TTL expired at {}", rfc3339(*at)),
             Self::ProjectGone => formatter.write_str("project path no longer exists"),
+            Self::ContainerGone { container } => write!(formatter, "container {container} no longer exists"),
         }
     }
 }
 
-/// Why `lease` is stale now, if it is.
+/// Why `lease` is stale now, if it is; `containers` is `None` when the engine could not be
+/// asked, and then no container lease is judged.
 pub fn staleness(
     lease: &Lease,
     now: i64,
     owner_alive: impl Fn(LeaseOwner) -> bool,
     path_exists: impl Fn(&Path) -> bool,
+    containers: Option<&ContainerListing>,
 ) -> Option<StaleReason> {
     if let Some(owner) = lease.owner.filter(|owner| !owner_alive(*owner)) {
         return Some(StaleReason::OwnerGone { pid: owner.pid });
@@ -69,6 +101,9 @@ pub fn staleness(
     }
     if lease.project_is_path() && !path_exists(Path::new(&lease.project)) {
         return Some(StaleReason::ProjectGone);
+    }
+    if let Some(container) = containers.and_then(|listing| listing.missing(lease)) {
+        return Some(StaleReason::ContainerGone { container: container.to_string() });
     }
     None
 }
@@ -111,19 +146,39 @@ mod tests {
     fn owners_ttls_and_project_paths_make_leases_stale() {
         let alive = |_| true;
         let exists = |_: &Path| true;
-        assert_eq!(staleness(&lease(), 5_000, alive, exists), None);
+        assert_eq!(staleness(&lease(), 5_000, alive, exists, None), None);
 
         let owned = Lease { owner: Some(LeaseOwner { pid: 77, start_time: 5 }), ..lease() };
-        assert_eq!(staleness(&owned, 5_000, |_| false, exists), Some(StaleReason::OwnerGone { pid: 77 }));
-        assert_eq!(staleness(&owned, 5_000, alive, exists), None);
+        assert_eq!(staleness(&owned, 5_000, |_| false, exists, None), Some(StaleReason::OwnerGone { pid: 77 }));
+        assert_eq!(staleness(&owned, 5_000, alive, exists, None), None);
 
         let expiring = Lease { ttl_seconds: Some(60), ..lease() };
-        assert_eq!(staleness(&expiring, 1_059, alive, exists), None);
-        assert_eq!(staleness(&expiring, 1_060, alive, exists), Some(StaleReason::Expired { at: 1_060 }));
+        assert_eq!(staleness(&expiring, 1_059, alive, exists, None), None);
+        assert_eq!(staleness(&expiring, 1_060, alive, exists, None), Some(StaleReason::Expired { at: 1_060 }));
 
         let pathed = Lease { project: "/srv/shop".into(), ..lease() };
-        assert_eq!(staleness(&pathed, 5_000, alive, |_| false), Some(StaleReason::ProjectGone));
-        assert_eq!(staleness(&lease(), 5_000, alive, |_| false), None, "a name is not a path");
+        assert_eq!(staleness(&pathed, 5_000, alive, |_| false, None), Some(StaleReason::ProjectGone));
+        assert_eq!(staleness(&lease(), 5_000, alive, |_| false, None), None, "a name is not a path");
+    }
+
+    #[test]
+    fn a_container_lease_is_stale_once_its_container_is_gone_and_the_lease_has_settled() {
+        let (alive, exists) = (|_| true, |_: &Path| true);
+        let held = Lease { project: "container:web-dev-1".into(), renewed_at: 1_000, ..lease() };
+        let listing = |names: &[&str], listed_at| ContainerListing {
+            names: names.iter().map(ToString::to_string).collect(),
+            listed_at,
+        };
+        let gone = Some(StaleReason::ContainerGone { container: "web-dev-1".into() });
+        assert_eq!(staleness(&held, 2_000, alive, exists, Some(&listing(&[], 2_000))), gone);
+        assert_eq!(staleness(&held, 2_000, alive, exists, Some(&listing(&["web-dev-1"], 2_000))), None);
+        assert_eq!(staleness(&held, 2_000, alive, exists, None), None, "an engine that did not answer proves nothing");
+        assert_eq!(staleness(&held, 1_030, alive, exists, Some(&listing(&[], 1_030))), None, "may be being created");
+        assert_eq!(
+            staleness(&lease(), 2_000, alive, exists, Some(&listing(&[], 2_000))),
+            None,
+            "not a container lease"
+        );
     }
 
     #[test]

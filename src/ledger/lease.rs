@@ -101,7 +101,20 @@ pub struct AllocationRequest {
     pub health_endpoint: Option<String>,
 }
 
+/// The ledger project that holds a container's ports: the container's own name, so the
+/// CLI and the worker starting the same instance agree on who holds them.
+pub fn container_project(container: &str) -> String {
+    format!("{CONTAINER_PROJECT_PREFIX}{container}")
+}
+
+const CONTAINER_PROJECT_PREFIX: &str = "container:";
+
 impl Lease {
+    /// The container whose ports this lease holds, when berth leased them for one.
+    pub fn container(&self) -> Option<&str> {
+        self.project.strip_prefix(CONTAINER_PROJECT_PREFIX)
+    }
+
     /// Whether the lease's project is a path (stale once the path is gone).
     pub fn project_is_path(&self) -> bool {
         Path::new(&self.project).is_absolute()

@@ -249,26 +249,50 @@ impl Ledger {
             .at(&self.path)
     }
 
-    /// Applies one gc pass's decisions in a single transaction.
-    pub fn apply_gc(&mut self, actions: &[(Lease, GcAction)], now: i64) -> Result<(), LedgerError> {
+    /// One gc pass: reads every lease, asks `decide` what to do with it, and applies the
+    /// decisions, all inside one write transaction, so a lease allocated or renewed while the
+    /// pass runs can never be freed by a decision made on an older read. Each change matches
+    /// the lease's whole identity (port, protocol, project, service, creation time), never
+    /// the port alone. With `dry_run` the decisions are returned and nothing is written.
+    pub fn collect_garbage(
+        &mut self,
+        decide: impl Fn(&Lease) -> Option<GcAction>,
+        now: i64,
+        dry_run: bool,
+    ) -> Result<Vec<(Lease, GcAction)>, LedgerError> {
         let path = self.path.clone();
         let transaction = self.write_transaction()?;
-        for (lease, action) in actions {
-            let key = params![lease.port, lease.protocol.as_str()];
-            let statement = match action {
-                GcAction::Mark(_) => "UPDATE leases SET stale_since = ?3 WHERE port = ?1 AND protocol = ?2",
-                GcAction::Recover => "UPDATE leases SET stale_since = NULL WHERE port = ?1 AND protocol = ?2",
-                GcAction::Free(_) => "DELETE FROM leases WHERE port = ?1 AND protocol = ?2 AND stale_since IS NOT NULL",
+        let decisions: Vec<(Lease, GcAction)> = select(&transaction, "ORDER BY project, service, port, protocol", [])
+            .at(&path)?
+            .into_iter()
+            .filter_map(|lease| decide(&lease).map(|action| (lease, action)))
+            .collect();
+        if dry_run {
+            return Ok(decisions);
+        }
+        for (lease, action) in &decisions {
+            let (port, protocol, project, service, created_at) =
+                (lease.port, lease.protocol.as_str(), &lease.project, &lease.service, lease.created_at);
+            let identity = "port = ?1 AND protocol = ?2 AND project = ?3 AND service = ?4 AND created_at = ?5";
+            let changed = match action {
+                GcAction::Mark(_) => transaction.execute(
+                    &format!("UPDATE leases SET stale_since = ?6 WHERE {identity}"),
+                    params![port, protocol, project, service, created_at, now],
+                ),
+                GcAction::Recover => transaction.execute(
+                    &format!("UPDATE leases SET stale_since = NULL WHERE {identity}"),
+                    params![port, protocol, project, service, created_at],
+                ),
+                GcAction::Free(_) => transaction.execute(
+                    &format!("DELETE FROM leases WHERE {identity} AND stale_since IS NOT NULL"),
+                    params![port, protocol, project, service, created_at],
+                ),
                 GcAction::Wait(_) => continue,
             };
-            let result = if matches!(action, GcAction::Mark(_)) {
-                transaction.execute(statement, params![lease.port, lease.protocol.as_str(), now])
-            } else {
-                transaction.execute(statement, key)
-            };
-            result.at(&path)?;
+            changed.at(&path)?;
         }
-        transaction.commit().at(&path)
+        transaction.commit().at(&path)?;
+        Ok(decisions)
     }
 
     /// SQLite's own consistency check; `Ok(())` when it answers "ok".
@@ -286,12 +310,10 @@ impl Ledger {
 
 fn configure(connection: &mut Connection, path: &Path) -> Result<(), LedgerError> {
     connection.busy_timeout(BUSY_TIMEOUT).at(path)?;
-    connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0)).at(path)?;
-    // WAL with synchronous=NORMAL survives any process crash; only a power cut can lose the
-    // last commits, and it takes every owner process down with them.
-    connection.pragma_update(None, "synchronous", "NORMAL").at(path)?;
-    // rusqlite_migration reads the schema version before its transaction, so two processes
-    // opening a new ledger at once would both migrate it; a file lock serialises them.
+    // Turning a new database to WAL needs an exclusive lock, for which SQLite returns "busy"
+    // at once instead of waiting, and rusqlite_migration reads the schema version before
+    // its transaction, so two processes opening a new ledger at once could both migrate it.
+    // A file lock serialises both steps across processes; once done they are no-ops.
     let lock_path = path.with_extension("lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -300,6 +322,10 @@ fn configure(connection: &mut Connection, path: &Path) -> Result<(), LedgerError
         .open(&lock_path)
         .and_then(|file| file.lock().map(|()| file))
         .map_err(|error| LedgerError::NotWritable { path: lock_path.clone(), detail: error.to_string() })?;
+    connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0)).at(path)?;
+    // WAL with synchronous=NORMAL survives any process crash; only a power cut can lose the
+    // last commits, and it takes every owner process down with them.
+    connection.pragma_update(None, "synchronous", "NORMAL").at(path)?;
     let migrated = Migrations::from_slice(MIGRATIONS).to_latest(connection).map_err(|error| match error {
         rusqlite_migration::Error::RusqliteError { err, .. } => classify(path, err),
         other => LedgerError::Migration { path: path.to_path_buf(), detail: other.to_string() },

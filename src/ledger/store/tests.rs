@@ -128,16 +128,11 @@ fn gc_marks_then_frees_and_recovers() {
     expiring.ttl_seconds = Some(10);
     ledger.allocate(&expiring, &taken, all_free, 100).expect("allocate");
     let pass = |ledger: &mut Ledger, now: i64| {
-        let decisions: Vec<(Lease, GcAction)> = ledger
-            .leases(None)
-            .expect("leases")
-            .into_iter()
-            .filter_map(|lease| {
-                let stale = gc::staleness(&lease, now, |_| true, |_| true);
-                gc::action(&lease, stale, now, 60).map(|action| (lease, action))
-            })
-            .collect();
-        ledger.apply_gc(&decisions, now).expect("apply");
+        let decide = |lease: &Lease| {
+            let stale = gc::staleness(lease, now, |_| true, |_| true, None);
+            gc::action(lease, stale, now, 60)
+        };
+        let decisions = ledger.collect_garbage(decide, now, false).expect("gc pass");
         decisions.into_iter().map(|(lease, action)| (lease.port, action)).collect::<Vec<_>>()
     };
     assert_eq!(pass(&mut ledger, 105), []);
