@@ -349,11 +349,8 @@ fn gc_frees_the_lease_of_a_container_removed_outside_berth() {
     });
     let gc = || scene.berth().args(["gc", "--grace", "0s"]).assert().success();
     gc().stdout(predicate::str::contains(format!("marked stale (container {gone} no longer exists)")));
-    gc().stdout(predicate::str::contains(format!(
-        "{}/web: freed (container {gone} no longer exists)",
-        format!("container:{gone}")
-    )))
-    .stdout(predicate::str::contains("1 lease(s) freed"));
+    gc().stdout(predicate::str::contains(format!("container:{gone}/web: freed (container {gone} no longer exists)")))
+        .stdout(predicate::str::contains("1 lease(s) freed"));
     let leases = scene.berth().args(["leases", "--format", "json"]).assert().success();
     let leases: serde_json::Value = serde_json::from_slice(&leases.get_output().stdout).expect("json");
     let projects: Vec<&str> =
