@@ -29,23 +29,24 @@ async fn main() -> anyhow::Result<()> {
     for round in 0..arguments.rounds {
         let started = Instant::now();
         let up = SpinUpInput {
-            specs: vec![arguments.spec.clone()],
-            env: None,
-            host: None,
-            start_timeout_seconds: 60,
-            heartbeat_timeout_seconds: 30,
+            start_timeout_seconds: Some(60),
             maximum_attempts: 1,
+            ..SpinUpInput::new(vec![arguments.spec.clone()])
         };
         let options =
             WorkflowStartOptions::new(SHARED_TASK_QUEUE, format!("bench-up-{}-{round}", std::process::id())).build();
-        client.start_workflow(SpinUp::run, up, options).await?.get_result(WorkflowGetResultOptions::default()).await?;
+        client
+            .start_workflow(SpinUp::run, serde_json::to_value(&up)?, options)
+            .await?
+            .get_result(WorkflowGetResultOptions::default())
+            .await?;
         println!("spinup {:.3}", started.elapsed().as_secs_f64() * 1000.0);
         let started = Instant::now();
-        let down = TearDownInput { specs: vec![arguments.spec.clone()], env: None, host: None, volumes: true };
+        let down = TearDownInput { volumes: true, ..TearDownInput::new(vec![arguments.spec.clone()]) };
         let options =
             WorkflowStartOptions::new(SHARED_TASK_QUEUE, format!("bench-down-{}-{round}", std::process::id())).build();
         client
-            .start_workflow(TearDown::run, down, options)
+            .start_workflow(TearDown::run, serde_json::to_value(&down)?, options)
             .await?
             .get_result(WorkflowGetResultOptions::default())
             .await?;

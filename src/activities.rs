@@ -1,25 +1,27 @@
 //! berth's Temporal activities: thin adapters from the public activity contract
 //! (`berth_workflows::activities`) onto containers and the ledger.
 //!
-//! Every activity takes raw JSON and decodes it itself, so bad input is answered with a
-//! non-retryable `InvalidInput` failure instead of the SDK's endless retries. Errors a
-//! retry cannot fix (unknown service, port held by a foreign process, image missing…) are
-//! non-retryable failures typed with `StartError::kind`; transient ones retry. Starts
-//! heartbeat their phase while they wait for readiness and stop when cancelled.
+//! Every activity takes raw JSON and decodes it itself, rejecting unknown fields, so bad
+//! input is answered with a non-retryable `InvalidInput` failure instead of the SDK's
+//! endless retries or a silently ignored typo. Every failure is typed with its
+//! [`FailureKind`], whose `retryable()` alone decides whether Temporal tries again. Starts
+//! heartbeat their phase while they wait for readiness; a cancelled or failed start undoes
+//! what it made before it returns, and `undo_start` undoes a whole run's start afterwards.
 //!
 //! Seed 001's `start_kafka_activity` / `stop_kafka_activity` exist for every registry
 //! service: [`SeedActivity`] is registered once per name and dispatches on the activity
-//! type it was called as.
+//! type it was called as (the name the server sends), never on a name it remembers.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_workflows::FailureKind;
 use berth_workflows::activities::{
     ALLOCATE_PORTS, AllocateRequest, ContainerState, Ports, RELEASE_PORTS, ReleaseRequest, SERVICE_STATUS,
-    START_SERVICE, STOP_SERVICE, ServiceInstance, ServiceStarted, ServiceStopped, StatusRequest, start_activity_name,
-    stop_activity_name,
+    START_SERVICE, STOP_SERVICE, ServiceStarted, ServiceStopped, StartRequest, StatusRequest, StopRequest, UNDO_START,
+    UndoRequest, Undone, start_activity_name, stop_activity_name,
 };
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -28,7 +30,7 @@ use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError, ExecutableActivity};
 
-use crate::containers::{self, Engine, Phase, Selection, StartError, StartOptions, spec};
+use crate::containers::{self, Engine, Phase, Selection, StartOptions, StopOptions, spec};
 use crate::ledger::{self, AllocationRequest, DEFAULT_DYNAMIC_RANGE, Ledger, ReleaseScope, Strategy};
 use crate::metrics::METRICS;
 use crate::probe::{self, Protocol};
@@ -46,25 +48,16 @@ pub struct BerthActivities {
     host: String,
 }
 
-/// The one mapping from berth's errors to Temporal failures: transient ones retry, the
-/// rest are non-retryable and typed.
-fn failure(error: &StartError) -> ActivityError {
-    if error.is_transient() {
-        ActivityError::from(anyhow::anyhow!(error.to_string()))
-    } else {
-        ActivityError::application(
-            ApplicationFailure::builder(error.to_string())
-                .type_name(error.kind().to_string())
-                .non_retryable(true)
-                .build(),
-        )
-    }
+/// The one mapping from berth's failures to Temporal failures: typed with the kind, and
+/// non-retryable exactly when the kind says a retry cannot help.
+fn failure(kind: FailureKind, message: String) -> ActivityError {
+    ActivityError::application(
+        ApplicationFailure::builder(message).type_name(kind.to_string()).non_retryable(!kind.retryable()).build(),
+    )
 }
 
 fn invalid_input(message: String) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message).type_name("InvalidInput".to_string()).non_retryable(true).build(),
-    )
+    failure(FailureKind::InvalidInput, message)
 }
 
 fn decode<T: DeserializeOwned>(activity: &str, input: serde_json::Value) -> Result<T, ActivityError> {
@@ -113,36 +106,76 @@ impl BerthActivities {
         &self,
         ctx: &ActivityContext,
         service: &str,
-        request: &ServiceInstance,
+        request: &StartRequest,
     ) -> Result<ServiceStarted, ActivityError> {
-        let spec = self.spec(service, request.instance_id, request.env.as_deref())?;
-        let options = StartOptions { recreate: false, ledger: self.ledger.clone() };
+        let mut spec = self.spec(service, request.instance_id, request.env.as_deref())?;
+        if let Some(seconds) = request.timeout_seconds {
+            if seconds == 0 || seconds > berth_workflows::requests::MAXIMUM_TIMEOUT_SECONDS {
+                return Err(invalid_input(format!(
+                    "timeout_seconds must be between 1 and {} seconds, not {seconds}",
+                    berth_workflows::requests::MAXIMUM_TIMEOUT_SECONDS
+                )));
+            }
+            spec.timeout = Duration::from_secs(seconds);
+        }
+        let info = ctx.info();
+        let run = request.run.clone().unwrap_or_else(|| {
+            format!(
+                "{}/{}",
+                info.workflow_id.as_deref().unwrap_or("activity"),
+                info.workflow_run_id.as_deref().unwrap_or(&info.activity_id)
+            )
+        });
+        let options = StartOptions {
+            recreate: request.recreate,
+            ledger: self.ledger.clone(),
+            run,
+            keep_failed: request.keep_failed,
+        };
         let (phases, mut latest) = tokio::sync::watch::channel(None::<Phase>);
         let progress = move |phase: Phase| {
             let _ = phases.send(Some(phase));
         };
-        let start = containers::start::start(&self.engine, &spec, &options, &progress);
+        let start = containers::start::start(&self.engine, &spec, &options, &progress, ctx.cancelled());
         tokio::pin!(start);
         let mut ticks = tokio::time::interval(HEARTBEAT_INTERVAL);
-        let started = loop {
+        let result = loop {
             tokio::select! {
-                result = &mut start => break result.map_err(|error| failure(&error))?,
-                () = ctx.cancelled() => return Err(ActivityError::cancelled()),
+                result = &mut start => break result,
                 _ = ticks.tick() => {
                     let phase = *latest.borrow_and_update();
                     let _ = ctx.record_heartbeat(serde_json::json!({ "container": spec.container_name, "phase": phase })).await;
                 }
             }
         };
-        Ok(started.into_contract(self.host.clone()))
+        match result {
+            Ok(started) => Ok(started.into_contract(self.host.clone())),
+            Err(_) if ctx.is_cancelled() => Err(ActivityError::cancelled()),
+            Err(failed) => Err(failure(failed.kind(), failed.to_string())),
+        }
     }
 
-    async fn stop(&self, service: &str, request: &ServiceInstance) -> Result<ServiceStopped, ActivityError> {
+    async fn stop(&self, service: &str, request: &StopRequest) -> Result<ServiceStopped, ActivityError> {
         let spec = self.spec(service, request.instance_id, request.env.as_deref())?;
-        let removed = containers::start::stop(&self.engine, &spec, request.volumes, self.ledger.clone())
+        let options = StopOptions { volumes: request.volumes, force: request.force, ledger: self.ledger.clone() };
+        let stopped = containers::stop::stop(&self.engine, &spec, &options)
             .await
-            .map_err(|error| failure(&error))?;
-        Ok(ServiceStopped { container: spec.container_name, removed, host: self.host.clone() })
+            .map_err(|error| failure(error.kind(), error.to_string()))?;
+        Ok(ServiceStopped {
+            container: spec.container_name,
+            removed: stopped.removed,
+            volumes_removed: stopped.volumes_removed,
+            released_ports: stopped.released_ports,
+            host: self.host.clone(),
+        })
+    }
+
+    async fn undo(&self, request: &UndoRequest) -> Result<Undone, ActivityError> {
+        let spec = self.spec(&request.service, request.instance_id, request.env.as_deref())?;
+        let journal = containers::undo::journal_of_run(&self.engine, &spec, &request.run, request.outcome.as_deref())
+            .await
+            .map_err(|error| failure(error.kind(), error.to_string()))?;
+        Ok(containers::undo::undo(&self.engine, &spec, &journal, self.ledger.clone()).await)
     }
 
     fn ledger_directory(&self) -> Result<PathBuf, ActivityError> {
@@ -160,7 +193,7 @@ mod fixed {
 
     #[activities]
     impl BerthActivities {
-        /// `start_service` `{service, instance_id, env?}`.
+        /// `start_service` [`StartRequest`].
         #[activity(name = "start_service")]
         pub async fn start_service(
             self: Arc<Self>,
@@ -168,7 +201,7 @@ mod fixed {
             input: serde_json::Value,
         ) -> Result<ServiceStarted, ActivityError> {
             let result = async {
-                let request: ServiceInstance = decode(START_SERVICE, input)?;
+                let request: StartRequest = decode(START_SERVICE, input)?;
                 let service = request
                     .service
                     .clone()
@@ -178,7 +211,7 @@ mod fixed {
             observe(START_SERVICE, result.await)
         }
 
-        /// `stop_service` `{service, instance_id, env?, volumes?}`.
+        /// `stop_service` [`StopRequest`].
         #[activity(name = "stop_service")]
         pub async fn stop_service(
             self: Arc<Self>,
@@ -186,12 +219,26 @@ mod fixed {
             input: serde_json::Value,
         ) -> Result<ServiceStopped, ActivityError> {
             let result = async {
-                let request: ServiceInstance = decode(STOP_SERVICE, input)?;
+                let request: StopRequest = decode(STOP_SERVICE, input)?;
                 let service =
                     request.service.clone().ok_or_else(|| invalid_input("stop_service needs `service`".to_string()))?;
                 self.stop(&service, &request).await
             };
             observe(STOP_SERVICE, result.await)
+        }
+
+        /// `undo_start` [`UndoRequest`]: undo what one run's start of an instance did.
+        #[activity(name = "undo_start")]
+        pub async fn undo_start(
+            self: Arc<Self>,
+            _ctx: ActivityContext,
+            input: serde_json::Value,
+        ) -> Result<Undone, ActivityError> {
+            let result = async {
+                let request: UndoRequest = decode(UNDO_START, input)?;
+                self.undo(&request).await
+            };
+            observe(UNDO_START, result.await)
         }
 
         /// `service_status` `{env?}`: the managed containers on this host.
@@ -203,7 +250,11 @@ mod fixed {
         ) -> Result<Vec<ContainerState>, ActivityError> {
             let result = async {
                 let request: StatusRequest = decode(SERVICE_STATUS, input)?;
-                let summaries = self.engine.managed(request.env.as_deref()).await.map_err(|error| failure(&error))?;
+                let summaries = self
+                    .engine
+                    .managed(request.env.as_deref())
+                    .await
+                    .map_err(|error| failure(error.kind(), error.to_string()))?;
                 Ok(summaries
                     .into_iter()
                     .map(|summary| {
@@ -266,8 +317,8 @@ mod fixed {
                     )
                 })
                 .await
-                .map_err(anyhow::Error::from)?
-                .map_err(|error| invalid_input(error.to_string()))?;
+                .map_err(|_| failure(FailureKind::Interrupted, "allocate_ports was interrupted".to_string()))?
+                .map_err(|error| failure(error.kind(), error.to_string()))?;
                 Ok(Ports { ports: leases.iter().map(|lease| lease.port).collect() })
             };
             observe(ALLOCATE_PORTS, result.await)
@@ -287,8 +338,8 @@ mod fixed {
                 let released =
                     tokio::task::spawn_blocking(move || Ledger::open(&directory)?.release(&request.project, &scope))
                         .await
-                        .map_err(anyhow::Error::from)?
-                        .map_err(|error| invalid_input(error.to_string()))?;
+                        .map_err(|_| failure(FailureKind::Interrupted, "release_ports was interrupted".to_string()))?
+                        .map_err(|error| failure(error.kind(), error.to_string()))?;
                 Ok(Ports { ports: released.iter().map(|lease| lease.port).collect() })
             };
             observe(RELEASE_PORTS, result.await)
@@ -296,9 +347,14 @@ mod fixed {
     }
 }
 
+/// What `SeedActivity::definition` is called outside registration: the SDK asks for a
+/// definition again when it executes an activity (for its own error messages only), and it
+/// must never be given another activity's name there.
+const SEED_ACTIVITY: &str = "berth seed activity (start_ or stop_<service>_activity)";
+
 thread_local! {
-    /// The name `SeedActivity::definition` hands out while it is being registered.
-    static REGISTERING: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The name being registered, set only for the duration of one registration.
+    static REGISTERING: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// `start_<service>_activity` and `stop_<service>_activity`, one registration per name,
@@ -315,8 +371,11 @@ impl SeedActivity {
         name: &str,
         activities: Arc<BerthActivities>,
     ) -> temporalio_sdk::WorkerOptionsBuilder {
-        REGISTERING.with(|registering| name.clone_into(&mut registering.borrow_mut()));
-        options.register_activity::<SeedActivity>(activities)
+        // The SDK keys a registration by `definition().name()`, read during this call only.
+        REGISTERING.with(|registering| *registering.borrow_mut() = Some(name.to_string()));
+        let options = options.register_activity::<SeedActivity>(activities);
+        REGISTERING.with(|registering| *registering.borrow_mut() = None);
+        options
     }
 }
 
@@ -334,7 +393,8 @@ impl ExecutableActivity for SeedActivity {
     const REQUIRES_INSTANCE: bool = true;
 
     fn definition() -> Self {
-        Self { name: REGISTERING.with(|registering| registering.borrow().clone()) }
+        let registering = REGISTERING.with(|registering| registering.borrow().clone());
+        Self { name: registering.unwrap_or_else(|| SEED_ACTIVITY.to_string()) }
     }
 
     fn execute(
@@ -348,13 +408,21 @@ impl ExecutableActivity for SeedActivity {
                 let activities = receiver.ok_or_else(|| invalid_input("no activity instance".to_string()))?;
                 let (verb, service) = parse_seed_name(&activity)
                     .ok_or_else(|| invalid_input(format!("`{activity}` is not a seed activity name")))?;
-                let request: ServiceInstance = decode(&activity, input)?;
-                if let Some(named) = request.service.as_deref().filter(|named| *named != service) {
-                    return Err(invalid_input(format!("{activity} starts `{service}`, but the input names `{named}`")));
-                }
-                let output = match verb {
-                    "start" => serde_json::to_value(activities.start(&ctx, service, &request).await?),
-                    _ => serde_json::to_value(activities.stop(service, &request).await?),
+                let mismatch = |named: &str| {
+                    invalid_input(format!("{activity} acts on `{service}`, but the input names `{named}`"))
+                };
+                let output = if verb == "start" {
+                    let request: StartRequest = decode(&activity, input)?;
+                    if let Some(named) = request.service.as_deref().filter(|named| *named != service) {
+                        return Err(mismatch(named));
+                    }
+                    serde_json::to_value(activities.start(&ctx, service, &request).await?)
+                } else {
+                    let request: StopRequest = decode(&activity, input)?;
+                    if let Some(named) = request.service.as_deref().filter(|named| *named != service) {
+                        return Err(mismatch(named));
+                    }
+                    serde_json::to_value(activities.stop(service, &request).await?)
                 };
                 output.map_err(|error| ActivityError::from(anyhow::Error::from(error)))
             };
@@ -374,7 +442,16 @@ fn parse_seed_name(name: &str) -> Option<(&'static str, &str)> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_seed_name;
+    use super::*;
+
+    #[test]
+    fn outside_registration_the_seed_definition_names_no_real_activity() {
+        assert_eq!(SeedActivity::definition().name(), SEED_ACTIVITY);
+        REGISTERING.with(|registering| *registering.borrow_mut() = Some("start_web_activity".to_string()));
+        assert_eq!(SeedActivity::definition().name(), "start_web_activity");
+        REGISTERING.with(|registering| *registering.borrow_mut() = None);
+        assert!(parse_seed_name(SeedActivity::definition().name()).is_none());
+    }
 
     #[test]
     fn seed_names_split_into_verb_and_service() {

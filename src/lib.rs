@@ -33,6 +33,7 @@
 //! - [`containers`]: instances as named containers through the Docker API.
 //! - [`activities`] and [`worker`]: the Temporal worker.
 //! - [`metrics`]: berth's Prometheus metrics.
+//! - [`signals`]: Ctrl-C and SIGTERM, answered by undoing or draining.
 //! - [`cli`]: the `berth` command line; `main.rs` only calls [`cli::main`].
 
 pub mod activities;
@@ -43,4 +44,5 @@ pub mod ledger;
 pub mod metrics;
 pub mod probe;
 pub mod registry;
+pub mod signals;
 pub mod worker;

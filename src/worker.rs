@@ -26,8 +26,8 @@ use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use crate::activities::{BerthActivities, SeedActivity};
-use crate::containers::Engine;
 use crate::containers::spec::SERVICE_LABEL;
+use crate::containers::{Engine, EngineTarget};
 use crate::ledger::{self, Ledger};
 use crate::metrics::METRICS;
 use crate::registry::PortManager;
@@ -49,6 +49,8 @@ pub struct WorkerSettings {
     pub sdk_metrics_addr: Option<SocketAddr>,
     /// How long running activities may take to finish after a stop signal.
     pub grace: Duration,
+    /// The Docker engine to work on.
+    pub engine: EngineTarget,
 }
 
 #[derive(Clone)]
@@ -61,7 +63,7 @@ struct Health {
 /// Runs the worker until SIGTERM or SIGINT.
 pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let manager = PortManager::global(settings.registry.as_deref())?;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(&settings.engine).await?;
     let ledger = ledger::state_dir();
 
     let sdk_meter = match settings.sdk_metrics_addr {
@@ -124,13 +126,14 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     tracing::info!(
         task_queues = %format!("{SHARED_TASK_QUEUE}, {host_queue}"),
+        docker = %settings.engine,
         metrics = %settings.metrics_addr,
         seed_activities = activities.seed_activity_names().len(),
         "worker_started"
     );
 
     let signals = async move {
-        wait_for_signal().await;
+        crate::signals::terminated().await;
         tracing::info!("worker_stopping");
         stop_shared();
         stop_own();
@@ -186,21 +189,6 @@ fn worker_options(queue: &str, activities: &BerthActivities, grace: Duration) ->
     Ok(options.graceful_shutdown_period(grace).build())
 }
 
-async fn wait_for_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-}
-
 /// berth's metrics in Prometheus text format; the gauges are refreshed first.
 async fn metrics(State(health): State<Health>) -> (StatusCode, String) {
     if let Ok(containers) = health.engine.managed(None).await {
@@ -234,7 +222,7 @@ async fn metrics(State(health): State<Health>) -> (StatusCode, String) {
 
 /// 200 when Docker answers and Temporal is reachable, 503 naming what is not.
 async fn healthz(State(health): State<Health>) -> (StatusCode, String) {
-    let docker = Engine::connect().await.map(drop).map_err(|error| format!("docker: {error}"));
+    let docker = Engine::connect(health.engine.target()).await.map(drop).map_err(|error| format!("docker: {error}"));
     let temporal = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(&health.temporal))
         .await
         .map_err(|_| format!("temporal: {} did not answer within 2s", health.temporal))

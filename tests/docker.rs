@@ -4,13 +4,10 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::net::TcpListener;
 
-use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::query_parameters::ListContainersOptionsBuilder;
-use common::DockerScene;
+use common::{DockerScene, block_on, containers_of, docker, up_json, volume_exists};
 use futures_util::StreamExt;
 use predicates::prelude::*;
 
@@ -23,19 +20,11 @@ web:
     image: berth-test-busybox
     command: [sh, -c, 'echo booting {service} {instance_id}; mkdir -p /www; echo hello > /www/index.html; exec httpd -f -p {port} -h /www']
     volumes:
-      data: /data
+      data{tag}: /data
     ready:
       http: {port: port, path: /index.html}
     timeout: 20s
 ";
-
-fn docker() -> Docker {
-    Docker::connect_with_local_defaults().expect("docker client")
-}
-
-fn block_on<T>(future: impl Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
-}
 
 /// Runs `command` in `container` and returns what it printed.
 fn exec(container: &str, command: &[&str]) -> String {
@@ -58,33 +47,6 @@ fn exec(container: &str, command: &[&str]) -> String {
         }
         text
     })
-}
-
-fn containers_of(environment: &str) -> Vec<String> {
-    block_on(async {
-        let filters = HashMap::from([("label".to_string(), vec![format!("io.berth.env={environment}")])]);
-        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        let mut names: Vec<String> = docker()
-            .list_containers(Some(options))
-            .await
-            .expect("list")
-            .into_iter()
-            .flat_map(|summary| summary.names.unwrap_or_default())
-            .map(|name| name.trim_start_matches('/').to_string())
-            .collect();
-        names.sort();
-        names
-    })
-}
-
-fn volume_exists(name: &str) -> bool {
-    block_on(async { docker().inspect_volume(name).await.is_ok() })
-}
-
-fn up_json(scene: &DockerScene, selections: &[&str]) -> serde_json::Value {
-    let output = scene.berth().arg("up").args(selections).args(["--format", "json"]).output().expect("run berth up");
-    assert!(output.status.success(), "berth up failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("json report")
 }
 
 #[test]
@@ -114,7 +76,7 @@ fn three_instances_get_distinct_names_volumes_and_ports() {
         let host_config = inspected.host_config.expect("host config");
         assert_eq!(host_config.init, Some(true));
         let mounts = inspected.mounts.expect("mounts");
-        assert_eq!(mounts[0].name.as_deref(), Some("web-data-1"));
+        assert_eq!(mounts[0].name, Some(scene.volume("web", "data{tag}", 1)));
     });
     scene.berth().arg("status").assert().stdout(predicate::str::contains(format!(
         "{} web[1] {}: running",
@@ -139,13 +101,22 @@ fn data_in_a_volume_survives_down_and_up_and_down_volumes_removes_it() {
     up_json(&scene, &["keep"]);
     let container = scene.container("keep", 0);
     exec(&container, &["sh", "-c", "echo kept > /data/file"]);
-    scene.berth().args(["down", "keep"]).assert().success().stdout(format!("{container}: removed\n"));
+    scene
+        .berth()
+        .args(["down", "keep"])
+        .assert()
+        .success()
+        .stdout(format!("{container}: removed, released port(s) {}\n", scene.base));
     assert!(containers_of(&scene.environment).is_empty());
-    assert!(volume_exists("keep-data"), "down keeps volumes");
+    assert!(volume_exists(&scene.volume("keep", "data{tag}", 0)), "down keeps volumes");
     up_json(&scene, &["keep"]);
     assert_eq!(exec(&container, &["cat", "/data/file"]), "kept\n");
-    scene.berth().args(["down", "keep", "--volumes"]).assert().success();
-    assert!(!volume_exists("keep-data"), "down --volumes removes them");
+    scene.berth().args(["down", "keep", "--volumes"]).assert().success().stdout(format!(
+        "{container}: removed, volumes removed: {}, released port(s) {}\n",
+        scene.volume("keep", "data{tag}", 0),
+        scene.base
+    ));
+    assert!(!volume_exists(&scene.volume("keep", "data{tag}", 0)), "down --volumes removes them");
 }
 
 #[test]
@@ -189,7 +160,7 @@ fn a_foreign_listener_on_a_slot_port_is_named() {
         "port {port} for web[1].port is taken by tcp 127.0.0.1:{port} pid {}",
         std::process::id()
     )));
-    assert_eq!(containers_of(&scene.environment), [scene.container("web", 0)], "only the free instance started");
+    assert!(containers_of(&scene.environment).is_empty(), "all or nothing: the instance that started is undone");
     drop(listener);
 }
 
@@ -296,12 +267,10 @@ fn a_foreign_container_with_the_name_is_not_touched() {
             bollard::models::ContainerCreateBody { image: Some("berth-test-busybox".into()), ..Default::default() };
         docker().create_container(Some(options), body).await.expect("create foreign container");
     });
-    scene
-        .berth()
-        .args(["up", "web:1"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(format!("container `{foreign}` exists but is not managed by berth")));
+    scene.berth().args(["up", "web:1"]).assert().code(1).stderr(predicate::str::contains(format!(
+        "container `{foreign}` is not berth's for web[1] in environment {}: it has no berth labels",
+        scene.environment
+    )));
     block_on(async { docker().remove_container(&foreign, None).await.expect("remove foreign container") });
 }
 
@@ -315,7 +284,7 @@ fn logs_and_compose_export() {
     let text = String::from_utf8(compose.get_output().stdout.clone()).expect("utf-8");
     assert!(text.contains(&format!("container_name: \"{}\"", scene.container("web", 1))), "{text}");
     assert!(text.contains(&format!("- \"127.0.0.1:{0}:{0}\"", scene.base + 1)), "{text}");
-    assert!(text.contains("- \"web-data-1:/data\""), "{text}");
+    assert!(text.contains(&format!("- \"{}:/data\"", scene.volume("web", "data{tag}", 1))), "{text}");
 }
 
 #[test]

@@ -183,8 +183,15 @@ fn a_foreign_listener_fails_the_spin_up_without_retries_and_compensation_cleans_
         .args(["up", "web:0-1", "--temporal", &server.address])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("SpinUp failed: (PortTaken) spin-up failed for web[1]"))
-        .stderr(predicate::str::contains("stopped the 1 instance(s) it had started"));
+        .stderr(predicate::str::contains(format!(
+            "SpinUp failed: (PortTaken) spin-up failed for web[1]: port {} for web[1].port is taken",
+            scene.base + 1
+        )))
+        .stderr(predicate::str::contains(format!(
+            "undone: removed container {}, released port(s) {}",
+            scene.container("web", 0),
+            scene.base
+        )));
     assert!(containers(&scene.environment).is_empty(), "compensation removed web[0]");
     let metrics = worker.get("/metrics").expect("metrics");
     assert!(

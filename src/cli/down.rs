@@ -1,15 +1,22 @@
 //! `berth down`: stop and remove instances' containers, keeping their volumes unless
-//! `--volumes`, and release their ports in the ledger.
+//! `--volumes`, and release their ports in the ledger — only what berth made for exactly
+//! those instances; anything else of the same name is refused and left alone.
+//!
+//! Every instance is tried and every failure reported (the same as the `TearDown` workflow
+//! that `--temporal` runs); the exit code is the worst failure's.
 
 use std::path::Path;
 
+use berth_workflows::activities::ServiceStopped;
+use berth_workflows::{FailureKind, TearDownInput};
 use clap::Args;
 use futures_util::StreamExt;
 
 use super::output::emit;
+use super::up::Failure;
 use super::via_temporal::{self, Target};
-use super::{Outcome, manager, runtime};
-use crate::containers::{self, Engine, Selection};
+use super::{Outcome, engine_target, manager, runtime};
+use crate::containers::{self, Engine, Selection, StopOptions};
 use crate::ledger;
 
 /// Arguments of `berth down`.
@@ -24,8 +31,12 @@ pub struct DownArgs {
     /// Remove the instances' volumes too (their data is gone).
     #[arg(long)]
     volumes: bool,
+    /// Remove berth containers of the instances even when they run another configuration
+    /// (started from another registry); containers berth did not make are never removed.
+    #[arg(long)]
+    force: bool,
     /// How many instances stop at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = berth_workflows::requests::DEFAULT_PARALLEL, value_parser = clap::value_parser!(u16).range(1..))]
     parallel: u16,
     /// Run as the TearDown workflow on Temporal (at ADDR, else $TEMPORAL_ADDRESS or the profile's).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
@@ -35,48 +46,101 @@ pub struct DownArgs {
     host: Option<String>,
 }
 
-pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
-    if let Some(address) = args.temporal.as_deref() {
-        let target = Target { address: Some(address), host: args.host.clone(), environment: args.environment.clone() };
-        let output = runtime()?.block_on(via_temporal::tear_down(target, &args.selections, args.volumes))?;
-        let mut lines: Vec<String> = output
-            .stopped
-            .iter()
-            .map(|stopped| {
-                format!("{}: {}\n", stopped.container, if stopped.removed { "removed" } else { "no such container" })
-            })
-            .collect();
-        lines.sort();
-        emit(&lines.concat(), None)?;
-        return Ok(Outcome::Clean);
+impl DownArgs {
+    /// The request, the same one the TearDown workflow takes.
+    fn request(&self) -> TearDownInput {
+        TearDownInput {
+            env: self.environment.clone(),
+            host: self.host.clone(),
+            volumes: self.volumes,
+            force: self.force,
+            parallel: self.parallel,
+            ..TearDownInput::new(self.selections.iter().map(ToString::to_string).collect())
+        }
     }
-    let specs = containers::plan(manager(registry)?, args.environment.as_deref(), &args.selections)?;
-    let ledger = ledger::state_dir();
-    let lines = runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+}
+
+pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
+    let request = args.request();
+    if let Some(address) = args.temporal.as_deref() {
+        let target = Target { address: Some(address), host: args.host.clone() };
+        return runtime()?.block_on(via_temporal::tear_down(target, request));
+    }
+    let stops = request.stops().map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    let selections: Vec<Selection> = stops
+        .iter()
+        .map(|stop| Selection {
+            service: stop.service.clone().unwrap_or_default(),
+            first: stop.instance_id,
+            last: stop.instance_id,
+        })
+        .collect();
+    let specs = containers::plan(manager(registry)?, request.env.as_deref(), &selections)?;
+    let options = StopOptions { volumes: args.volumes, force: args.force, ledger: ledger::state_dir() };
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let (stopped, failed) = runtime()?.block_on(async {
+        let engine = Engine::connect(&engine_target()?).await?;
         let engine = &engine;
+        let options = &options;
         let results: Vec<_> = futures_util::stream::iter(&specs)
-            .map(|spec| {
-                let ledger = ledger.clone();
-                async move { (spec, containers::start::stop(engine, spec, args.volumes, ledger).await) }
-            })
+            .map(|spec| async move { (spec, containers::stop::stop(engine, spec, options).await) })
             .buffer_unordered(usize::from(args.parallel))
             .collect()
             .await;
-        let mut lines = Vec::new();
+        let mut stopped = Vec::new();
+        let mut failed = Vec::new();
         for (spec, result) in results {
-            let removed = result?;
-            lines.push(format!(
-                "{}: {}{}",
-                spec.container_name,
-                if removed { "removed" } else { "no such container" },
-                if args.volumes && !spec.volumes.is_empty() { ", volumes removed" } else { "" }
-            ));
+            match result {
+                Ok(done) => stopped.push(ServiceStopped {
+                    container: spec.container_name.clone(),
+                    removed: done.removed,
+                    volumes_removed: done.volumes_removed,
+                    released_ports: done.released_ports,
+                    host: host.clone(),
+                }),
+                Err(error) => {
+                    let hint = match error.kind() {
+                        FailureKind::ConfigChanged => "; pass --force to remove it anyway",
+                        _ => "",
+                    };
+                    failed.push(Failure {
+                        service: spec.service.clone(),
+                        instance: u32::from(spec.instance),
+                        container: spec.container_name.clone(),
+                        kind: error.kind(),
+                        error: format!("{error}{hint}"),
+                    });
+                }
+            }
         }
-        anyhow::Ok(lines)
+        anyhow::Ok((stopped, failed))
     })?;
-    let mut lines = lines;
+    report(&stopped, &failed)
+}
+
+/// Prints a line per instance stopped and one per failure; the exit code is the worst failure's.
+pub(super) fn report(stopped: &[ServiceStopped], failed: &[Failure]) -> anyhow::Result<Outcome> {
+    let mut lines: Vec<String> = stopped.iter().map(line).collect();
     lines.sort();
-    emit(&lines.iter().map(|line| format!("{line}\n")).collect::<String>(), None)?;
-    Ok(Outcome::Clean)
+    emit(&lines.concat(), None)?;
+    for failure in failed {
+        eprintln!(
+            "error: {}[{}] ({}): {}: {}",
+            failure.service, failure.instance, failure.container, failure.kind, failure.error
+        );
+    }
+    Ok(failed.iter().map(|failure| failure.kind.exit_code()).max().map_or(Outcome::Clean, Outcome::Exit))
+}
+
+fn line(stopped: &ServiceStopped) -> String {
+    let mut text = format!("{}: {}", stopped.container, if stopped.removed { "removed" } else { "no such container" });
+    if !stopped.volumes_removed.is_empty() {
+        text.push_str(&format!(", volumes removed: {}", stopped.volumes_removed.join(", ")));
+    }
+    if !stopped.released_ports.is_empty() {
+        let ports: Vec<String> = stopped.released_ports.iter().map(u16::to_string).collect();
+        text.push_str(&format!(", released port(s) {}", ports.join(", ")));
+    }
+    text.push('\n');
+    text
 }

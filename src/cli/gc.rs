@@ -67,7 +67,8 @@ fn list_containers(ledger: &crate::ledger::Ledger) -> anyhow::Result<Option<Cont
     if !ledger.leases(None)?.iter().any(|lease| lease.container().is_some()) {
         return Ok(None);
     }
-    let listed = runtime()?.block_on(async { Engine::connect().await?.container_names().await });
+    let listed =
+        runtime()?.block_on(async { Engine::connect(&super::engine_target()?).await?.container_names().await });
     match listed {
         Ok(names) => Ok(Some(ContainerListing { names, listed_at: now() })),
         Err(error) => {

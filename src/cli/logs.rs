@@ -31,7 +31,7 @@ pub(super) fn run(args: LogsArgs, registry: Option<&Path>) -> anyhow::Result<Out
         containers::plan(manager(registry)?, args.environment.as_deref(), std::slice::from_ref(&args.selection))?;
     let name = &specs[0].container_name;
     let lines = runtime()?.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = Engine::connect(&super::engine_target()?).await?;
         anyhow::ensure!(
             engine.inspect(name).await?.is_some(),
             "no container `{name}`; start it with `berth up {}`",

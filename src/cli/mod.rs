@@ -109,6 +109,9 @@ pub enum Outcome {
     Clean,
     /// Collisions, conflicts or taken ports: exit 1.
     Findings,
+    /// A failure whose kind gives the exit code (1 findings, 2 unusable), or 130 when a
+    /// signal interrupted the command.
+    Exit(u8),
 }
 
 /// Parses the process's arguments, runs the command and returns its exit code.
@@ -145,6 +148,7 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
+        Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) if error.downcast_ref::<LedgerError>().is_some_and(LedgerError::is_finding) => {
             eprintln!("error: {error:#}");
@@ -167,6 +171,13 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 /// A runtime for the commands that talk to Docker.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// The Docker engine this process was pointed at: the environment is read here, at the
+/// edge, and the library is handed the result.
+fn engine_target() -> Result<crate::containers::EngineTarget, crate::containers::engine_target::EngineSettingError> {
+    let settings = crate::containers::EngineSettings::from_environment(|name| std::env::var_os(name));
+    crate::containers::engine_target::resolve(&settings)
 }
 
 /// The process-wide manager, with the registry named on the command line.

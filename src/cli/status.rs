@@ -82,7 +82,8 @@ pub(super) fn run(args: StatusArgs) -> anyhow::Result<Outcome> {
 }
 
 fn containers() -> anyhow::Result<Vec<ContainerStatus>> {
-    let summaries = runtime()?.block_on(async { Engine::connect().await?.managed(None).await })?;
+    let summaries =
+        runtime()?.block_on(async { Engine::connect(&super::engine_target()?).await?.managed(None).await })?;
     let label = |labels: &Option<std::collections::HashMap<String, String>>, name: &str| {
         labels.as_ref().and_then(|labels| labels.get(name)).cloned().unwrap_or_default()
     };

@@ -1,21 +1,28 @@
 //! `berth up`: start instances as containers, concurrently (bounded), a progress line per
 //! instance on stderr, and at the end a table of containers, ports and endpoints.
 //!
-//! Exit 1 when any instance failed; each failure is named with its reason.
+//! All or nothing, the same as the `SpinUp` workflow that `--temporal` runs: when any
+//! instance fails, or Ctrl-C/SIGTERM arrives, what this run did is undone (containers and
+//! volumes it created, containers it started) and what it found is left as it was. With
+//! `--keep-failed` nothing is undone and the report says what was kept and how to remove it.
+//! The exit code is the worst failure's (1 findings, 2 unusable input), 130 when interrupted.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use berth_workflows::activities::{ServiceStarted, Undone};
+use berth_workflows::{FailureKind, SpinUpInput};
 use clap::Args;
 use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::output::{OutputFormat, emit, emit_json};
 use super::via_temporal::{self, Target};
-use super::{Outcome, manager, runtime};
-use crate::containers::{self, Engine, InstanceSpec, Phase, Selection, StartError, StartOptions, Started};
+use super::{Outcome, engine_target, manager, runtime};
+use crate::containers::undo::{journal_of_run, undo};
+use crate::containers::{self, Engine, Failed, InstanceSpec, Phase, Selection, StartOptions, Started};
 use crate::ledger;
-use berth_workflows::activities::ServiceStarted;
 
 /// Arguments of `berth up`.
 #[derive(Debug, Args)]
@@ -33,8 +40,12 @@ pub struct UpArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     timeout: Option<Duration>,
     /// How many instances start at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = berth_workflows::requests::DEFAULT_PARALLEL, value_parser = clap::value_parser!(u16).range(1..))]
     parallel: u16,
+    /// Keep what a failed run made (containers, volumes, leases) for inspection instead of
+    /// undoing it; the report says how to remove it.
+    #[arg(long)]
+    keep_failed: bool,
     /// Output for people or for machines.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
@@ -46,93 +57,175 @@ pub struct UpArgs {
     host: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Failure {
-    service: String,
-    instance: u16,
-    container: String,
-    kind: &'static str,
-    error: String,
+impl UpArgs {
+    /// The request, the same one the SpinUp workflow takes.
+    fn request(&self) -> SpinUpInput {
+        SpinUpInput {
+            env: self.environment.clone(),
+            host: self.host.clone(),
+            recreate: self.recreate,
+            start_timeout_seconds: self.timeout.map(|timeout| timeout.as_secs().max(1)),
+            parallel: self.parallel,
+            keep_failed: self.keep_failed,
+            ..SpinUpInput::new(self.selections.iter().map(ToString::to_string).collect())
+        }
+    }
+}
+
+/// One instance that failed.
+#[derive(Debug, Serialize)]
+pub(super) struct Failure {
+    pub(super) service: String,
+    pub(super) instance: u32,
+    pub(super) container: String,
+    pub(super) kind: FailureKind,
+    pub(super) error: String,
 }
 
 #[derive(Serialize)]
 struct Report {
     started: Vec<ServiceStarted>,
     failed: Vec<Failure>,
+    /// What the run undid, and what it left with how to remove it.
+    undone: Undone,
 }
 
 pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
+    let request = args.request();
     if let Some(address) = args.temporal.as_deref() {
-        let target = Target { address: Some(address), host: args.host.clone(), environment: args.environment.clone() };
-        let timeout = args.timeout.map(|timeout| timeout.as_secs().max(1));
-        return match runtime()?.block_on(via_temporal::spin_up(target, &args.selections, timeout)) {
-            Ok(instances) => {
-                let report = Report { started: instances, failed: Vec::new() };
-                match args.format {
-                    OutputFormat::Json => emit_json(&report)?,
-                    OutputFormat::Table => emit(&table(&report.started), None)?,
-                }
-                Ok(Outcome::Clean)
-            }
-            Err(error) => {
-                eprintln!("error: SpinUp failed: {error:#}");
-                Ok(Outcome::Findings)
-            }
-        };
+        let target = Target { address: Some(address), host: args.host.clone() };
+        return runtime()?.block_on(via_temporal::spin_up(target, request, args.format));
     }
-    let mut specs = containers::plan(manager(registry)?, args.environment.as_deref(), &args.selections)?;
+    let run_id = run_id();
+    let starts = request.starts(&run_id).map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    let selections: Vec<Selection> = starts
+        .iter()
+        .map(|start| Selection {
+            service: start.service.clone().unwrap_or_default(),
+            first: start.instance_id,
+            last: start.instance_id,
+        })
+        .collect();
+    let mut specs = containers::plan(manager(registry)?, request.env.as_deref(), &selections)?;
     if let Some(timeout) = args.timeout {
         for spec in &mut specs {
             spec.timeout = timeout;
         }
     }
-    let options = StartOptions { recreate: args.recreate, ledger: ledger::state_dir() };
-    let results = runtime()?.block_on(start_all(&specs, &options, usize::from(args.parallel)))?;
+    let options = StartOptions {
+        recreate: args.recreate,
+        ledger: ledger::state_dir(),
+        run: run_id,
+        keep_failed: args.keep_failed,
+    };
     let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let mut report = Report { started: Vec::new(), failed: Vec::new() };
-    for (spec, result) in specs.iter().zip(results) {
-        match result {
-            Ok(started) => report.started.push(started.into_contract(host.clone())),
-            Err(error) => report.failed.push(Failure {
-                service: spec.service.clone(),
-                instance: spec.instance,
-                container: spec.container_name.clone(),
-                kind: error.kind(),
-                error: error.to_string(),
-            }),
+    runtime()?.block_on(async {
+        let engine = Engine::connect(&engine_target()?).await?;
+        let (interrupt, interrupted) = tokio::sync::watch::channel(false);
+        let signals = tokio::spawn(async move {
+            crate::signals::terminated().await;
+            let _ = interrupt.send(true);
+        });
+        let results = start_all(&engine, &specs, &options, usize::from(args.parallel), &interrupted).await;
+        signals.abort();
+        let was_interrupted = *interrupted.borrow();
+        let mut report = Report { started: Vec::new(), failed: Vec::new(), undone: Undone::default() };
+        for (spec, result) in specs.iter().zip(&results) {
+            if let Err(failed) = result {
+                report.failed.push(failure(spec, failed));
+                report.undone.undone.extend(failed.undone.undone.iter().cloned());
+                report.undone.left.extend(failed.undone.left.iter().cloned());
+            }
         }
+        if report.failed.is_empty() || args.keep_failed {
+            report.started =
+                results.into_iter().filter_map(Result::ok).map(|started| started.into_contract(host.clone())).collect();
+        } else {
+            // All or nothing: undo what this run did to the instances that did start.
+            for (spec, result) in specs.iter().zip(results) {
+                if let Ok(started) = result {
+                    let undone = undo_started(&engine, spec, &options, &started).await;
+                    report.undone.undone.extend(undone.undone);
+                    report.undone.left.extend(undone.left);
+                }
+            }
+        }
+        print(&report, args.format)?;
+        Ok(if was_interrupted {
+            eprintln!("interrupted: {}", summary(&report.undone));
+            Outcome::Exit(130)
+        } else {
+            report.failed.iter().map(|failure| failure.kind.exit_code()).max().map_or(Outcome::Clean, Outcome::Exit)
+        })
+    })
+}
+
+/// A run id unique on this host: what this run creates carries it.
+fn run_id() -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
+    format!("cli-{}-{}", std::process::id(), nanos)
+}
+
+fn failure(spec: &InstanceSpec, failed: &Failed) -> Failure {
+    let hint = match failed.kind() {
+        FailureKind::ConfigChanged => "; pass --recreate to replace it",
+        _ => "",
+    };
+    Failure {
+        service: spec.service.clone(),
+        instance: u32::from(spec.instance),
+        container: spec.container_name.clone(),
+        kind: failed.kind(),
+        error: format!("{}{hint}", failed.error),
     }
-    match args.format {
-        OutputFormat::Json => emit_json(&report)?,
-        OutputFormat::Table => emit(&table(&report.started), None)?,
+}
+
+async fn undo_started(engine: &Engine, spec: &InstanceSpec, options: &StartOptions, started: &Started) -> Undone {
+    match journal_of_run(engine, spec, &options.run, Some(started.outcome.as_str())).await {
+        Ok(journal) => undo(engine, spec, &journal, options.ledger.clone()).await,
+        Err(error) => Undone {
+            undone: Vec::new(),
+            left: vec![format!(
+                "{} ({error}; `berth down {}:{}` removes it)",
+                spec.container_name, spec.service, spec.instance
+            )],
+        },
     }
-    for failure in &report.failed {
-        eprintln!("error: {}[{}] ({}): {}", failure.service, failure.instance, failure.container, failure.error);
-    }
-    Ok(if report.failed.is_empty() { Outcome::Clean } else { Outcome::Findings })
 }
 
 /// Starts every spec, at most `parallel` at once; results in the order of `specs`.
 async fn start_all(
+    engine: &Engine,
     specs: &[InstanceSpec],
     options: &StartOptions,
     parallel: usize,
-) -> Result<Vec<Result<Started, StartError>>, StartError> {
-    let engine = Engine::connect().await?;
-    let engine = &engine;
-    let mut results: Vec<(usize, Result<Started, StartError>)> = futures_util::stream::iter(specs.iter().enumerate())
+    interrupted: &tokio::sync::watch::Receiver<bool>,
+) -> Vec<Result<Started, Failed>> {
+    let mut results: Vec<(usize, Result<Started, Failed>)> = futures_util::stream::iter(specs.iter().enumerate())
         .map(|(index, spec)| async move {
             let label = format!("{} {}", spec.label(), spec.container_name);
+            let strategy = containers::ready::describe(&spec.ready);
+            let reported = AtomicU64::new(0);
             let progress = |phase: Phase| match phase {
                 Phase::Preflight => eprintln!("{label}: checking ports"),
                 Phase::Create => eprintln!("{label}: creating"),
                 Phase::Start => eprintln!("{label}: starting"),
-                Phase::Ready { .. } => {}
+                Phase::Ready { waited_seconds } => {
+                    if waited_seconds >= reported.load(Ordering::Relaxed) + READY_REPORT_SECONDS {
+                        reported.store(waited_seconds, Ordering::Relaxed);
+                        eprintln!("{label}: waiting for {strategy} ({waited_seconds}s)");
+                    }
+                }
             };
-            let result = containers::start::start(engine, spec, options, &progress).await;
+            let mut interrupted = interrupted.clone();
+            let signal = async move {
+                let _ = interrupted.wait_for(|interrupted| *interrupted).await;
+            };
+            let result = containers::start::start(engine, spec, options, &progress, signal).await;
             match &result {
                 Ok(started) => eprintln!("{label}: {} and ready in {:.1}s", started.outcome.as_str(), started.seconds),
-                Err(error) => eprintln!("{label}: failed ({})", error.kind()),
+                Err(failed) => eprintln!("{label}: failed ({})", failed.kind()),
             }
             (index, result)
         })
@@ -140,10 +233,42 @@ async fn start_all(
         .collect()
         .await;
     results.sort_by_key(|(index, _)| *index);
-    Ok(results.into_iter().map(|(_, result)| result).collect())
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
-fn table(started: &[ServiceStarted]) -> String {
+/// How often a readiness wait says it is still waiting.
+const READY_REPORT_SECONDS: u64 = 5;
+
+fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => emit_json(report)?,
+        OutputFormat::Table => emit(&table(&report.started), None)?,
+    }
+    for failure in &report.failed {
+        eprintln!(
+            "error: {}[{}] ({}): {}: {}",
+            failure.service, failure.instance, failure.container, failure.kind, failure.error
+        );
+    }
+    if !report.failed.is_empty() && format == OutputFormat::Table {
+        eprintln!("{}", summary(&report.undone));
+    }
+    Ok(())
+}
+
+fn summary(undone: &Undone) -> String {
+    let mut text = if undone.undone.is_empty() {
+        "nothing to undo: this run had made nothing".to_string()
+    } else {
+        format!("undone: {}", undone.undone.join(", "))
+    };
+    if !undone.left.is_empty() {
+        text.push_str(&format!("; left: {}", undone.left.join(", ")));
+    }
+    text
+}
+
+pub(super) fn table(started: &[ServiceStarted]) -> String {
     let mut text = String::new();
     for instance in started {
         let endpoints: Vec<String> =
@@ -151,4 +276,31 @@ fn table(started: &[ServiceStarted]) -> String {
         text.push_str(&format!("{:<28} {:<9} {}\n", instance.container, instance.outcome, endpoints.join(" ")));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_and_the_workflow_take_the_same_request() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::parse_from([
+            "berth",
+            "up",
+            "web:0-1",
+            "--recreate",
+            "--timeout",
+            "30s",
+            "--parallel",
+            "2",
+            "--keep-failed",
+        ]);
+        let crate::cli::Command::Up(args) = cli.command else { panic!("not up") };
+        let request = args.request();
+        assert_eq!(request.specs, ["web:0-1"]);
+        assert_eq!(
+            (request.recreate, request.start_timeout_seconds, request.parallel, request.keep_failed),
+            (true, Some(30), 2, true)
+        );
+        assert_eq!(request.starts("run").expect("valid").len(), 2);
+    }
 }

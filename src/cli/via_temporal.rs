@@ -1,95 +1,349 @@
-//! `berth up --temporal` / `berth down --temporal`: the same operations run as the
-//! `SpinUp` and `TearDown` workflows on a Temporal cluster, by whichever worker picks them
-//! up (or the one on `--host`).
+//! `berth up --temporal` / `berth down --temporal`: the same requests run as the `SpinUp`
+//! and `TearDown` workflows on a Temporal cluster, by whichever worker picks them up (or the
+//! one on `--host`).
+//!
+//! Nothing waits silently: before starting, the task queues must have a worker polling them
+//! (else the command fails naming the queue); while the workflow runs, its id and a line per
+//! instance as it progresses go to stderr; a workflow task no worker takes within a bound is
+//! terminated with a message naming the queue; Ctrl-C cancels the workflow, whose
+//! compensation undoes what it did, and exits 130.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use berth_workflows::activities::ServiceStarted;
-use berth_workflows::{SHARED_TASK_QUEUE, SpinUp, SpinUpInput, TearDown, TearDownInput, TearDownOutput};
+use berth_workflows::{
+    FailureKind, SHARED_TASK_QUEUE, SpinUp, SpinUpInput, TearDown, TearDownInput, TearDownOutput, host_task_queue,
+};
+use serde::Serialize;
 use temporalio_client::errors::WorkflowGetResultError;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_client::grpc::WorkflowService;
+use temporalio_client::tonic::IntoRequest;
+use temporalio_client::{
+    Client, NamespacedClient, WorkflowCancelOptions, WorkflowDescribeOptions, WorkflowGetResultOptions, WorkflowHandle,
+    WorkflowStartOptions, WorkflowTerminateOptions,
+};
 use temporalio_common::error::IncomingError;
+use temporalio_common::protos::temporal::api::enums::v1::{
+    PendingActivityState, PendingWorkflowTaskState, TaskQueueType,
+};
+use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
 
-use crate::containers::Selection;
+use super::Outcome;
+use super::output::{OutputFormat, emit, emit_json};
 use crate::worker;
 
-/// Where and how to run a workflow.
+/// Where to run a workflow.
 pub(super) struct Target<'a> {
     /// Temporal's address; empty or `None` for the standard configuration.
     pub(super) address: Option<&'a str>,
     /// Run the activities on this host's worker.
     pub(super) host: Option<String>,
-    /// The environment.
-    pub(super) environment: Option<String>,
 }
+
+/// How long a workflow task may wait for a worker before the command gives up on it.
+const WORKFLOW_PICKUP: Duration = Duration::from_secs(30);
+/// How often the command looks at the workflow's progress.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// How long, after Ctrl-C, the command waits for the cancelled workflow's compensation.
+const CANCEL_WAIT: Duration = Duration::from_secs(180);
 
 fn workflow_id(kind: &str) -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
     format!("berth-{kind}-{}-{nanos}", std::process::id())
 }
 
-fn specs(selections: &[Selection]) -> Vec<String> {
-    selections.iter().map(ToString::to_string).collect()
+#[derive(Serialize)]
+struct Report {
+    started: Vec<ServiceStarted>,
+    failed: Vec<super::up::Failure>,
 }
 
-/// The workflow's failure in one line: `(PortTaken) spin-up failed for …`.
-fn describe(error: WorkflowGetResultError) -> anyhow::Error {
-    match error {
-        WorkflowGetResultError::Failed(failure) => match *failure {
-            IncomingError::Application(application) => {
-                anyhow::anyhow!("({}) {application}", application.type_name().unwrap_or("ApplicationFailure"))
+/// Runs `SpinUp` for `request` and prints what `berth up` prints.
+pub(super) async fn spin_up(target: Target<'_>, request: SpinUpInput, format: OutputFormat) -> anyhow::Result<Outcome> {
+    let instances = request.starts("check").map_err(|problem| anyhow::anyhow!("{problem}"))?.len();
+    let (client, address) = connect(&target).await?;
+    if let Some(outcome) = require_workers(&client, target.host.as_deref()).await? {
+        return Ok(outcome);
+    }
+    let per_start = request.start_timeout_seconds.map_or(900, |seconds| seconds + 60);
+    let batches = instances.div_ceil(usize::from(request.parallel)) as u64;
+    // Bounds the whole run even if every worker vanishes: every attempt of every batch, and
+    // room for compensation.
+    let limit = Duration::from_secs(per_start * u64::from(request.maximum_attempts) * batches + 300);
+    let id = workflow_id("spinup");
+    let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, id.clone()).execution_timeout(limit).build();
+    let handle = client
+        .start_workflow(SpinUp::run, serde_json::to_value(&request)?, options)
+        .await
+        .with_context(|| format!("cannot start the SpinUp workflow on {address}"))?;
+    eprintln!("SpinUp workflow {id} on {address} (task queue {})", queue(target.host.as_deref()));
+    match follow(&handle).await? {
+        Followed::Finished(Ok(output)) => {
+            let report = Report { started: output.instances, failed: Vec::new() };
+            match format {
+                OutputFormat::Json => emit_json(&report)?,
+                OutputFormat::Table => emit(&super::up::table(&report.started), None)?,
             }
-            other => anyhow::anyhow!("{other}"),
-        },
-        WorkflowGetResultError::TimedOut => anyhow::anyhow!(
-            "the workflow timed out: is a berth worker polling task queue `{SHARED_TASK_QUEUE}` (or the --host queue)?"
-        ),
-        other => anyhow::Error::new(other),
+            Ok(Outcome::Clean)
+        }
+        Followed::Finished(Err(error)) => Ok(failed("SpinUp", error)),
+        Followed::Interrupted(outcome) => Ok(outcome),
     }
 }
 
-/// Runs `SpinUp` and returns the started instances, or the workflow's failure.
-pub(super) async fn spin_up(
-    target: Target<'_>,
-    selections: &[Selection],
-    timeout_seconds: Option<u64>,
-) -> anyhow::Result<Vec<ServiceStarted>> {
-    let (client, address) = worker::connect(target.address, None, format!("berth-cli:{}", std::process::id())).await?;
-    let input = SpinUpInput {
-        specs: specs(selections),
-        env: target.environment,
-        host: target.host,
-        start_timeout_seconds: timeout_seconds.unwrap_or(300),
-        heartbeat_timeout_seconds: 30,
-        maximum_attempts: 3,
-    };
-    // Without a worker the workflow would wait forever; give up after every attempt of a
-    // start could have run, plus room for compensation.
-    let limit = Duration::from_secs(input.start_timeout_seconds * u64::from(input.maximum_attempts) + 120);
-    let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, workflow_id("spinup")).execution_timeout(limit).build();
+/// Runs `TearDown` for `request` and prints what `berth down` prints.
+pub(super) async fn tear_down(target: Target<'_>, request: TearDownInput) -> anyhow::Result<Outcome> {
+    let instances = request.stops().map_err(|problem| anyhow::anyhow!("{problem}"))?.len();
+    let (client, address) = connect(&target).await?;
+    if let Some(outcome) = require_workers(&client, target.host.as_deref()).await? {
+        return Ok(outcome);
+    }
+    let batches = instances.div_ceil(usize::from(request.parallel)) as u64;
+    let limit = Duration::from_secs(120 * 3 * batches + 120);
+    let id = workflow_id("teardown");
+    let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, id.clone()).execution_timeout(limit).build();
     let handle = client
-        .start_workflow(SpinUp::run, input, options)
-        .await
-        .with_context(|| format!("cannot start the SpinUp workflow on {address}"))?;
-    Ok(handle.get_result(WorkflowGetResultOptions::default()).await.map_err(describe)?.instances)
-}
-
-/// Runs `TearDown`.
-pub(super) async fn tear_down(
-    target: Target<'_>,
-    selections: &[Selection],
-    volumes: bool,
-) -> anyhow::Result<TearDownOutput> {
-    let (client, address) = worker::connect(target.address, None, format!("berth-cli:{}", std::process::id())).await?;
-    let input = TearDownInput { specs: specs(selections), env: target.environment, host: target.host, volumes };
-    let handle = client
-        .start_workflow(
-            TearDown::run,
-            input,
-            WorkflowStartOptions::new(SHARED_TASK_QUEUE, workflow_id("teardown")).build(),
-        )
+        .start_workflow(TearDown::run, serde_json::to_value(&request)?, options)
         .await
         .with_context(|| format!("cannot start the TearDown workflow on {address}"))?;
-    handle.get_result(WorkflowGetResultOptions::default()).await.map_err(describe)
+    eprintln!("TearDown workflow {id} on {address} (task queue {})", queue(target.host.as_deref()));
+    match follow(&handle).await? {
+        Followed::Finished(Ok(TearDownOutput { stopped, failed })) => {
+            let failed: Vec<super::up::Failure> = failed
+                .into_iter()
+                .map(|failure| super::up::Failure {
+                    container: String::new(),
+                    service: failure.service,
+                    instance: failure.instance,
+                    kind: failure.kind,
+                    error: failure.error,
+                })
+                .collect();
+            super::down::report(&stopped, &failed)
+        }
+        Followed::Finished(Err(error)) => Ok(failed("TearDown", error)),
+        Followed::Interrupted(outcome) => Ok(outcome),
+    }
+}
+
+async fn connect(target: &Target<'_>) -> anyhow::Result<(Client, temporalio_client::Url)> {
+    worker::connect(target.address, None, format!("berth-cli:{}", std::process::id())).await
+}
+
+fn queue(host: Option<&str>) -> String {
+    host.map_or_else(|| SHARED_TASK_QUEUE.to_string(), host_task_queue)
+}
+
+/// Fails (exit 2, naming the queue) when no worker polls the workflow queue or the queue the
+/// activities go to; `None` when both have one.
+async fn require_workers(client: &Client, host: Option<&str>) -> anyhow::Result<Option<Outcome>> {
+    let activity_queue = queue(host);
+    for (name, kind) in
+        [(SHARED_TASK_QUEUE.to_string(), TaskQueueType::Workflow), (activity_queue, TaskQueueType::Activity)]
+    {
+        let request = DescribeTaskQueueRequest {
+            namespace: client.namespace(),
+            task_queue: Some(TaskQueue { name: name.clone(), ..Default::default() }),
+            task_queue_type: kind as i32,
+            ..Default::default()
+        };
+        let mut service = client.clone();
+        let pollers = WorkflowService::describe_task_queue(&mut service, request.into_request())
+            .await
+            .with_context(|| format!("cannot ask Temporal who polls task queue `{name}`"))?
+            .into_inner()
+            .pollers;
+        if pollers.is_empty() {
+            eprintln!(
+                "error: {}: no berth worker polls task queue `{name}` in namespace {}; start one (berth worker{}) and try again",
+                FailureKind::NoWorker,
+                client.namespace(),
+                host.map_or_else(String::new, |host| format!(" --host-name {host}"))
+            );
+            return Ok(Some(Outcome::Exit(FailureKind::NoWorker.exit_code())));
+        }
+    }
+    Ok(None)
+}
+
+enum Followed<T> {
+    Finished(Result<T, WorkflowGetResultError>),
+    Interrupted(Outcome),
+}
+
+/// Waits for the workflow's result, printing its progress; see the module docs.
+async fn follow<W>(handle: &WorkflowHandle<Client, W>) -> anyhow::Result<Followed<W::Output>>
+where
+    W: temporalio_common::HasWorkflowDefinition,
+{
+    let result = handle.get_result(WorkflowGetResultOptions::default());
+    tokio::pin!(result);
+    let mut ticks = tokio::time::interval(PROGRESS_INTERVAL);
+    let mut progress = Progress::default();
+    let signal = crate::signals::terminated();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            result = &mut result => return Ok(Followed::Finished(result)),
+            () = &mut signal => break,
+            _ = ticks.tick() => {
+                if let Some(queue) = progress.update(handle).await {
+                    let reason = format!("no berth worker took the workflow task from task queue `{queue}` within {}s", WORKFLOW_PICKUP.as_secs());
+                    handle.terminate(WorkflowTerminateOptions::builder().reason(reason.clone()).build()).await?;
+                    eprintln!("error: {}: {reason}; the workflow was terminated: start a worker (berth worker) and try again", FailureKind::NoWorker);
+                    return Ok(Followed::Interrupted(Outcome::Exit(FailureKind::NoWorker.exit_code())));
+                }
+            }
+        }
+    }
+    eprintln!("interrupted: cancelling workflow {}; its compensation undoes what it did", handle.info().workflow_id);
+    handle
+        .cancel(WorkflowCancelOptions::builder().reason("berth: interrupted by a signal".to_string()).build())
+        .await?;
+    let deadline = Instant::now() + CANCEL_WAIT;
+    loop {
+        tokio::select! {
+            result = &mut result => {
+                match result {
+                    Err(WorkflowGetResultError::Cancelled { .. }) => eprintln!("interrupted: the workflow was cancelled and undid what it had done"),
+                    Ok(_) => eprintln!("interrupted: the workflow had already finished"),
+                    Err(error) => eprintln!("interrupted: the workflow ended: {error}"),
+                }
+                return Ok(Followed::Interrupted(Outcome::Exit(130)));
+            }
+            () = tokio::time::sleep_until(deadline.into()) => {
+                eprintln!("interrupted: the cancelled workflow {} did not finish within {}s; `temporal workflow describe --workflow-id {0}` shows where it is", handle.info().workflow_id, CANCEL_WAIT.as_secs());
+                return Ok(Followed::Interrupted(Outcome::Exit(130)));
+            }
+            _ = ticks.tick() => { progress.update(handle).await; }
+        }
+    }
+}
+
+/// What the command last said about each activity, so it says only what changed.
+#[derive(Default)]
+struct Progress {
+    said: HashMap<String, String>,
+    workflow_task_waiting_since: Option<Instant>,
+}
+
+impl Progress {
+    /// Prints what changed; returns the task queue when the workflow task has waited for a
+    /// worker longer than the bound.
+    async fn update<W>(&mut self, handle: &WorkflowHandle<Client, W>) -> Option<String>
+    where
+        W: temporalio_common::HasWorkflowDefinition,
+    {
+        let description = handle.describe(WorkflowDescribeOptions::default()).await.ok()?.raw_description;
+        let waiting = description
+            .pending_workflow_task
+            .as_ref()
+            .is_some_and(|task| task.state() == PendingWorkflowTaskState::Scheduled);
+        self.workflow_task_waiting_since =
+            if waiting { self.workflow_task_waiting_since.or(Some(Instant::now())) } else { None };
+        if self.workflow_task_waiting_since.is_some_and(|since| since.elapsed() >= WORKFLOW_PICKUP) {
+            return Some(SHARED_TASK_QUEUE.to_string());
+        }
+        for activity in &description.pending_activities {
+            let Some((verb, instance)) = instance_of(&activity.activity_id) else { continue };
+            let line = match activity.state() {
+                PendingActivityState::Scheduled if activity.attempt > 1 => format!(
+                    "{verb}: retrying (attempt {}) after: {}",
+                    activity.attempt,
+                    activity.last_failure.as_ref().map_or("", |failure| failure.message.as_str())
+                ),
+                PendingActivityState::Scheduled => format!("{verb}: waiting for a worker"),
+                PendingActivityState::Started => {
+                    let phase = phase(activity.heartbeat_details.as_ref());
+                    format!(
+                        "{verb}: {} on {}{}",
+                        phase.unwrap_or_else(|| "running".to_string()),
+                        activity.last_worker_identity,
+                        attempt(activity.attempt)
+                    )
+                }
+                PendingActivityState::CancelRequested => format!("{verb}: cancelling"),
+                other => format!("{verb}: {}", other.as_str_name().to_lowercase()),
+            };
+            if self.said.get(&instance) != Some(&line) {
+                eprintln!("{instance}: {line}");
+                self.said.insert(instance, line);
+            }
+        }
+        None
+    }
+}
+
+fn attempt(attempt: i32) -> String {
+    if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() }
+}
+
+/// `start:web:1` → (`start`, `web[1]`).
+fn instance_of(activity_id: &str) -> Option<(&str, String)> {
+    let mut parts = activity_id.splitn(3, ':');
+    let (verb, service, instance) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((verb, format!("{service}[{instance}]")))
+}
+
+/// The phase a start's heartbeat reports, in words; a readiness wait in steps of 5 s so the
+/// line changes only that often.
+fn phase(details: Option<&temporalio_common::protos::temporal::api::common::v1::Payloads>) -> Option<String> {
+    let payload = details?.payloads.first()?;
+    let value: serde_json::Value = serde_json::from_slice(&payload.data).ok()?;
+    let phase = &value["phase"];
+    Some(match phase["phase"].as_str()? {
+        "ready" => format!("waiting until ready ({}s)", phase["waited_seconds"].as_u64().unwrap_or(0) / 5 * 5),
+        "preflight" => "checking ports".to_string(),
+        "create" => "creating".to_string(),
+        "start" => "starting".to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// The workflow's failure in one line on stderr; the exit code from its kind.
+fn failed(workflow: &str, error: WorkflowGetResultError) -> Outcome {
+    let kind = match &error {
+        WorkflowGetResultError::Failed(failure) => match failure.as_ref() {
+            IncomingError::Application(application) => {
+                let kind = application.type_name().and_then(FailureKind::from_name);
+                eprintln!(
+                    "error: {workflow} failed: ({}) {application}",
+                    application.type_name().unwrap_or("ApplicationFailure")
+                );
+                kind
+            }
+            other => {
+                eprintln!("error: {workflow} failed: {other}");
+                None
+            }
+        },
+        WorkflowGetResultError::TimedOut => {
+            eprintln!(
+                "error: {workflow} timed out: is a berth worker polling task queue `{SHARED_TASK_QUEUE}` (or the --host queue)?"
+            );
+            Some(FailureKind::NoWorker)
+        }
+        other => {
+            eprintln!("error: {workflow} ended: {other}");
+            None
+        }
+    };
+    Outcome::Exit(kind.map_or(1, FailureKind::exit_code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activity_ids_name_their_instance() {
+        assert_eq!(
+            instance_of(&berth_workflows::activity_id("start", "web", 3)),
+            Some(("start", "web[3]".to_string()))
+        );
+        assert_eq!(instance_of("7"), None, "activities without berth's ids are skipped");
+    }
 }

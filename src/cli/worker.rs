@@ -51,6 +51,7 @@ pub(super) fn run(args: WorkerArgs, registry: Option<&Path>) -> anyhow::Result<O
             .unwrap_or_else(|| loopback(registry_port("metrics_port").unwrap_or(FALLBACK_METRICS_PORT))),
         sdk_metrics_addr: args.sdk_metrics_addr.or_else(|| registry_port("sdk_metrics_port").map(loopback)),
         grace: args.grace,
+        engine: super::engine_target()?,
     };
     runtime()?.block_on(worker::run(settings))?;
     Ok(Outcome::Clean)

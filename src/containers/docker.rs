@@ -20,15 +20,20 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::StartError;
+use super::engine_target::{Endpoint, EngineTarget};
+use super::ownership::RUN_LABEL;
 use super::spec::{InstanceSpec, MANAGED_LABEL};
 
 /// How long `docker stop` waits before killing; with an init process stop takes milliseconds.
 const STOP_TIMEOUT_SECONDS: i32 = 10;
+/// How long one request to the engine may take before it counts as unanswered.
+const REQUEST_TIMEOUT_SECONDS: u64 = 120;
 
 /// A connection to the Docker engine.
 #[derive(Debug, Clone)]
 pub struct Engine {
     docker: Docker,
+    target: EngineTarget,
 }
 
 /// What berth needs to know about an existing container.
@@ -53,12 +58,35 @@ fn not_found(error: &DockerError) -> bool {
 }
 
 impl Engine {
-    /// Connects through DOCKER_HOST or the local socket and checks that the engine answers.
-    pub async fn connect() -> Result<Self, StartError> {
-        let docker = Docker::connect_with_local_defaults()
-            .map_err(|error| StartError::EngineUnreachable { detail: error.to_string() })?;
-        docker.ping().await.map_err(|error| StartError::EngineUnreachable { detail: error.to_string() })?;
-        Ok(Self { docker })
+    /// Connects to exactly `target` and checks that it answers; nothing else is tried.
+    pub async fn connect(target: &EngineTarget) -> Result<Self, StartError> {
+        let unreachable = |error: DockerError| StartError::EngineUnreachable {
+            engine: target.to_string(),
+            detail: error.to_string(),
+        };
+        let version = bollard::API_DEFAULT_VERSION;
+        let docker = match &target.endpoint {
+            Endpoint::Unix(path) => {
+                Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECONDS, version)
+            }
+            Endpoint::Http(address) => Docker::connect_with_http(address, REQUEST_TIMEOUT_SECONDS, version),
+            Endpoint::Https { address, certificates } => Docker::connect_with_ssl(
+                address,
+                &certificates.join("key.pem"),
+                &certificates.join("cert.pem"),
+                &certificates.join("ca.pem"),
+                REQUEST_TIMEOUT_SECONDS,
+                version,
+            ),
+        }
+        .map_err(unreachable)?;
+        docker.ping().await.map_err(unreachable)?;
+        Ok(Self { docker, target: target.clone() })
+    }
+
+    /// The engine this connection talks to.
+    pub fn target(&self) -> &EngineTarget {
+        &self.target
     }
 
     /// Whether `image` is on the host.
@@ -79,16 +107,26 @@ impl Engine {
         }
     }
 
-    /// Creates the spec's volumes (an existing one is kept as it is) and its container.
-    pub async fn create(&self, spec: &InstanceSpec) -> Result<String, StartError> {
-        for mount in &spec.volumes {
-            let request = VolumeCreateRequest {
-                name: Some(mount.volume.clone()),
-                labels: Some(spec.labels.clone().into_iter().collect()),
-                ..Default::default()
-            };
-            self.docker.create_volume(request).await.map_err(|error| StartError::docker(&mount.volume, error))?;
+    /// The labels of volume `name`, if it exists.
+    pub async fn volume_labels(&self, name: &str) -> Result<Option<HashMap<String, String>>, StartError> {
+        match self.docker.inspect_volume(name).await {
+            Ok(volume) => Ok(Some(volume.labels)),
+            Err(error) if not_found(&error) => Ok(None),
+            Err(error) => Err(StartError::docker(name, error)),
         }
+    }
+
+    /// Creates volume `name` with the spec's labels and `run`'s.
+    pub async fn create_volume(&self, name: &str, spec: &InstanceSpec, run: &str) -> Result<(), StartError> {
+        let request =
+            VolumeCreateRequest { name: Some(name.to_string()), labels: Some(labels(spec, run)), ..Default::default() };
+        self.docker.create_volume(request).await.map_err(|error| StartError::docker(name, error))?;
+        Ok(())
+    }
+
+    /// Creates the spec's container, labelled with `run`; `None` when a container of that
+    /// name appeared meanwhile (another berth starting the same instance).
+    pub async fn create(&self, spec: &InstanceSpec, run: &str) -> Result<Option<String>, StartError> {
         let port_key = |container_port: u16| format!("{container_port}/tcp");
         let mut bindings: HashMap<String, Option<Vec<DockerPortBinding>>> = HashMap::new();
         for binding in &spec.ports {
@@ -116,7 +154,7 @@ impl Engine {
             cmd: spec.command.clone(),
             env: Some(spec.env.iter().map(|(name, value)| format!("{name}={value}")).collect()),
             exposed_ports: Some(bindings.keys().cloned().collect()),
-            labels: Some(spec.labels.clone().into_iter().collect()),
+            labels: Some(labels(spec, run)),
             host_config: Some(HostConfig {
                 port_bindings: Some(bindings),
                 mounts: Some(mounts),
@@ -126,12 +164,21 @@ impl Engine {
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::new().name(&spec.container_name).build();
-        let created = self
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|error| StartError::docker(&spec.container_name, error))?;
-        Ok(created.id)
+        match self.docker.create_container(Some(options), body).await {
+            Ok(created) => Ok(Some(created.id)),
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(None),
+            Err(error) => Err(StartError::docker(&spec.container_name, error)),
+        }
+    }
+
+    /// Stops the container `name` and keeps it; a missing or stopped one is fine.
+    pub async fn stop(&self, name: &str) -> Result<(), StartError> {
+        let stop = StopContainerOptionsBuilder::new().t(STOP_TIMEOUT_SECONDS).build();
+        match self.docker.stop_container(name, Some(stop)).await {
+            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(error) if not_found(&error) => Ok(()),
+            Err(error) => Err(StartError::docker(name, error)),
+        }
     }
 
     /// Starts the container; Docker's own port conflicts come back as `StartError::PortTaken`.
@@ -151,15 +198,10 @@ impl Engine {
         })
     }
 
-    /// Stops (if running) and removes the container `name`; a missing container is fine.
+    /// Stops (if running) and removes the container `name` (a name or an id); a missing
+    /// container is fine.
     pub async fn remove(&self, name: &str) -> Result<bool, StartError> {
-        let stop = StopContainerOptionsBuilder::new().t(STOP_TIMEOUT_SECONDS).build();
-        match self.docker.stop_container(name, Some(stop)).await {
-            Ok(()) => {}
-            Err(error) if not_found(&error) => return Ok(false),
-            Err(DockerError::DockerResponseServerError { status_code: 304, .. }) => {}
-            Err(error) => return Err(StartError::docker(name, error)),
-        }
+        self.stop(name).await?;
         let remove = RemoveContainerOptionsBuilder::new().force(true).build();
         match self.docker.remove_container(name, Some(remove)).await {
             Ok(()) => Ok(true),
@@ -235,6 +277,13 @@ impl Engine {
         let inspected = self.docker.inspect_exec(&exec.id).await.map_err(|error| StartError::docker(name, error))?;
         Ok(inspected.exit_code)
     }
+}
+
+/// A container's or volume's labels: the spec's, and the run that made it.
+fn labels(spec: &InstanceSpec, run: &str) -> HashMap<String, String> {
+    let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+    labels.insert(RUN_LABEL.to_string(), run.to_string());
+    labels
 }
 
 fn existing(response: ContainerInspectResponse) -> Existing {

@@ -3,24 +3,34 @@
 //!
 //! [`spec::build`] turns a registry service and its resolved ports into an
 //! [`InstanceSpec`] (pure); [`start::start`] creates or adopts the container, checks its
-//! ports first, and waits with the service's [`crate::registry::Ready`] strategy;
-//! [`docker::Engine`] is the thin bollard edge. Errors are [`StartError`]s that name the
-//! container, the port, the process holding it, and what to do.
+//! ports first, and waits with the service's [`crate::registry::Ready`] strategy, recording
+//! in a [`Journal`] what it did so that [`undo::undo`] can take back exactly that;
+//! [`stop::stop`] removes an instance, and only one [`ownership`] proves berth's.
+//! [`docker::Engine`] is the thin bollard edge, connected to exactly the engine
+//! [`engine_target`] resolves. Errors are [`StartError`]s that name the container, the
+//! port, the process holding it, and what to do.
 
 pub mod compose;
 pub mod docker;
+pub mod engine_target;
+pub mod ownership;
 pub mod plan;
 pub mod ready;
 pub mod spec;
 pub mod start;
+pub mod stop;
+pub mod undo;
 
 use std::time::Duration;
 
-pub use berth_workflows::Selection;
+pub use berth_workflows::{FailureKind, Selection};
 pub use docker::Engine;
+pub use engine_target::{EngineSettings, EngineTarget};
 pub use plan::{PlanError, plan};
 pub use spec::{InstanceSpec, SpecError};
-pub use start::{Phase, StartOptions, StartOutcome, Started};
+pub use start::{Failed, Phase, StartOptions, StartOutcome, Started};
+pub use stop::{StopOptions, Stopped};
+pub use undo::Journal;
 
 use crate::ledger::LedgerError;
 
@@ -30,17 +40,20 @@ pub enum StartError {
     /// The spec could not be built from the registry.
     #[error(transparent)]
     Spec(#[from] SpecError),
-    /// No Docker engine answered.
-    #[error(
-        "cannot reach the Docker engine ({detail}); start it (bash scripts/ensure-docker.sh) or point DOCKER_HOST at one"
-    )]
+    /// The engine berth was pointed at answered not at all.
+    #[error("cannot reach the Docker engine at {engine} ({detail}); start it, or point DOCKER_HOST at one that runs")]
     EngineUnreachable {
+        /// The engine's address.
+        engine: String,
         /// What the client said.
         detail: String,
     },
+    /// The engine setting cannot be honoured as given.
+    #[error("{0}")]
+    EngineSetting(#[from] engine_target::EngineSettingError),
     /// The image is not on the host, and nothing can be pulled.
     #[error(
-        "image `{image}` for `{service}` is not on this host and berth does not pull: build it (`docker build`; berth's test images: bash docker/test-images/build.sh) or load it (`docker load -i image.tar`)"
+        "image `{image}` for `{service}` is not on this host and berth does not pull: pull it (`docker pull {image}`), build it, or load it (`docker load -i image.tar`)"
     )]
     ImageMissing {
         /// The image.
@@ -48,15 +61,23 @@ pub enum StartError {
         /// The service that names it.
         service: String,
     },
-    /// A container of that name exists and berth does not manage it.
-    #[error("container `{name}` exists but is not managed by berth (no io.berth.managed label); remove or rename it")]
-    NameTaken {
-        /// The container name.
+    /// A container or volume of the instance's name exists and is not berth's for it.
+    #[error(
+        "{what} `{name}` is not berth's for {instance}: {reason}; berth leaves it alone (remove or rename it yourself)"
+    )]
+    NotManaged {
+        /// `container` or `volume`.
+        what: &'static str,
+        /// Its name.
         name: String,
+        /// The instance, `web[4] in environment development`.
+        instance: String,
+        /// Why it is not berth's.
+        reason: String,
     },
     /// The existing container runs another configuration.
     #[error(
-        "container `{name}` runs another configuration (config hash {running}, the registry now gives {wanted}); pass --recreate to replace it"
+        "container `{name}` runs another configuration (config hash {running}, the registry now gives {wanted}): it was started from another registry or an older one"
     )]
     ConfigChanged {
         /// The container name.
@@ -131,8 +152,8 @@ pub enum StartError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(LedgerError),
-    /// A background step was cancelled (the process is shutting down).
-    #[error("starting {name} was interrupted")]
+    /// The operation was cut short (a signal, a cancelled activity).
+    #[error("{name}: interrupted")]
     Interrupted {
         /// The container.
         name: String,
@@ -152,29 +173,60 @@ impl StartError {
         Self::Docker { subject: subject.to_string(), source }
     }
 
-    /// Whether trying again could help (the engine was away, Docker hiccuped, a step was
-    /// cut short); everything else needs a person to change something first.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::EngineUnreachable { .. } | Self::Docker { .. } | Self::Interrupted { .. })
-    }
-
-    /// A stable name for the kind of error (Temporal failure types, JSON output).
-    pub fn kind(&self) -> &'static str {
+    /// The failure's kind: whether a retry can help, and the CLI's exit code.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            Self::Spec(_) => "InvalidSpec",
-            Self::EngineUnreachable { .. } => "EngineUnreachable",
-            Self::ImageMissing { .. } => "ImageMissing",
-            Self::NameTaken { .. } => "NameTaken",
-            Self::ConfigChanged { .. } => "ConfigChanged",
-            Self::PortTaken { .. } => "PortTaken",
-            Self::PortLeased { .. } => "PortLeased",
-            Self::NotReady { .. } => "NotReady",
-            Self::ExitedEarly { .. } => "ExitedEarly",
-            Self::Unhealthy { .. } => "Unhealthy",
-            Self::Readiness { .. } => "Readiness",
-            Self::Ledger(_) => "Ledger",
-            Self::Interrupted { .. } => "Interrupted",
-            Self::Docker { .. } => "Docker",
+            Self::Spec(_) => FailureKind::InvalidSpec,
+            Self::EngineUnreachable { .. } => FailureKind::EngineUnreachable,
+            Self::EngineSetting(_) => FailureKind::EngineSetting,
+            Self::ImageMissing { .. } => FailureKind::ImageMissing,
+            Self::NotManaged { .. } => FailureKind::NotManaged,
+            Self::ConfigChanged { .. } => FailureKind::ConfigChanged,
+            Self::PortTaken { .. } => FailureKind::PortTaken,
+            Self::PortLeased { .. } => FailureKind::PortLeased,
+            Self::NotReady { .. } => FailureKind::NotReady,
+            Self::ExitedEarly { .. } => FailureKind::ExitedEarly,
+            Self::Unhealthy { .. } => FailureKind::Unhealthy,
+            Self::Readiness { .. } => FailureKind::Readiness,
+            Self::Ledger(error) => error.kind(),
+            Self::Interrupted { .. } => FailureKind::Interrupted,
+            Self::Docker { source, .. } => docker_kind(source),
         }
+    }
+}
+
+/// Docker's own answers: a 4xx refuses what berth asked for (a retry asks the same), a 5xx
+/// is the engine's trouble, and no answer at all means the engine is away.
+fn docker_kind(error: &bollard::errors::Error) -> FailureKind {
+    use bollard::errors::Error;
+    match error {
+        Error::DockerResponseServerError { status_code: 400..=499, .. } => FailureKind::InvalidSpec,
+        Error::DockerResponseServerError { .. } => FailureKind::Docker,
+        Error::IOError { .. }
+        | Error::HyperResponseError { .. }
+        | Error::RequestTimeoutError
+        | Error::SocketNotFoundError(_) => FailureKind::EngineUnreachable,
+        _ => FailureKind::Docker,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_refusals_are_not_retried_and_engine_trouble_is() {
+        let answer = |status_code| bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: "refused".to_string(),
+        };
+        let refused = StartError::docker("web", answer(400));
+        assert_eq!(refused.kind(), FailureKind::InvalidSpec);
+        assert!(!refused.kind().retryable());
+        assert_eq!(refused.kind().exit_code(), 2);
+        assert_eq!(StartError::docker("web", answer(500)).kind(), FailureKind::Docker);
+        assert!(StartError::docker("web", answer(500)).kind().retryable());
+        assert!(StartError::docker("web", bollard::errors::Error::RequestTimeoutError).kind().retryable());
+        assert!(!StartError::Unhealthy { name: "web".into(), logs: Vec::new() }.kind().retryable());
     }
 }

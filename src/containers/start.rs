@@ -1,20 +1,29 @@
-//! Starting and stopping one instance: create-or-adopt, preflight, start, wait ready.
+//! Starting one instance: create-or-adopt, preflight, start, wait ready — and when that
+//! fails or is interrupted, undoing what this start did.
 //!
 //! Starting is idempotent, which is what makes a Temporal retry safe: a running container
-//! with the same name and config hash is adopted, a stopped one is started, one with
-//! another hash is an error unless `recreate` — two starts never make two containers.
-//! Every step is one structured log event, and the outcome is counted in the metrics.
+//! of the instance with the same config hash is adopted, a stopped one is started, one with
+//! another hash is an error unless `recreate`, and one that is not berth's for this very
+//! instance is never touched. Two starts never make two containers: a start that finds the
+//! name taken while creating adopts what the other made. Every step is one structured log
+//! event, and the outcome is counted in the metrics.
 
+use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use berth_workflows::FailureKind;
+use berth_workflows::activities::Undone;
 use serde::Serialize;
 
 use super::StartError;
 use super::docker::Engine;
+use super::ownership::{self, Ownership};
 use super::ready;
-use super::spec::{HASH_LABEL, InstanceSpec, MANAGED_LABEL};
-use crate::ledger::{Claim, LeaseSlot, Ledger, ReleaseScope, container_project, now};
+use super::spec::InstanceSpec;
+use super::undo::{ContainerStep, Journal, undo};
+use crate::ledger::{Claim, LeaseSlot, Ledger, container_project, now};
 use crate::metrics::METRICS;
 use crate::probe::{self, HostPorts, Protocol};
 
@@ -68,7 +77,45 @@ pub struct StartOptions {
     pub recreate: bool,
     /// The ledger's state directory; `None` skips the ledger.
     pub ledger: Option<PathBuf>,
+    /// The run this start belongs to; what it creates carries it.
+    pub run: String,
+    /// Keep what a failed start made, for inspection, instead of undoing it.
+    pub keep_failed: bool,
 }
+
+/// A start that failed, and what was done about what it had made.
+#[derive(Debug)]
+pub struct Failed {
+    /// Why it failed.
+    pub error: Box<StartError>,
+    /// What was undone, and what was left with how to remove it.
+    pub undone: Undone,
+}
+
+impl Failed {
+    /// The failure's kind.
+    pub fn kind(&self) -> FailureKind {
+        self.error.kind()
+    }
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", self.error)?;
+        if !self.undone.undone.is_empty() {
+            write!(formatter, "; undone: {}", self.undone.undone.join(", "))?;
+        }
+        if !self.undone.left.is_empty() {
+            write!(formatter, "; left: {}", self.undone.left.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// How many times a start looks again after finding the name taken while creating, and how
+/// long it pauses first: Docker reserves a name before the container can be inspected.
+const CREATE_ATTEMPTS: u32 = 20;
+const CREATE_PAUSE: Duration = Duration::from_millis(100);
 
 /// A started, ready instance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -108,77 +155,61 @@ impl Started {
     }
 }
 
-/// Starts `spec`'s instance and waits until it is ready; see the module docs.
+/// Starts `spec`'s instance and waits until it is ready; see the module docs. When the start
+/// fails, or `interrupted` resolves first, what it did is undone (or, with `keep_failed`,
+/// listed with how to remove it) before it returns.
 pub async fn start(
     engine: &Engine,
     spec: &InstanceSpec,
     options: &StartOptions,
     progress: &(dyn Fn(Phase) + Send + Sync),
-) -> Result<Started, StartError> {
+    interrupted: impl Future<Output = ()>,
+) -> Result<Started, Failed> {
     let begun = Instant::now();
-    let result = start_inner(engine, spec, options, progress, begun).await;
+    let mut journal = Journal::default();
+    let result = {
+        let attempt = attempt(engine, spec, options, progress, begun, &mut journal);
+        tokio::pin!(attempt);
+        tokio::select! {
+            result = &mut attempt => result,
+            () = interrupted => Err(StartError::Interrupted { name: spec.container_name.clone() }),
+        }
+    };
     let outcome = result.as_ref().map_or("failed", |started| started.outcome.as_str());
     if let Err(error @ (StartError::PortTaken { .. } | StartError::PortLeased { .. })) = &result {
-        METRICS.port_conflicts.with_label_values(&[error.kind()]).inc();
+        METRICS.port_conflicts.with_label_values(&[error.kind().as_str()]).inc();
     }
     METRICS.container_starts.with_label_values(&[spec.service.as_str(), outcome]).inc();
-    if result.is_ok() {
-        METRICS.start_duration.with_label_values(&[spec.service.as_str()]).observe(begun.elapsed().as_secs_f64());
+    match result {
+        Ok(started) => {
+            METRICS.start_duration.with_label_values(&[spec.service.as_str()]).observe(begun.elapsed().as_secs_f64());
+            Ok(started)
+        }
+        Err(error) => {
+            let undone = if options.keep_failed {
+                journal.kept(spec)
+            } else {
+                undo(engine, spec, &journal, options.ledger.clone()).await
+            };
+            tracing::info!(service = %spec.service, instance = spec.instance, container = %spec.container_name, kind = %error.kind(), undone = ?undone.undone, left = ?undone.left, "container_start_failed");
+            Err(Failed { error: Box::new(error), undone })
+        }
     }
-    result
 }
 
-async fn start_inner(
+async fn attempt(
     engine: &Engine,
     spec: &InstanceSpec,
     options: &StartOptions,
     progress: &(dyn Fn(Phase) + Send + Sync),
     begun: Instant,
+    journal: &mut Journal,
 ) -> Result<Started, StartError> {
     let deadline = begun + spec.timeout;
     let name = &spec.container_name;
     tracing::info!(service = %spec.service, instance = spec.instance, container = %name, "container_preflight");
     progress(Phase::Preflight);
-    let existing = engine.inspect(name).await?;
-    let (outcome, id) = match existing {
-        Some(existing) if existing.labels.get(MANAGED_LABEL).map(String::as_str) != Some("true") => {
-            return Err(StartError::NameTaken { name: name.clone() });
-        }
-        Some(existing) if existing.labels.get(HASH_LABEL).map(String::as_str) == Some(spec.config_hash()) => {
-            claim(spec, options).await?;
-            if existing.running {
-                (StartOutcome::Adopted, existing.id)
-            } else {
-                preflight(spec)?;
-                progress(Phase::Start);
-                engine.start(spec).await?;
-                (StartOutcome::Started, existing.id)
-            }
-        }
-        Some(existing) if !options.recreate => {
-            return Err(StartError::ConfigChanged {
-                name: name.clone(),
-                running: existing.labels.get(HASH_LABEL).cloned().unwrap_or_default(),
-                wanted: spec.config_hash().to_string(),
-            });
-        }
-        existing => {
-            let replacing = existing.is_some();
-            if replacing {
-                engine.remove(name).await?;
-            }
-            if !engine.has_image(&spec.image).await? {
-                return Err(StartError::ImageMissing { image: spec.image.clone(), service: spec.service.clone() });
-            }
-            preflight(spec)?;
-            claim(spec, options).await?;
-            progress(Phase::Create);
-            let id = engine.create(spec).await?;
-            progress(Phase::Start);
-            engine.start(spec).await?;
-            (if replacing { StartOutcome::Recreated } else { StartOutcome::Created }, id)
-        }
-    };
+    let (outcome, id) = place(engine, spec, options, progress, journal).await?;
     tracing::info!(service = %spec.service, instance = spec.instance, container = %name, outcome = ?outcome, "container_started");
     let ready_from = Instant::now();
     let on_wait = |waited: Duration| progress(Phase::Ready { waited_seconds: waited.as_secs() });
@@ -197,11 +228,136 @@ async fn start_inner(
     })
 }
 
+/// Gets the instance's container running: adopts, starts, creates or replaces it.
+async fn place(
+    engine: &Engine,
+    spec: &InstanceSpec,
+    options: &StartOptions,
+    progress: &(dyn Fn(Phase) + Send + Sync),
+    journal: &mut Journal,
+) -> Result<(StartOutcome, String), StartError> {
+    let name = &spec.container_name;
+    for attempt in 0..CREATE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(CREATE_PAUSE).await;
+        }
+        let replacing = match engine.inspect(name).await? {
+            None => false,
+            Some(existing) => match ownership::container(&existing.labels, spec) {
+                Ownership::NotOurs { reason } => return Err(not_managed("container", name, spec, reason)),
+                Ownership::Ours => {
+                    journal.leases.extend(claim(spec, options).await?);
+                    if existing.running {
+                        return Ok((StartOutcome::Adopted, existing.id));
+                    }
+                    if let Err(taken) = preflight(spec).await {
+                        // Another start may be starting it: then the ports are its own.
+                        if started_elsewhere(engine, name).await? {
+                            continue;
+                        }
+                        return Err(taken);
+                    }
+                    progress(Phase::Start);
+                    engine.start(spec).await?;
+                    journal.container = Some(ContainerStep::Started);
+                    return Ok((StartOutcome::Started, existing.id));
+                }
+                Ownership::OtherConfiguration { running } if !options.recreate => {
+                    return Err(StartError::ConfigChanged {
+                        name: name.clone(),
+                        running,
+                        wanted: spec.config_hash().to_string(),
+                    });
+                }
+                Ownership::OtherConfiguration { .. } => {
+                    engine.remove(&existing.id).await?;
+                    true
+                }
+            },
+        };
+        if !engine.has_image(&spec.image).await? {
+            return Err(StartError::ImageMissing { image: spec.image.clone(), service: spec.service.clone() });
+        }
+        if let Err(taken) = preflight(spec).await {
+            // Another start may have made the container meanwhile: look again and adopt it.
+            if engine.inspect(name).await?.is_some() {
+                continue;
+            }
+            return Err(taken);
+        }
+        journal.leases.extend(claim(spec, options).await?);
+        prepare_volumes(engine, spec, &options.run, journal).await?;
+        progress(Phase::Create);
+        // `None`: another start created the container first; look again and adopt it.
+        let Some(id) = engine.create(spec, &options.run).await? else { continue };
+        journal.container = Some(ContainerStep::Created);
+        progress(Phase::Start);
+        engine.start(spec).await?;
+        return Ok((if replacing { StartOutcome::Recreated } else { StartOutcome::Created }, id));
+    }
+    Err(StartError::Interrupted { name: name.clone() })
+}
+
+/// Whether the container `name`, found stopped with its ports taken, turns out to be being
+/// started by another start: Docker holds the ports from the beginning of a start and marks
+/// the container running only at its end.
+async fn started_elsewhere(engine: &Engine, name: &str) -> Result<bool, StartError> {
+    for _ in 0..CREATE_ATTEMPTS {
+        match engine.inspect(name).await? {
+            Some(existing) if existing.running => return Ok(true),
+            Some(_) => tokio::time::sleep(CREATE_PAUSE).await,
+            None => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
+/// Creates the volumes the instance lacks; an existing one must be berth's for this instance.
+async fn prepare_volumes(
+    engine: &Engine,
+    spec: &InstanceSpec,
+    run: &str,
+    journal: &mut Journal,
+) -> Result<(), StartError> {
+    for mount in &spec.volumes {
+        if let Some(labels) = engine.volume_labels(&mount.volume).await? {
+            if let Ownership::NotOurs { reason } = ownership::volume(&labels, spec) {
+                return Err(not_managed("volume", &mount.volume, spec, reason));
+            }
+            continue;
+        }
+        engine.create_volume(&mount.volume, spec, run).await?;
+        // Another start may have made it first; only what carries this run is ours to undo.
+        if engine.volume_labels(&mount.volume).await?.is_some_and(|labels| ownership::made_by(&labels, run)) {
+            journal.volumes.push(mount.volume.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The error for a container or volume that is not berth's for `spec`'s instance.
+pub fn not_managed(what: &'static str, name: &str, spec: &InstanceSpec, reason: String) -> StartError {
+    StartError::NotManaged {
+        what,
+        name: name.to_string(),
+        instance: format!("{} in environment {}", spec.label(), spec.environment),
+        reason,
+    }
+}
+
 /// Every host port of the instance must be free right now; a taken one is named with the
 /// process holding it.
-fn preflight(spec: &InstanceSpec) -> Result<(), StartError> {
-    let taken: Vec<_> = spec.ports.iter().filter(|binding| !probe::is_free(binding.host_port, Protocol::Tcp)).collect();
-    let Some(first) = taken.first() else { return Ok(()) };
+async fn preflight(spec: &InstanceSpec) -> Result<(), StartError> {
+    let taken = |binding: &&super::spec::PortBinding| !probe::is_free(binding.host_port, Protocol::Tcp);
+    let Some(mut first) = spec.ports.iter().find(taken) else { return Ok(()) };
+    // Another berth testing the same port holds it for an instant; a real holder stays.
+    for _ in 0..PREFLIGHT_RECHECKS {
+        tokio::time::sleep(PREFLIGHT_PAUSE).await;
+        match spec.ports.iter().find(taken) {
+            Some(still) => first = still,
+            None => return Ok(()),
+        }
+    }
     let holder = HostPorts::snapshot()
         .ok()
         .and_then(|host| host.holders(first.host_port).first().map(crate::probe::Listener::describe))
@@ -209,8 +365,13 @@ fn preflight(spec: &InstanceSpec) -> Result<(), StartError> {
     Err(StartError::PortTaken { port: first.host_port, slot: format!("{}.{}", spec.label(), first.key), holder })
 }
 
-async fn claim(spec: &InstanceSpec, options: &StartOptions) -> Result<(), StartError> {
-    let Some(directory) = options.ledger.clone() else { return Ok(()) };
+/// How often, and how far apart, a port found taken is tested again before it counts as taken.
+const PREFLIGHT_RECHECKS: usize = 2;
+const PREFLIGHT_PAUSE: Duration = Duration::from_millis(50);
+
+/// Leases the instance's ports to its container in the ledger; returns the ports newly leased.
+async fn claim(spec: &InstanceSpec, options: &StartOptions) -> Result<Vec<u16>, StartError> {
+    let Some(directory) = options.ledger.clone() else { return Ok(Vec::new()) };
     let project = container_project(&spec.container_name);
     let claims: Vec<Claim> = spec
         .ports
@@ -236,33 +397,4 @@ async fn claim(spec: &InstanceSpec, options: &StartOptions) -> Result<(), StartE
             }
             other => StartError::Ledger(other),
         })
-}
-
-/// Stops and removes `spec`'s container (and its volumes when asked) and releases its
-/// ports in the ledger. Returns whether there was a container.
-pub async fn stop(
-    engine: &Engine,
-    spec: &InstanceSpec,
-    volumes: bool,
-    ledger: Option<PathBuf>,
-) -> Result<bool, StartError> {
-    let removed = engine.remove(&spec.container_name).await?;
-    if volumes {
-        for mount in &spec.volumes {
-            engine.remove_volume(&mount.volume).await?;
-        }
-    }
-    if let Some(directory) = ledger {
-        let project = container_project(&spec.container_name);
-        let released =
-            tokio::task::spawn_blocking(move || Ledger::open(&directory)?.release(&project, &ReleaseScope::Project))
-                .await
-                .map_err(|_| StartError::Interrupted { name: spec.container_name.clone() })?;
-        match released {
-            Ok(_) | Err(crate::ledger::LedgerError::UnknownProject { .. }) => {}
-            Err(error) => return Err(StartError::Ledger(error)),
-        }
-    }
-    tracing::info!(service = %spec.service, instance = spec.instance, container = %spec.container_name, removed, volumes, "container_stopped");
-    Ok(removed)
 }

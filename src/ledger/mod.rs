@@ -14,6 +14,8 @@ mod store;
 
 use std::path::PathBuf;
 
+use berth_workflows::FailureKind;
+
 pub use allocate::{PortSet, Shortfall, first_free, registry_exclusions};
 pub use gc::{ContainerListing, GcAction, StaleReason, action, staleness};
 pub use lease::{
@@ -145,5 +147,22 @@ impl LedgerError {
     /// Whether this is a finding about the ledger's contents (exit 1) rather than a failure.
     pub fn is_finding(&self) -> bool {
         matches!(self, Self::UnknownProject { .. } | Self::NothingToRelease { .. })
+    }
+
+    /// The failure's kind: a locked ledger is worth another try, a broken one is not.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            Self::Busy { .. } => FailureKind::LedgerBusy,
+            Self::Exhausted { .. } => FailureKind::PortsExhausted,
+            Self::LeasedElsewhere { .. } => FailureKind::PortLeased,
+            Self::ZeroCount | Self::UnknownProject { .. } | Self::NothingToRelease { .. } => FailureKind::InvalidInput,
+            Self::NoStateDir
+            | Self::StateDir { .. }
+            | Self::NotALedger { .. }
+            | Self::Corrupt { .. }
+            | Self::NotWritable { .. }
+            | Self::Migration { .. }
+            | Self::Database { .. } => FailureKind::Ledger,
+        }
     }
 }

@@ -159,10 +159,12 @@ impl Ledger {
 
     /// Records that `project` holds each of `claims` (specific ports, such as a container's
     /// registry slots). A port already leased to the same project is renewed; one leased to
-    /// another project fails the whole claim.
-    pub fn claim(&mut self, project: &str, claims: &[Claim], now: i64) -> Result<(), LedgerError> {
+    /// another project fails the whole claim. Returns the ports newly leased, which are
+    /// what undoing this claim gives back.
+    pub fn claim(&mut self, project: &str, claims: &[Claim], now: i64) -> Result<Vec<u16>, LedgerError> {
         let path = self.path.clone();
         let transaction = self.write_transaction()?;
+        let mut leased = Vec::new();
         for claim in claims {
             let holder =
                 select(&transaction, "WHERE port = ?1 ORDER BY protocol LIMIT 1", params![claim.port]).at(&path)?;
@@ -199,10 +201,30 @@ impl Ledger {
                             ],
                         )
                         .at(&path)?;
+                    leased.push(claim.port);
                 }
             }
         }
-        transaction.commit().at(&path)
+        transaction.commit().at(&path)?;
+        Ok(leased)
+    }
+
+    /// Removes `project`'s leases on `ports` (those it holds; others are left as they are)
+    /// and returns the ports released.
+    pub fn release_ports(&mut self, project: &str, ports: &[u16]) -> Result<Vec<u16>, LedgerError> {
+        let path = self.path.clone();
+        let transaction = self.write_transaction()?;
+        let mut released = Vec::new();
+        for port in ports {
+            let removed = transaction
+                .execute("DELETE FROM leases WHERE project = ?1 AND port = ?2", params![project, port])
+                .at(&path)?;
+            if removed > 0 {
+                released.push(*port);
+            }
+        }
+        transaction.commit().at(&path)?;
+        Ok(released)
     }
 
     /// Removes the project's leases in `scope`; an error when there were none.

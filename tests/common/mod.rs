@@ -3,9 +3,12 @@
 
 #![allow(dead_code, reason = "each test crate uses its own subset of these helpers")]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use bollard::Docker;
+use bollard::query_parameters::ListContainersOptionsBuilder;
 
 /// The registry shipped in `dynamicconfig/`.
 pub(crate) fn shipped_registry() -> PathBuf {
@@ -49,6 +52,9 @@ pub(crate) fn registry_file(text: &str) -> tempfile::NamedTempFile {
 pub(crate) struct DockerScene {
     /// The environment name, unique to the test and this run.
     pub(crate) environment: String,
+    /// A word unique to the test and this run, for `{tag}` in the registry (volume keys,
+    /// so that parallel tests never share a volume).
+    pub(crate) tag: String,
     /// The first of `width` consecutive free ports.
     pub(crate) base: u16,
     /// The registry file.
@@ -64,7 +70,7 @@ pub(crate) const TEST_IMAGES: [&str; 2] = ["berth-test-busybox", "berth-test-red
 
 impl DockerScene {
     /// A scene for test `name` whose registry is `services`, a YAML fragment where `{base}`
-    /// stands for the first free port. Fails (never skips) when Docker or the images are missing.
+    /// stands for the first free port and `{tag}` for a word unique to the test and run. Fails (never skips) when Docker or the images are missing.
     pub(crate) fn new(name: &str, width: u16, services: &str) -> Self {
         let docker = std::process::Command::new("docker").arg("info").output();
         assert!(
@@ -79,10 +85,13 @@ impl DockerScene {
             );
         }
         let environment = format!("t{}-{name}", std::process::id());
+        let tag = format!("{name}{}", std::process::id());
         let base = free_ports(name, width);
-        let text = format!("environments:\n  {environment}: 0\n{}", services.replace("{base}", &base.to_string()));
+        let services = services.replace("{base}", &base.to_string()).replace("{tag}", &tag);
+        let text = format!("environments:\n  {environment}: 0\n{services}");
         Self {
             environment,
+            tag,
             base,
             registry: registry_file(&text),
             state: tempfile::tempdir().expect("state dir"),
@@ -105,6 +114,15 @@ impl DockerScene {
         }
     }
 
+    /// The name of `service`'s volume `key` (`{tag}` filled in) of `instance` in this scene.
+    pub(crate) fn volume(&self, service: &str, key: &str, instance: u16) -> String {
+        let key = key.replace("{tag}", &self.tag);
+        match instance {
+            0 => format!("{service}-{key}"),
+            _ => format!("{service}-{key}-{instance}"),
+        }
+    }
+
     /// Removes `selection`'s containers and volumes when the test ends, pass or fail.
     pub(crate) fn remove_on_drop(&mut self, selection: &str) {
         self.cleanup.push(selection.to_string());
@@ -114,7 +132,7 @@ impl DockerScene {
 impl Drop for DockerScene {
     fn drop(&mut self) {
         if !self.cleanup.is_empty() {
-            let _ = self.berth().arg("down").arg("--volumes").args(&self.cleanup).output();
+            let _ = self.berth().args(["down", "--volumes", "--force"]).args(&self.cleanup).output();
         }
     }
 }
@@ -128,4 +146,41 @@ fn free_ports(name: &str, width: u16) -> u16 {
         .map(|step| 20000 + (start + step * 10) % 9000)
         .find(|base| (*base..*base + width).all(|port| std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()))
         .expect("a free stretch of ports")
+}
+
+/// A client of the local engine, for looking at what berth did.
+pub(crate) fn docker() -> Docker {
+    Docker::connect_with_local_defaults().expect("docker client")
+}
+
+pub(crate) fn block_on<T>(future: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
+}
+
+pub(crate) fn containers_of(environment: &str) -> Vec<String> {
+    block_on(async {
+        let filters = HashMap::from([("label".to_string(), vec![format!("io.berth.env={environment}")])]);
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let mut names: Vec<String> = docker()
+            .list_containers(Some(options))
+            .await
+            .expect("list")
+            .into_iter()
+            .flat_map(|summary| summary.names.unwrap_or_default())
+            .map(|name| name.trim_start_matches('/').to_string())
+            .collect();
+        names.sort();
+        names
+    })
+}
+
+pub(crate) fn volume_exists(name: &str) -> bool {
+    block_on(async { docker().inspect_volume(name).await.is_ok() })
+}
+
+/// `berth up --format json` of `selections` in `scene`, which must succeed.
+pub(crate) fn up_json(scene: &DockerScene, selections: &[&str]) -> serde_json::Value {
+    let output = scene.berth().arg("up").args(selections).args(["--format", "json"]).output().expect("run berth up");
+    assert!(output.status.success(), "berth up failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("json report")
 }

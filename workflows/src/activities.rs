@@ -2,7 +2,9 @@
 //!
 //! Names are a public contract. Besides these, the worker serves seed 001's
 //! `start_<service>_activity` / `stop_<service>_activity` for every registry service, taking
-//! `{"instance_id": N}` ([`ServiceInstance`] without `service`).
+//! `{"instance_id": N}` ([`StartRequest`] / [`StopRequest`] without `service`). Every input
+//! rejects fields it does not know, so a typo fails as `InvalidInput` instead of being
+//! ignored, and a stop must name its instance.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,8 @@ use temporalio_common::ActivityDefinition;
 pub const START_SERVICE: &str = "start_service";
 /// `stop_service`: stop and remove one instance.
 pub const STOP_SERVICE: &str = "stop_service";
+/// `undo_start`: undo what one run's start of an instance did (compensation).
+pub const UNDO_START: &str = "undo_start";
 /// `service_status`: the containers berth manages on the worker's host.
 pub const SERVICE_STATUS: &str = "service_status";
 /// `allocate_ports`: lease dynamic ports from the host ledger.
@@ -30,9 +34,10 @@ pub fn stop_activity_name(service: &str) -> String {
     format!("stop_{service}_activity")
 }
 
-/// One instance of a service.
+/// Input of `start_service` and `start_<service>_activity`: start (or adopt) one instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceInstance {
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
     /// The registry service (`kafka`); implied by the name of `start_kafka_activity`.
     #[serde(default)]
     pub service: Option<String>,
@@ -42,9 +47,84 @@ pub struct ServiceInstance {
     /// The environment; the registry's first when left out.
     #[serde(default)]
     pub env: Option<String>,
-    /// For stops: remove the instance's volumes too.
+    /// Replace a container of the instance that runs another configuration.
+    #[serde(default)]
+    pub recreate: bool,
+    /// How long the start and readiness may take, in seconds [default: the service's `timeout`].
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// Keep what a failed start made, for inspection, instead of removing it.
+    #[serde(default)]
+    pub keep_failed: bool,
+    /// The run this start belongs to; containers and volumes it creates carry it, so that
+    /// `undo_start` removes exactly what the run made [default: the calling workflow's run].
+    #[serde(default)]
+    pub run: Option<String>,
+}
+
+/// Input of `stop_service` and `stop_<service>_activity`: stop and remove one instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopRequest {
+    /// The registry service; implied by the name of `stop_kafka_activity`.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// The instance id. Required: a stop never guesses which instance is meant.
+    pub instance_id: u32,
+    /// The environment; the registry's first when left out.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// Remove the instance's volumes too (their data is gone).
     #[serde(default)]
     pub volumes: bool,
+    /// Remove a berth container of the instance even when it runs another configuration.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Input of `undo_start`: undo what one run's start of an instance did, and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoRequest {
+    /// The registry service.
+    pub service: String,
+    /// The instance id.
+    pub instance_id: u32,
+    /// The environment; the registry's first when left out.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// The run whose start is undone: only a container and volumes carrying it are removed.
+    pub run: String,
+    /// What the start reported (`started` means an existing container was started: it is
+    /// stopped again); `None` when the start failed or its outcome is unknown.
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+/// What a stop did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStopped {
+    /// The container name.
+    pub container: String,
+    /// Whether there was a container to remove.
+    pub removed: bool,
+    /// The volumes removed.
+    #[serde(default)]
+    pub volumes_removed: Vec<String>,
+    /// The ports whose leases were released.
+    #[serde(default)]
+    pub released_ports: Vec<u16>,
+    /// The host whose worker ran it.
+    pub host: String,
+}
+
+/// What an undo did and what it left (with how to remove it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undone {
+    /// What was undone, in words (`removed container web-dev-1`).
+    pub undone: Vec<String>,
+    /// What was left, in words, each with how to remove it.
+    pub left: Vec<String>,
 }
 
 /// What a start did.
@@ -70,19 +150,9 @@ pub struct ServiceStarted {
     pub host: String,
 }
 
-/// What a stop did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceStopped {
-    /// The container name.
-    pub container: String,
-    /// Whether there was a container to remove.
-    pub removed: bool,
-    /// The host whose worker ran it.
-    pub host: String,
-}
-
 /// Input of `service_status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     /// Only this environment's containers.
     #[serde(default)]
@@ -106,6 +176,7 @@ pub struct ContainerState {
 
 /// Input of `allocate_ports`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AllocateRequest {
     /// The project.
     pub project: String,
@@ -125,6 +196,7 @@ fn one() -> u32 {
 
 /// Input of `release_ports`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     /// The project.
     pub project: String,
@@ -157,8 +229,9 @@ macro_rules! activity {
     };
 }
 
-activity!(StartService, START_SERVICE, ServiceInstance, ServiceStarted, "Calls `start_service`.");
-activity!(StopService, STOP_SERVICE, ServiceInstance, ServiceStopped, "Calls `stop_service`.");
+activity!(StartService, START_SERVICE, StartRequest, ServiceStarted, "Calls `start_service`.");
+activity!(StopService, STOP_SERVICE, StopRequest, ServiceStopped, "Calls `stop_service`.");
+activity!(UndoStart, UNDO_START, UndoRequest, Undone, "Calls `undo_start`.");
 activity!(ServiceStatus, SERVICE_STATUS, StatusRequest, Vec<ContainerState>, "Calls `service_status`.");
 activity!(AllocatePorts, ALLOCATE_PORTS, AllocateRequest, Ports, "Calls `allocate_ports`.");
 activity!(ReleasePorts, RELEASE_PORTS, ReleaseRequest, Ports, "Calls `release_ports`.");
@@ -169,11 +242,21 @@ mod tests {
 
     #[test]
     fn seed_001_parameters_decode() {
-        let input: ServiceInstance = serde_json::from_str(r#"{"instance_id": 1}"#).expect("decodes");
-        assert_eq!(input, ServiceInstance { instance_id: 1, ..ServiceInstance::default() });
-        let empty: ServiceInstance = serde_json::from_str("{}").expect("decodes");
-        assert_eq!(empty.instance_id, 0);
+        let input: StartRequest = serde_json::from_str(r#"{"instance_id": 1}"#).expect("decodes");
+        assert_eq!(input, StartRequest { instance_id: 1, ..StartRequest::default() });
+        let empty: StartRequest = serde_json::from_str("{}").expect("decodes");
+        assert_eq!(empty.instance_id, 0, "a start without an instance means instance 0");
         assert_eq!(start_activity_name("kafka"), "start_kafka_activity");
         assert_eq!(StartService.name(), "start_service");
+    }
+
+    #[test]
+    fn typos_and_stops_without_an_instance_are_refused() {
+        let typo = serde_json::from_str::<StopRequest>(r#"{"instanceId": 2, "volumes": true}"#).expect_err("typo");
+        assert!(typo.to_string().contains("unknown field `instanceId`"), "{typo}");
+        let unnamed = serde_json::from_str::<StopRequest>(r#"{"volumes": true}"#).expect_err("no instance");
+        assert!(unnamed.to_string().contains("missing field `instance_id`"), "{unnamed}");
+        assert!(serde_json::from_str::<StartRequest>(r#"{"instance": 1}"#).is_err());
+        assert!(serde_json::from_str::<AllocateRequest>(r#"{"project":"p","service":"s","cout":2}"#).is_err());
     }
 }

@@ -6,12 +6,16 @@
 //! them ([`activities`]), so workflow code never depends on Docker or SQLite.
 
 pub mod activities;
+pub mod failure;
+pub mod requests;
 pub mod selection;
 mod workflows;
 
+pub use failure::FailureKind;
+pub use requests::{SpinUpInput, TearDownInput};
 pub use selection::Selection;
 pub use workflows::{
-    RunActivity, RunActivityInput, SpinUp, SpinUpInput, SpinUpOutput, TearDown, TearDownInput, TearDownOutput,
+    InstanceFailure, RunActivity, RunActivityInput, SpinUp, SpinUpOutput, TearDown, TearDownOutput, activity_id,
 };
 
 /// The task queue every berth worker polls.

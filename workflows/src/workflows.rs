@@ -1,44 +1,31 @@
-//! `SpinUp` starts many instances in parallel and returns their endpoints, stopping what
-//! it started when any instance fails; `TearDown` stops instances; `RunActivity` calls
-//! any berth activity by name (for the `temporal` CLI and for SDKs without berth's types).
+//! `SpinUp` starts many instances in parallel and returns their endpoints; when any instance
+//! fails, or the workflow is cancelled, it undoes exactly what its run did (containers and
+//! volumes it created, containers it started) and nothing else. `TearDown` stops instances;
+//! `RunActivity` calls any berth activity by name (for the `temporal` CLI and for SDKs
+//! without berth's types).
 //!
 //! Workflow code is deterministic: it only parses the request and schedules activities.
+//! Inputs arrive as JSON and are decoded here, so a bad one fails as `InvalidInput` at once
+//! instead of failing the workflow task over and over.
 
 #![expect(missing_docs, reason = "the workflow macros generate undocumented items")]
 
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use temporalio_common::ActivityDefinition;
 use temporalio_common::protos::temporal::api::failure::v1::{Failure, failure::FailureInfo};
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{ActivityExecutionError, ActivityOptions, ApplicationFailure, WorkflowContext, WorkflowResult};
+use temporalio_sdk::{
+    ActivityCancellationType, ActivityExecutionError, ActivityOptions, ApplicationFailure, TimeoutType,
+    WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
+};
 
-use crate::activities::{ServiceInstance, ServiceStarted, ServiceStopped, StartService, StopService};
-use crate::selection::Selection;
+use crate::activities::{ServiceStarted, ServiceStopped, StartService, StopService, UndoRequest, UndoStart, Undone};
+use crate::failure::FailureKind;
+use crate::requests::{SpinUpInput, TearDownInput};
 use crate::{SHARED_TASK_QUEUE, host_task_queue};
-
-/// Input of `SpinUp`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpinUpInput {
-    /// Instances as `service[:N|:FIRST-LAST]` (`kafka:0-2`, `redis`).
-    pub specs: Vec<String>,
-    /// The environment [default: the registry's first].
-    #[serde(default)]
-    pub env: Option<String>,
-    /// Run on this host's worker (`berth@<host>`) instead of any worker (`berth`).
-    #[serde(default)]
-    pub host: Option<String>,
-    /// Start-to-close timeout of each start, in seconds.
-    #[serde(default = "default_start_seconds")]
-    pub start_timeout_seconds: u64,
-    /// Heartbeat timeout of each start, in seconds.
-    #[serde(default = "default_heartbeat_seconds")]
-    pub heartbeat_timeout_seconds: u64,
-    /// Attempts per activity before the workflow gives up on it.
-    #[serde(default = "default_attempts")]
-    pub maximum_attempts: u32,
-}
 
 /// Output of `SpinUp`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,20 +34,17 @@ pub struct SpinUpOutput {
     pub instances: Vec<ServiceStarted>,
 }
 
-/// Input of `TearDown`.
+/// One instance an operation could not do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TearDownInput {
-    /// Instances as `service[:N|:FIRST-LAST]`.
-    pub specs: Vec<String>,
-    /// The environment [default: the registry's first].
-    #[serde(default)]
-    pub env: Option<String>,
-    /// Run on this host's worker.
-    #[serde(default)]
-    pub host: Option<String>,
-    /// Remove the instances' volumes too.
-    #[serde(default)]
-    pub volumes: bool,
+pub struct InstanceFailure {
+    /// The registry service.
+    pub service: String,
+    /// The instance id.
+    pub instance: u32,
+    /// The failure kind.
+    pub kind: FailureKind,
+    /// What went wrong.
+    pub error: String,
 }
 
 /// Output of `TearDown`.
@@ -68,10 +52,14 @@ pub struct TearDownInput {
 pub struct TearDownOutput {
     /// What each stop did.
     pub stopped: Vec<ServiceStopped>,
+    /// The instances that could not be stopped, each with why.
+    #[serde(default)]
+    pub failed: Vec<InstanceFailure>,
 }
 
 /// Input of `RunActivity`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RunActivityInput {
     /// The activity name (`start_kafka_activity`, `allocate_ports`, …).
     pub activity: String,
@@ -83,17 +71,18 @@ pub struct RunActivityInput {
     pub host: Option<String>,
 }
 
-fn default_start_seconds() -> u64 {
-    300
-}
-
-fn default_heartbeat_seconds() -> u64 {
-    30
-}
-
-fn default_attempts() -> u32 {
-    3
-}
+/// How long a host's own queue may leave an activity untaken before the host counts as
+/// gone; short, so that a dead host fails the workflow fast.
+const HOST_QUEUE_PICKUP: Duration = Duration::from_secs(20);
+/// The same bound on the shared queue, where a busy pool of workers may take longer.
+const SHARED_QUEUE_PICKUP: Duration = Duration::from_secs(120);
+/// Start-to-close of a start whose request names no timeout; the instance's own timeout
+/// (from the registry) ends the wait earlier.
+const DEFAULT_START_TO_CLOSE: Duration = Duration::from_secs(900);
+/// Room beyond a start's own timeout for creating, rolling back and reporting.
+const START_MARGIN: Duration = Duration::from_secs(60);
+/// Start-to-close of a stop or an undo.
+const STOP_TO_CLOSE: Duration = Duration::from_secs(120);
 
 /// An activity known by name only, with JSON in and out.
 struct Named(String);
@@ -107,61 +96,78 @@ impl ActivityDefinition for Named {
     }
 }
 
-/// The failure types a retry cannot fix; the activities mark them non-retryable too.
-const NON_RETRYABLE: [&str; 9] = [
-    "InvalidInput",
-    "InvalidSpec",
-    "ImageMissing",
-    "NameTaken",
-    "ConfigChanged",
-    "PortTaken",
-    "PortLeased",
-    "NotReady",
-    "ExitedEarly",
-];
+fn queue(host: Option<&str>) -> String {
+    host.map_or_else(|| SHARED_TASK_QUEUE.to_string(), host_task_queue)
+}
 
-fn options(host: Option<&str>, start: Duration, heartbeat: Duration, attempts: u32) -> ActivityOptions {
+fn options(host: Option<&str>, start_to_close: Duration, heartbeat: Duration, attempts: u32) -> ActivityOptions {
     let retry = temporalio_common::RetryPolicy::builder()
         .maximum_attempts(attempts)
-        .non_retryable_error_types(NON_RETRYABLE.iter().map(ToString::to_string).collect::<Vec<_>>())
+        .non_retryable_error_types(FailureKind::non_retryable_names())
         .build();
-    ActivityOptions::with_start_to_close_timeout(start)
+    ActivityOptions::with_start_to_close_timeout(start_to_close)
+        .schedule_to_start_timeout(if host.is_some() { HOST_QUEUE_PICKUP } else { SHARED_QUEUE_PICKUP })
         .heartbeat_timeout(heartbeat)
-        .task_queue(host.map_or_else(|| SHARED_TASK_QUEUE.to_string(), host_task_queue))
+        .task_queue(queue(host))
         .retry_policy(retry)
+        // The workflow waits until a cancelled start has rolled itself back, so compensation
+        // never races a start that is still creating its container.
+        .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
         .build()
 }
 
-/// The instances a request names; the error says which word is malformed.
-fn instances(specs: &[String], env: Option<&String>) -> Result<Vec<ServiceInstance>, String> {
-    let mut instances = Vec::new();
-    for spec in specs {
-        let selection: Selection = spec.parse()?;
-        for instance_id in selection.instances() {
-            instances.push(ServiceInstance {
-                service: Some(selection.service.clone()),
-                instance_id,
-                env: env.cloned(),
-                volumes: false,
-            });
-        }
-    }
-    Ok(instances)
+/// The id of one instance's activity, `verb:service:instance`, so that a caller watching
+/// the workflow can tell which instance each pending activity works on.
+pub fn activity_id(verb: &str, service: &str, instance: u32) -> String {
+    format!("{verb}:{service}:{instance}")
+}
+
+fn for_instance(options: &ActivityOptions, verb: &str, service: Option<&str>, instance: u32) -> ActivityOptions {
+    let mut options = options.clone();
+    options.activity_id = Some(activity_id(verb, service.unwrap_or_default(), instance));
+    options
+}
+
+/// Options for the compensation's undos: they run even after the workflow was cancelled.
+fn undo_options(host: Option<&str>, attempts: u32) -> ActivityOptions {
+    let mut options = options(host, STOP_TO_CLOSE, STOP_TO_CLOSE, attempts);
+    options.cancellation_token = Some(WorkflowCancellationToken::new());
+    options
+}
+
+/// The workflow's input, or why it does not fit.
+fn decode<T: DeserializeOwned>(workflow: &str, input: serde_json::Value) -> Result<T, String> {
+    serde_json::from_value(input).map_err(|error| format!("{workflow}: input does not fit: {error}"))
 }
 
 fn invalid_input(message: String) -> ApplicationFailure {
-    ApplicationFailure::builder(message).type_name("InvalidInput".to_string()).non_retryable(true).build()
+    ApplicationFailure::builder(message).type_name(FailureKind::InvalidInput.to_string()).non_retryable(true).build()
 }
 
-/// The application failure inside an activity failure: its type and message.
-fn application_failure(error: &ActivityExecutionError) -> (String, String) {
-    let Some(failure) = error.failure() else { return ("ActivityFailed".to_string(), error.to_string()) };
+/// The kind and message of an activity's failure; a timeout says which bound ran out.
+fn classify(error: &ActivityExecutionError, activity: &str, host: Option<&str>) -> (FailureKind, String) {
+    if let Some(timeout) = error.as_timeout() {
+        return match timeout.timeout_type() {
+            TimeoutType::ScheduleToStart => (
+                FailureKind::NoWorker,
+                format!(
+                    "no berth worker took `{activity}` from task queue `{}` in time; is the worker running (berth worker{})?",
+                    queue(host),
+                    host.map_or_else(String::new, |host| format!(" --host-name {host}"))
+                ),
+            ),
+            other => {
+                (FailureKind::Interrupted, format!("`{activity}` timed out ({other:?}): its worker stopped answering"))
+            }
+        };
+    }
+    let Some(failure) = error.failure() else { return (FailureKind::Interrupted, error.to_string()) };
     let application: &Failure = failure.cause.as_deref().unwrap_or(failure);
     let kind = match &application.failure_info {
-        Some(FailureInfo::ApplicationFailureInfo(info)) if !info.r#type.is_empty() => info.r#type.clone(),
-        _ => "ActivityFailed".to_string(),
+        Some(FailureInfo::ApplicationFailureInfo(info)) => FailureKind::from_name(&info.r#type),
+        _ => None,
     };
-    (kind, application.message.clone())
+    (kind.unwrap_or(FailureKind::Interrupted), application.message.clone())
 }
 
 /// Starts every instance of a request in parallel; see the module docs.
@@ -173,60 +179,109 @@ pub struct SpinUp;
 impl SpinUp {
     /// Runs the spin-up.
     #[run(name = "SpinUp")]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: SpinUpInput) -> WorkflowResult<SpinUpOutput> {
-        let targets = instances(&input.specs, input.env.as_ref()).map_err(invalid_input)?;
-        let start_options = options(
-            input.host.as_deref(),
-            Duration::from_secs(input.start_timeout_seconds),
-            Duration::from_secs(input.heartbeat_timeout_seconds),
-            input.maximum_attempts,
-        );
-        let starts =
-            targets.iter().map(|target| ctx.execute_activity(StartService, target.clone(), start_options.clone()));
-        let results = temporalio_sdk::workflows::join_all(starts).await;
-        let mut started = Vec::new();
-        let mut failures = Vec::new();
-        for (target, result) in targets.iter().zip(results) {
-            match result {
-                Ok(instance) => started.push(instance),
-                Err(error) => failures.push((target, application_failure(&error))),
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: serde_json::Value) -> WorkflowResult<SpinUpOutput> {
+        let input: SpinUpInput = decode("SpinUp", input).map_err(invalid_input)?;
+        let run = ctx.run_id().to_string();
+        let targets = input.starts(&run).map_err(invalid_input)?;
+        let host = input.host.as_deref();
+        let start_to_close = input
+            .start_timeout_seconds
+            .map_or(DEFAULT_START_TO_CLOSE, |seconds| Duration::from_secs(seconds) + START_MARGIN);
+        let start_options =
+            options(host, start_to_close, Duration::from_secs(input.heartbeat_timeout_seconds), input.maximum_attempts);
+        let mut results = Vec::new();
+        for batch in targets.chunks(usize::from(input.parallel)) {
+            let starts = batch.iter().map(|target| {
+                let options = for_instance(&start_options, "start", target.service.as_deref(), target.instance_id);
+                ctx.execute_activity(StartService, target.clone(), options)
+            });
+            results.extend(temporalio_sdk::workflows::join_all(starts).await);
+            let cancelled = ctx.cancellation_token().is_cancelled();
+            if cancelled || results.iter().any(Result::is_err) {
+                break;
             }
         }
-        let Some((first, (kind, message))) = failures.first() else {
-            return Ok(SpinUpOutput { instances: started });
-        };
-        // Compensation: stop what this run started, so a failed spin-up leaves nothing behind.
-        let stop_options =
-            options(input.host.as_deref(), Duration::from_secs(120), Duration::from_secs(60), input.maximum_attempts);
-        let stops = started.iter().map(|instance| {
-            let target = ServiceInstance {
-                service: Some(instance.service.clone()),
-                instance_id: u32::from(instance.instance),
-                env: input.env.clone(),
-                volumes: false,
-            };
-            ctx.execute_activity(StopService, target, stop_options.clone())
-        });
-        let _stopped = temporalio_sdk::workflows::join_all(stops).await;
+        let cancelled = ctx.cancellation_token().is_cancelled();
+        let failures: Vec<(usize, FailureKind, String)> = results
+            .iter()
+            .enumerate()
+            .filter_map(|(index, result)| {
+                result.as_ref().err().map(|error| (index, classify(error, "start_service", host)))
+            })
+            .map(|(index, (kind, message))| (index, kind, message))
+            .collect();
+        if failures.is_empty() && !cancelled {
+            return Ok(SpinUpOutput { instances: results.into_iter().filter_map(Result::ok).collect() });
+        }
+        let mut undone = Undone::default();
+        if input.keep_failed {
+            undone.left.push(format!(
+                "everything this run made, for inspection (--keep-failed): `berth down {}` removes it",
+                input.specs.join(" ")
+            ));
+        } else {
+            // Compensation: undo what this run did to every instance it attempted, however it
+            // ended; the undo itself leaves alone whatever the run did not make.
+            let undo_options = undo_options(host, input.maximum_attempts);
+            let undos = targets.iter().zip(&results).map(|(target, result)| {
+                let request = UndoRequest {
+                    service: target.service.clone().unwrap_or_default(),
+                    instance_id: target.instance_id,
+                    env: target.env.clone(),
+                    run: run.clone(),
+                    outcome: result.as_ref().ok().map(|started| started.outcome.clone()),
+                };
+                let options = for_instance(&undo_options, "undo", Some(&request.service), request.instance_id);
+                ctx.execute_activity(UndoStart, request, options)
+            });
+            for (target, result) in targets.iter().zip(temporalio_sdk::workflows::join_all(undos).await) {
+                match result {
+                    Ok(report) => {
+                        undone.undone.extend(report.undone);
+                        undone.left.extend(report.left);
+                    }
+                    Err(error) => undone.left.push(format!(
+                        "{}[{}]: could not be undone ({}): `berth down {}:{}` removes it",
+                        target.service.as_deref().unwrap_or_default(),
+                        target.instance_id,
+                        classify(&error, "undo_start", host).1,
+                        target.service.as_deref().unwrap_or_default(),
+                        target.instance_id
+                    )),
+                }
+            }
+        }
+        if cancelled {
+            return Err(WorkflowTermination::cancelled());
+        }
+        let (_, kind, message) = &failures[0];
         let named: Vec<String> = failures
             .iter()
-            .map(|(target, (_, _))| format!("{}[{}]", target.service.as_deref().unwrap_or("?"), target.instance_id))
+            .map(|(index, _, _)| {
+                format!("{}[{}]", targets[*index].service.as_deref().unwrap_or_default(), targets[*index].instance_id)
+            })
             .collect();
-        Err(ApplicationFailure::builder(format!(
-            "spin-up failed for {}: {}[{}]: {message}; stopped the {} instance(s) it had started",
-            named.join(", "),
-            first.service.as_deref().unwrap_or("?"),
-            first.instance_id,
-            started.len()
-        ))
-        .type_name(kind.clone())
-        .non_retryable(true)
-        .build()
-        .into())
+        let mut text = if named.len() == 1 {
+            format!("spin-up failed for {}: {message}", named[0])
+        } else {
+            format!("spin-up failed for {}; {}: {message}", named.join(", "), named[0])
+        };
+        text.push_str(&format!(
+            "; undone: {}",
+            if undone.undone.is_empty() {
+                "nothing (this run had made nothing)".to_string()
+            } else {
+                undone.undone.join(", ")
+            }
+        ));
+        if !undone.left.is_empty() {
+            text.push_str(&format!("; left: {}", undone.left.join(", ")));
+        }
+        Err(ApplicationFailure::builder(text).type_name(kind.to_string()).non_retryable(true).build().into())
     }
 }
 
-/// Stops every instance of a request in parallel.
+/// Stops every instance of a request in parallel, reporting each failure.
 #[workflow]
 #[derive(Default)]
 pub struct TearDown;
@@ -235,19 +290,33 @@ pub struct TearDown;
 impl TearDown {
     /// Runs the tear-down.
     #[run(name = "TearDown")]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: TearDownInput) -> WorkflowResult<TearDownOutput> {
-        let mut targets = instances(&input.specs, input.env.as_ref()).map_err(invalid_input)?;
-        for target in &mut targets {
-            target.volumes = input.volumes;
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: serde_json::Value) -> WorkflowResult<TearDownOutput> {
+        let input: TearDownInput = decode("TearDown", input).map_err(invalid_input)?;
+        let targets = input.stops().map_err(invalid_input)?;
+        let host = input.host.as_deref();
+        let stop_options = options(host, STOP_TO_CLOSE, STOP_TO_CLOSE, 3);
+        let mut output = TearDownOutput { stopped: Vec::new(), failed: Vec::new() };
+        for batch in targets.chunks(usize::from(input.parallel)) {
+            let stops = batch.iter().map(|target| {
+                let options = for_instance(&stop_options, "stop", target.service.as_deref(), target.instance_id);
+                ctx.execute_activity(StopService, target.clone(), options)
+            });
+            for (target, result) in batch.iter().zip(temporalio_sdk::workflows::join_all(stops).await) {
+                match result {
+                    Ok(stopped) => output.stopped.push(stopped),
+                    Err(error) => {
+                        let (kind, error) = classify(&error, "stop_service", host);
+                        output.failed.push(InstanceFailure {
+                            service: target.service.clone().unwrap_or_default(),
+                            instance: target.instance_id,
+                            kind,
+                            error,
+                        });
+                    }
+                }
+            }
         }
-        let stop_options = options(input.host.as_deref(), Duration::from_secs(120), Duration::from_secs(60), 3);
-        let stops =
-            targets.iter().map(|target| ctx.execute_activity(StopService, target.clone(), stop_options.clone()));
-        let mut stopped = Vec::new();
-        for result in temporalio_sdk::workflows::join_all(stops).await {
-            stopped.push(result?);
-        }
-        Ok(TearDownOutput { stopped })
+        Ok(output)
     }
 }
 
@@ -260,8 +329,9 @@ pub struct RunActivity;
 impl RunActivity {
     /// Runs the activity.
     #[run(name = "RunActivity")]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: RunActivityInput) -> WorkflowResult<serde_json::Value> {
-        let options = options(input.host.as_deref(), Duration::from_secs(300), Duration::from_secs(30), 3);
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: serde_json::Value) -> WorkflowResult<serde_json::Value> {
+        let input: RunActivityInput = decode("RunActivity", input).map_err(invalid_input)?;
+        let options = options(input.host.as_deref(), DEFAULT_START_TO_CLOSE, Duration::from_secs(30), 3);
         Ok(ctx.execute_activity(Named(input.activity), input.input, options).await?)
     }
 }

@@ -228,8 +228,12 @@ fn claims_record_slots_and_refuse_ports_of_other_projects() {
         slot: LeaseSlot { service: "kafka".into(), instance, key: "broker_port".into() },
         purpose: "container kafka-development-1".into(),
     };
-    ledger.claim("container:kafka-development-1", &[claim(9192, 1)], 10).expect("claim");
-    ledger.claim("container:kafka-development-1", &[claim(9192, 1)], 20).expect("claiming again renews");
+    assert_eq!(ledger.claim("container:kafka-development-1", &[claim(9192, 1)], 10).expect("claim"), [9192]);
+    assert_eq!(
+        ledger.claim("container:kafka-development-1", &[claim(9192, 1)], 20).expect("claiming again renews"),
+        [] as [u16; 0],
+        "a renewal leases nothing new"
+    );
     let lease = ledger.lease_on(9192).expect("lookup").expect("leased");
     assert_eq!(lease.slot, Some(LeaseSlot { service: "kafka".into(), instance: 1, key: "broker_port".into() }));
     assert_eq!((lease.created_at, lease.renewed_at), (10, 20));
@@ -245,6 +249,8 @@ fn claims_record_slots_and_refuse_ports_of_other_projects() {
         ledger.allocate(&first_fit, &PortSet::default(), all_free, 40).is_err(),
         "claimed ports are not handed out"
     );
+    assert_eq!(ledger.release_ports("someone-else", &[9192]).expect("release"), [] as [u16; 0], "not theirs");
+    assert_eq!(ledger.release_ports("container:kafka-development-1", &[9192, 9292]).expect("release"), [9192]);
 }
 
 #[test]

@@ -1,0 +1,92 @@
+//! Stopping one instance: remove its container, its volumes when asked, and its leases —
+//! but only what berth made for exactly this service, instance and environment.
+//!
+//! Everything is judged before anything is removed, so a stop refused for one volume has
+//! not already removed the container. A container from another configuration (another
+//! checkout's registry) is refused unless forced; one that is not berth's never is removed.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::StartError;
+use super::docker::Engine;
+use super::ownership::{self, Ownership};
+use super::spec::InstanceSpec;
+use super::start::not_managed;
+use crate::ledger::{Ledger, LedgerError, ReleaseScope, container_project};
+
+/// How to stop.
+#[derive(Debug, Clone, Default)]
+pub struct StopOptions {
+    /// Remove the instance's volumes too.
+    pub volumes: bool,
+    /// Remove a berth container of the instance even when it runs another configuration.
+    pub force: bool,
+    /// The ledger's state directory; `None` skips the ledger.
+    pub ledger: Option<PathBuf>,
+}
+
+/// What a stop did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stopped {
+    /// Whether there was a container to remove.
+    pub removed: bool,
+    /// The volumes removed.
+    pub volumes_removed: Vec<String>,
+    /// The ports whose leases were released.
+    pub released_ports: Vec<u16>,
+}
+
+/// Stops and removes `spec`'s instance; see the module docs.
+pub async fn stop(engine: &Engine, spec: &InstanceSpec, options: &StopOptions) -> Result<Stopped, StartError> {
+    let name = &spec.container_name;
+    let container = engine.inspect(name).await?;
+    if let Some(existing) = &container {
+        match ownership::container(&existing.labels, spec) {
+            Ownership::NotOurs { reason } => return Err(not_managed("container", name, spec, reason)),
+            Ownership::OtherConfiguration { running } if !options.force => {
+                return Err(StartError::ConfigChanged {
+                    name: name.clone(),
+                    running,
+                    wanted: spec.config_hash().to_string(),
+                });
+            }
+            Ownership::Ours | Ownership::OtherConfiguration { .. } => {}
+        }
+    }
+    let mut volumes = Vec::new();
+    if options.volumes {
+        for mount in &spec.volumes {
+            let Some(labels) = engine.volume_labels(&mount.volume).await? else { continue };
+            if let Ownership::NotOurs { reason } = ownership::volume(&labels, spec) {
+                return Err(not_managed("volume", &mount.volume, spec, reason));
+            }
+            volumes.push(mount.volume.clone());
+        }
+    }
+    let mut stopped = Stopped::default();
+    if let Some(existing) = container {
+        // By id: a container that replaced this one meanwhile is not the one judged above.
+        stopped.removed = engine.remove(&existing.id).await?;
+    }
+    for volume in volumes {
+        if engine.remove_volume(&volume).await? {
+            stopped.volumes_removed.push(volume);
+        }
+    }
+    if let Some(directory) = options.ledger.clone() {
+        let project = container_project(name);
+        let released =
+            tokio::task::spawn_blocking(move || Ledger::open(&directory)?.release(&project, &ReleaseScope::Project))
+                .await
+                .map_err(|_| StartError::Interrupted { name: name.clone() })?;
+        match released {
+            Ok(leases) => stopped.released_ports = leases.iter().map(|lease| lease.port).collect(),
+            Err(LedgerError::UnknownProject { .. }) => {}
+            Err(error) => return Err(StartError::Ledger(error)),
+        }
+    }
+    tracing::info!(service = %spec.service, instance = spec.instance, container = %name, removed = stopped.removed, volumes = ?stopped.volumes_removed, released = ?stopped.released_ports, "container_stopped");
+    Ok(stopped)
+}

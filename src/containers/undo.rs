@@ -1,0 +1,146 @@
+//! Taking back exactly what one start did, so a failed or interrupted start leaves the host
+//! as it found it: the container it created (or stops again the one it started), the volumes
+//! it created, the ports it newly leased; never anything that was there before.
+//!
+//! A [`Journal`] is written by the start as it goes; [`undo`] reads it. A compensation in
+//! another process rebuilds the journal from the run label on what the run made
+//! ([`journal_of_run`]).
+
+use std::path::PathBuf;
+
+use berth_workflows::activities::Undone;
+
+use super::StartError;
+use super::docker::Engine;
+use super::ownership::{self, Ownership};
+use super::spec::InstanceSpec;
+use crate::ledger::{Ledger, container_project};
+
+/// What a start did to the host, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Journal {
+    /// What it did to the instance's container.
+    pub container: Option<ContainerStep>,
+    /// Volumes it created.
+    pub volumes: Vec<String>,
+    /// Ports it newly leased for the container.
+    pub leases: Vec<u16>,
+}
+
+/// What a start did to the instance's container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerStep {
+    /// Created it (also when it replaced one of another configuration).
+    Created,
+    /// Started it; it existed, stopped.
+    Started,
+}
+
+impl Journal {
+    /// Whether the start changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.container.is_none() && self.volumes.is_empty() && self.leases.is_empty()
+    }
+
+    /// What a start that keeps its failures for inspection left, each with how to remove it.
+    pub fn kept(&self, spec: &InstanceSpec) -> Undone {
+        let mut left = Vec::new();
+        let down = format!("berth down {}:{}{}", spec.service, spec.instance, environment_flag(spec));
+        if self.container.is_some() {
+            left.push(format!("container {} (kept for inspection; `{down}` removes it)", spec.container_name));
+        }
+        for volume in &self.volumes {
+            left.push(format!("volume {volume} (`{down} --volumes` removes it)"));
+        }
+        if !self.leases.is_empty() {
+            left.push(format!("leases on port(s) {} (`{down}` releases them)", ports(&self.leases)));
+        }
+        Undone { undone: Vec::new(), left }
+    }
+}
+
+fn environment_flag(spec: &InstanceSpec) -> String {
+    format!(" --env {}", spec.environment)
+}
+
+fn ports(ports: &[u16]) -> String {
+    ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Undoes what `journal` records, in reverse order; what cannot be undone is reported in
+/// `left` with how to remove it, never silently kept.
+pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledger: Option<PathBuf>) -> Undone {
+    let mut report = Undone::default();
+    let name = &spec.container_name;
+    match journal.container {
+        Some(ContainerStep::Created) => match engine.remove(name).await {
+            Ok(_) => report.undone.push(format!("removed container {name}")),
+            Err(error) => report.left.push(format!("container {name} ({error}; `docker rm -f {name}` removes it)")),
+        },
+        Some(ContainerStep::Started) => match engine.stop(name).await {
+            Ok(()) => report.undone.push(format!("stopped container {name} again (it was stopped before)")),
+            Err(error) => {
+                report.left.push(format!("container {name} running ({error}; `docker stop {name}` stops it)"))
+            }
+        },
+        None => {}
+    }
+    for volume in &journal.volumes {
+        match engine.remove_volume(volume).await {
+            Ok(_) => report.undone.push(format!("removed volume {volume}")),
+            Err(error) => {
+                report.left.push(format!("volume {volume} ({error}; `docker volume rm {volume}` removes it)"))
+            }
+        }
+    }
+    if let (Some(directory), false) = (ledger, journal.leases.is_empty()) {
+        let project = container_project(name);
+        let leased = journal.leases.clone();
+        let released = tokio::task::spawn_blocking(move || Ledger::open(&directory)?.release_ports(&project, &leased))
+            .await
+            .map_err(|error| error.to_string())
+            .and_then(|released| released.map_err(|error| error.to_string()));
+        match released {
+            Ok(released) if !released.is_empty() => {
+                report.undone.push(format!("released port(s) {}", ports(&released)))
+            }
+            Ok(_) => {}
+            Err(error) => report.left.push(format!(
+                "leases on port(s) {} ({error}; `berth release --project {}` releases them)",
+                ports(&journal.leases),
+                container_project(name)
+            )),
+        }
+    }
+    report
+}
+
+/// What run `run` did to `spec`'s instance, read back from the host: a container or volumes
+/// carrying its run label were created by it; a start reported as `started` started an
+/// existing container. Ports are given back only with a container the run created.
+pub async fn journal_of_run(
+    engine: &Engine,
+    spec: &InstanceSpec,
+    run: &str,
+    outcome: Option<&str>,
+) -> Result<Journal, StartError> {
+    let mut journal = Journal::default();
+    if let Some(existing) = engine.inspect(&spec.container_name).await? {
+        let owned = !matches!(ownership::container(&existing.labels, spec), Ownership::NotOurs { .. });
+        if owned && ownership::made_by(&existing.labels, run) {
+            journal.container = Some(ContainerStep::Created);
+            journal.leases = spec.ports.iter().map(|binding| binding.host_port).collect();
+        } else if owned && outcome == Some("started") {
+            journal.container = Some(ContainerStep::Started);
+        }
+    }
+    for mount in &spec.volumes {
+        if let Some(labels) = engine.volume_labels(&mount.volume).await?
+            && ownership::volume(&labels, spec) == Ownership::Ours
+            && ownership::made_by(&labels, run)
+        {
+            journal.volumes.push(mount.volume.clone());
+        }
+    }
+    Ok(journal)
+}

@@ -1,0 +1,387 @@
+//! berth's promises on a shared host, tried against a real Docker engine as a careless user
+//! or an attacker would: it touches only what it made for that service, instance and
+//! environment; it talks to exactly the engine it was pointed at; a failed or interrupted
+//! start leaves the host as it found it; two starts of one instance never collide.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use common::{DockerScene, block_on, containers_of, docker, up_json, volume_exists};
+use predicates::prelude::*;
+
+const WEB: &str = "\
+web:
+  port: {base}
+  instance_increment: 1
+  max_instances: 3
+  container:
+    image: berth-test-busybox
+    command: [sh, -c, 'mkdir -p /www; echo hello > /www/index.html; exec httpd -f -p {port} -h /www']
+    volumes:
+      data{tag}: /data
+    ready:
+      http: {port: port, path: /index.html}
+    timeout: 20s
+";
+
+/// Never ready: a TCP readiness check on a port nothing listens on.
+const SLOW: &str = "\
+slow:
+  port: {base}
+  container:
+    image: berth-test-busybox
+    command: [sh, -c, 'echo warming up; exec sleep 300']
+    volumes:
+      data{tag}: /data
+    timeout: TIMEOUT
+";
+
+/// A container berth did not make (or made for another instance), named `name`, running.
+fn foreign_container(name: &str, labels: HashMap<String, String>) {
+    block_on(async {
+        let options = CreateContainerOptionsBuilder::new().name(name).build();
+        let body = ContainerCreateBody {
+            image: Some("berth-test-busybox".into()),
+            cmd: Some(vec!["sleep".into(), "300".into()]),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        docker().create_container(Some(options), body).await.expect("create foreign container");
+        docker().start_container(name, None).await.expect("start foreign container");
+    });
+}
+
+fn remove_container(name: &str) {
+    block_on(async {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        let _ = docker().remove_container(name, Some(options)).await;
+    });
+}
+
+fn running(name: &str) -> Option<String> {
+    block_on(async {
+        let inspected = docker().inspect_container(name, None).await.ok()?;
+        inspected.state.and_then(|state| state.running).filter(|running| *running)?;
+        inspected.id
+    })
+}
+
+/// `berth` as a plain process for `scene`, to signal it or run two at once.
+fn berth_process(scene: &DockerScene, args: &[&str]) -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("berth"));
+    command
+        .env_remove("BERTH_LOG")
+        .env_remove("BERTH_PROJECT")
+        .env("BERTH_REGISTRY", scene.registry.path())
+        .env("BERTH_STATE_DIR", scene.state.path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn leases(scene: &DockerScene) -> Vec<serde_json::Value> {
+    let output = scene.berth().args(["leases", "--format", "json"]).output().expect("berth leases");
+    serde_json::from_slice::<serde_json::Value>(&output.stdout)
+        .ok()
+        .and_then(|value| value.as_array().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn down_refuses_a_container_berth_did_not_make_and_leaves_it_running() {
+    let scene = DockerScene::new("notours", 2, WEB);
+    let name = scene.container("web", 1);
+    foreign_container(&name, HashMap::new());
+    for extra in [&[][..], &["--force", "--volumes"][..]] {
+        scene.berth().args(["down", "web:1"]).args(extra).assert().code(1).stderr(predicate::str::contains(format!(
+            "NotManaged: container `{name}` is not berth's for web[1] in environment {}: it has no berth labels",
+            scene.environment
+        )));
+        assert!(running(&name).is_some(), "the foreign container still runs after down {extra:?}");
+    }
+    remove_container(&name);
+}
+
+#[test]
+fn down_refuses_a_berth_container_labelled_for_another_instance() {
+    let scene = DockerScene::new("otherinst", 3, WEB);
+    let name = scene.container("web", 1);
+    let labels: HashMap<String, String> = [
+        ("io.berth.managed", "true"),
+        ("io.berth.service", "web"),
+        ("io.berth.instance", "2"),
+        ("io.berth.env", scene.environment.as_str()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value.to_string()))
+    .collect();
+    foreign_container(&name, labels);
+    scene
+        .berth()
+        .args(["down", "web:1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("its labels name web[2] in environment {}", scene.environment)));
+    assert!(running(&name).is_some());
+    remove_container(&name);
+}
+
+#[test]
+fn down_refuses_a_container_of_another_configuration_unless_forced() {
+    let mut scene = DockerScene::new("otherconf", 1, WEB);
+    scene.remove_on_drop("web:0");
+    up_json(&scene, &["web"]);
+    let name = scene.container("web", 0);
+    // Another checkout's registry: the same instance, another command.
+    let other = std::fs::read_to_string(scene.registry.path()).expect("read").replace("hello", "other");
+    std::fs::write(scene.registry.path(), other).expect("write");
+    scene.berth().args(["down", "web"]).assert().code(1).stderr(
+        predicate::str::contains("ConfigChanged").and(predicate::str::contains("pass --force to remove it anyway")),
+    );
+    assert!(running(&name).is_some(), "refused, so still running");
+    scene
+        .berth()
+        .args(["down", "web", "--force"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("{name}: removed")));
+    assert!(containers_of(&scene.environment).is_empty());
+}
+
+/// A TCP proxy on loopback to the local engine's socket: a `tcp://` engine that is real.
+fn engine_over_tcp() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+    let port = listener.local_addr().expect("address").port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let Ok(engine) = UnixStream::connect("/var/run/docker.sock") else { continue };
+            let (mut client_read, mut engine_write) =
+                (client.try_clone().expect("clone"), engine.try_clone().expect("clone"));
+            let (mut engine_read, mut client_write) = (engine, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_read, &mut engine_write);
+                let _ = engine_write.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut engine_read, &mut client_write);
+                let _ = client_write.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, connections)
+}
+
+#[test]
+fn berth_talks_to_exactly_the_engine_docker_host_names() {
+    let mut scene = DockerScene::new("dockerhost", 1, WEB);
+    scene.remove_on_drop("web:0");
+    up_json(&scene, &["web"]);
+    let name = scene.container("web", 0);
+    let dead = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+    for (host, needle) in [
+        (
+            format!("tcp://127.0.0.1:{dead}"),
+            format!("cannot reach the Docker engine at tcp://127.0.0.1:{dead}, from DOCKER_HOST"),
+        ),
+        ("ssh://me@build-host".to_string(), "does not speak to engines over ssh".to_string()),
+        ("npipe:////./pipe/docker_engine".to_string(), "cannot reach `npipe://` engines".to_string()),
+    ] {
+        scene
+            .berth()
+            .env("DOCKER_HOST", &host)
+            .args(["down", "web"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+        assert!(running(&name).is_some(), "DOCKER_HOST={host} must not fall back to the local engine");
+    }
+    let context = tempfile::tempdir().expect("docker config");
+    std::fs::write(context.path().join("config.json"), r#"{"currentContext":"gone"}"#).expect("config");
+    scene
+        .berth()
+        .env_remove("DOCKER_HOST")
+        .env("DOCKER_CONFIG", context.path())
+        .args(["down", "web"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot use the Docker engine docker context gone: the context is not in"));
+    assert!(running(&name).is_some(), "a missing context is an error, not the local engine");
+
+    let (port, connections) = engine_over_tcp();
+    scene
+        .berth()
+        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
+        .args(["down", "web"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("{name}: removed")));
+    assert!(connections.load(Ordering::SeqCst) > 0, "the work went through the tcp:// engine");
+    assert!(containers_of(&scene.environment).is_empty());
+}
+
+#[test]
+fn a_failed_start_leaves_the_host_as_it_found_it_or_says_what_it_kept() {
+    let mut scene = DockerScene::new("rollback", 1, &SLOW.replace("TIMEOUT", "2s"));
+    scene.remove_on_drop("slow:0");
+    let name = scene.container("slow", 0);
+    let volume = scene.volume("slow", "data{tag}", 0);
+    for _ in 0..2 {
+        scene.berth().args(["up", "slow"]).assert().code(1).stderr(
+            predicate::str::contains("NotReady: ")
+                .and(predicate::str::contains(format!(
+                    "undone: removed container {name}, removed volume {volume}, released port(s) {}",
+                    scene.base
+                )))
+                .and(predicate::str::contains("ConfigChanged").not()),
+        );
+        assert!(containers_of(&scene.environment).is_empty(), "no container left");
+        assert!(!volume_exists(&volume), "no volume left");
+        assert!(leases(&scene).is_empty(), "no lease left");
+    }
+    scene.berth().args(["up", "slow", "--keep-failed"]).assert().code(1).stderr(
+        predicate::str::contains(format!(
+            "left: container {name} (kept for inspection; `berth down slow:0 --env {}` removes it)",
+            scene.environment
+        ))
+        .and(predicate::str::contains(format!("volume {volume}"))),
+    );
+    assert_eq!(containers_of(&scene.environment), std::slice::from_ref(&name), "kept for inspection");
+    scene.berth().args(["down", "slow:0", "--volumes"]).assert().success();
+    assert!(!volume_exists(&volume) && containers_of(&scene.environment).is_empty());
+}
+
+#[test]
+fn a_failed_run_undoes_what_it_made_and_never_what_it_adopted() {
+    let mut scene = DockerScene::new("adopted", 3, WEB);
+    scene.remove_on_drop("web:0-2");
+    up_json(&scene, &["web:1"]);
+    let adopted = running(&scene.container("web", 1)).expect("web[1] runs");
+    let listener = TcpListener::bind(("127.0.0.1", scene.base + 2)).expect("hold web[2]'s port");
+    scene
+        .berth()
+        .args(["up", "web:0-2"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("PortTaken"))
+        .stderr(predicate::str::contains(format!("removed container {}", scene.container("web", 0))))
+        .stderr(predicate::str::contains(format!("removed container {}", scene.container("web", 1))).not());
+    assert_eq!(containers_of(&scene.environment), [scene.container("web", 1)], "only the adopted instance is left");
+    assert_eq!(running(&scene.container("web", 1)), Some(adopted), "the adopted container was not touched");
+    assert!(volume_exists(&scene.volume("web", "data{tag}", 1)));
+    assert!(!volume_exists(&scene.volume("web", "data{tag}", 0)), "the volume this run made is gone");
+    drop(listener);
+}
+
+#[test]
+fn a_container_docker_refuses_leaves_nothing_behind() {
+    // Docker refuses a relative mount path at create time, after berth made the volume.
+    let scene = DockerScene::new(
+        "refused",
+        1,
+        "bad:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    volumes:\n      data{tag}: relative/path\n",
+    );
+    scene.berth().args(["up", "bad"]).assert().code(2).stderr(
+        predicate::str::contains("InvalidSpec: ")
+            .and(predicate::str::contains("400"))
+            .and(predicate::str::contains(format!("undone: removed volume {}", scene.volume("bad", "data{tag}", 0)))),
+    );
+    assert!(!volume_exists(&scene.volume("bad", "data{tag}", 0)));
+    assert!(containers_of(&scene.environment).is_empty());
+    assert!(leases(&scene).is_empty());
+}
+
+#[test]
+fn a_foreign_volume_with_the_instance_s_name_is_refused_and_kept() {
+    let scene = DockerScene::new("foreignvol", 1, WEB);
+    let volume = scene.volume("web", "data{tag}", 0);
+    block_on(async {
+        let request = bollard::models::VolumeCreateRequest { name: Some(volume.clone()), ..Default::default() };
+        docker().create_volume(request).await.expect("create someone's volume");
+    });
+    scene
+        .berth()
+        .args(["up", "web"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("NotManaged: volume `{volume}` is not berth's for web[0]")));
+    assert!(volume_exists(&volume), "someone's data is kept");
+    assert!(containers_of(&scene.environment).is_empty());
+    scene.berth().args(["down", "web", "--volumes"]).assert().code(1).stderr(predicate::str::contains("NotManaged"));
+    assert!(volume_exists(&volume), "down --volumes does not remove it either");
+    block_on(async {
+        docker()
+            .remove_volume(&volume, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+            .expect("remove the volume")
+    });
+}
+
+#[test]
+fn an_interrupted_up_undoes_what_it_made_and_exits_130() {
+    let mut scene = DockerScene::new("sigint", 1, &SLOW.replace("TIMEOUT", "120s"));
+    scene.remove_on_drop("slow:0");
+    let mut up = berth_process(&scene, &["up", "slow"]).stdout(Stdio::null()).spawn().expect("start berth up");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while running(&scene.container("slow", 0)).is_none() {
+        assert!(Instant::now() < deadline, "the container never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let signalled = Command::new("kill").args(["-INT", &up.id().to_string()]).status().expect("kill");
+    assert!(signalled.success());
+    let status = up.wait().expect("wait for berth up");
+    let mut stderr = String::new();
+    up.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(&format!("interrupted: undone: removed container {}", scene.container("slow", 0))),
+        "{stderr}"
+    );
+    assert!(containers_of(&scene.environment).is_empty());
+    assert!(!volume_exists(&scene.volume("slow", "data{tag}", 0)));
+    assert!(leases(&scene).is_empty());
+}
+
+#[test]
+fn two_ups_of_one_instance_at_the_same_instant_both_succeed() {
+    let mut scene = DockerScene::new("race", 1, WEB);
+    scene.remove_on_drop("web:0");
+    for round in 0..3 {
+        let spawn = || berth_process(&scene, &["up", "web", "--format", "json"]).spawn().expect("start berth up");
+        let (first, second) = (spawn(), spawn());
+        let mut outcomes = Vec::new();
+        for child in [first, second] {
+            let output = child.wait_with_output().expect("wait");
+            assert!(output.status.success(), "round {round}: {}", String::from_utf8_lossy(&output.stderr));
+            let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+            outcomes.push(report["started"][0]["outcome"].as_str().expect("outcome").to_string());
+        }
+        outcomes.sort();
+        assert!(outcomes.contains(&"created".to_string()), "round {round}: one of them created it: {outcomes:?}");
+        assert_eq!(containers_of(&scene.environment), [scene.container("web", 0)], "round {round}: one container");
+        scene.berth().args(["down", "web", "--volumes"]).assert().success();
+    }
+}
+
+#[test]
+fn a_tcp_proxy_engine_really_is_an_engine() {
+    let (port, _) = engine_over_tcp();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n").expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(response.ends_with("OK"), "{response}");
+}
