@@ -342,3 +342,186 @@ fn metrics_are_valid_prometheus_exposition() {
         String::from_utf8_lossy(&checked.stderr)
     );
 }
+
+fn running_id(name: &str) -> Option<String> {
+    let output =
+        Command::new("docker").args(["inspect", "--format", "{{.State.Running}} {{.Id}}", name]).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim().strip_prefix("true ").map(str::to_string)
+}
+
+fn run_activity(server: &DevServer, input: &str) -> (bool, String) {
+    let output = server.cli(&[
+        "workflow",
+        "execute",
+        "--type",
+        "RunActivity",
+        "--task-queue",
+        "berth",
+        "--input",
+        input,
+        "--output",
+        "json",
+    ]);
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+#[test]
+fn compensation_undoes_what_the_run_made_and_never_an_adopted_instance() {
+    let mut scene = DockerScene::new("tadopt", 3, WEB);
+    scene.remove_on_drop("web:0-2");
+    scene.berth().args(["up", "web:1"]).assert().success();
+    let adopted = running_id(&scene.container("web", 1)).expect("web[1] runs");
+    let server = DevServer::start();
+    let _worker = WorkerProcess::start(&scene, &server, &format!("adopt-{}", std::process::id()));
+    let listener = TcpListener::bind(("127.0.0.1", scene.base + 2)).expect("hold web[2]'s port");
+    scene
+        .berth()
+        .args(["up", "web:0-2", "--temporal", &server.address])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("(PortTaken) spin-up failed for web[2]"))
+        .stderr(predicate::str::contains(format!("removed container {}", scene.container("web", 0))))
+        .stderr(predicate::str::contains(format!("removed container {}", scene.container("web", 1))).not());
+    assert_eq!(containers(&scene.environment), [scene.container("web", 1)], "only the adopted instance is left");
+    assert_eq!(running_id(&scene.container("web", 1)), Some(adopted), "and it was not touched");
+    drop(listener);
+}
+
+#[test]
+fn activity_inputs_with_typos_or_no_instance_are_refused_and_change_nothing() {
+    let mut scene = DockerScene::new("ttypo", 3, WEB);
+    scene.remove_on_drop("web:0-2");
+    scene.berth().args(["up", "web:0"]).assert().success();
+    let server = DevServer::start();
+    let _worker = WorkerProcess::start(&scene, &server, &format!("typo-{}", std::process::id()));
+    for input in [
+        r#"{"activity":"stop_web_activity","input":{"instanceId":2,"volumes":true}}"#,
+        r#"{"activity":"stop_web_activity","input":{"volumes":true}}"#,
+        r#"{"activity":"stop_service","input":{"service":"web","instance_id":0,"volume":true}}"#,
+        r#"{"activity":"start_web_activity","input":{"instance_id":1,"recreat":true}}"#,
+    ] {
+        let (succeeded, text) = run_activity(&server, input);
+        assert!(!succeeded && text.contains("InvalidInput"), "{input} must fail as InvalidInput:\n{text}");
+    }
+    assert_eq!(containers(&scene.environment), [scene.container("web", 0)], "nothing was stopped or started");
+    let spin_up = |input: &str| {
+        server.cli(&["workflow", "execute", "--type", "SpinUp", "--task-queue", "berth", "--input", input])
+    };
+    for (input, needle) in [
+        (r#"{"specs":["web"],"maximum_attempts":0}"#, "maximum_attempts must be at least 1"),
+        (r#"{"specs":["web"],"start_timeout_seconds":0}"#, "start_timeout_seconds must be between 1"),
+        (r#"{"specs":["web"],"start_timeout":5}"#, "unknown field `start_timeout`"),
+    ] {
+        let output = spin_up(input);
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!output.status.success() && text.contains(needle), "{input}:\n{text}");
+    }
+}
+
+#[test]
+fn every_seed_activity_name_reaches_its_own_service() {
+    let mut scene = DockerScene::new(
+        "tnames",
+        2,
+        "web:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [httpd, -f, -p, '{port}', -h, /tmp]\napi:\n  port: {base+1}\n  container:\n    image: berth-test-busybox\n    command: [httpd, -f, -p, '{port}', -h, /tmp]\n",
+    );
+    scene.remove_on_drop("web:0");
+    scene.remove_on_drop("api:0");
+    let server = DevServer::start();
+    let _worker = WorkerProcess::start(&scene, &server, &format!("names-{}", std::process::id()));
+    for service in ["api", "web"] {
+        let (succeeded, text) =
+            run_activity(&server, &format!(r#"{{"activity":"start_{service}_activity","input":{{}}}}"#));
+        assert!(succeeded, "{text}");
+        assert!(text.contains(&scene.container(service, 0)), "start_{service}_activity started {service}:\n{text}");
+    }
+    let mut expected = vec![scene.container("api", 0), scene.container("web", 0)];
+    expected.sort();
+    assert_eq!(containers(&scene.environment), expected);
+    let (succeeded, text) = run_activity(&server, r#"{"activity":"stop_api_activity","input":{"instance_id":0}}"#);
+    assert!(succeeded, "{text}");
+    assert_eq!(containers(&scene.environment), [scene.container("web", 0)], "stop_api_activity stopped api only");
+}
+
+#[test]
+fn without_a_worker_up_and_down_fail_fast_naming_the_task_queue() {
+    let scene = DockerScene::new("tnoworker", 1, WEB);
+    let server = DevServer::start();
+    scene
+        .berth()
+        .args(["up", "web", "--temporal", &server.address])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("NoWorker: no berth worker polls task queue `berth`"));
+    scene
+        .berth()
+        .args(["down", "web", "--temporal", &server.address])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no berth worker polls task queue `berth`"));
+    let _worker = WorkerProcess::start(&scene, &server, &format!("here-{}", std::process::id()));
+    scene
+        .berth()
+        .args(["up", "web", "--temporal", &server.address, "--host", "nosuchhost"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no berth worker polls task queue `berth@nosuchhost`"));
+    assert!(containers(&scene.environment).is_empty());
+}
+
+#[test]
+fn ctrl_c_cancels_the_spin_up_and_its_compensation_undoes_the_start() {
+    let mut scene = DockerScene::new(
+        "tcancel",
+        1,
+        "slow:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'exec sleep 300']\n    timeout: 120s\n",
+    );
+    scene.remove_on_drop("slow:0");
+    let server = DevServer::start();
+    let _worker = WorkerProcess::start(&scene, &server, &format!("cancel-{}", std::process::id()));
+    let mut up = Command::new(assert_cmd::cargo::cargo_bin!("berth"))
+        .env("BERTH_REGISTRY", scene.registry.path())
+        .env("BERTH_STATE_DIR", scene.state.path())
+        .args(["up", "slow", "--temporal", &server.address])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start berth up --temporal");
+    wait_for("the start's container", Duration::from_secs(60), || running_id(&scene.container("slow", 0)).is_some());
+    let signalled = Command::new("kill").args(["-INT", &up.id().to_string()]).status().expect("kill");
+    assert!(signalled.success());
+    let status = up.wait().expect("wait");
+    let mut stderr = String::new();
+    up.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("SpinUp workflow berth-spinup-"), "the workflow id is printed:\n{stderr}");
+    assert!(stderr.contains("slow[0]: start: "), "progress per instance:\n{stderr}");
+    assert!(stderr.contains("the workflow was cancelled and undid what it had done"), "{stderr}");
+    assert!(containers(&scene.environment).is_empty(), "the cancelled start was undone");
+}
+
+#[test]
+fn tear_down_refuses_a_container_berth_did_not_make() {
+    let scene = DockerScene::new("tforeignname", 1, WEB);
+    let name = scene.container("web", 0);
+    let created = Command::new("docker")
+        .args(["run", "-d", "--name", &name, "berth-test-busybox", "sleep", "300"])
+        .output()
+        .expect("docker run");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let server = DevServer::start();
+    let _worker = WorkerProcess::start(&scene, &server, &format!("teardown-{}", std::process::id()));
+    scene
+        .berth()
+        .args(["down", "web", "--temporal", &server.address])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("NotManaged: container `{name}` is not berth's")));
+    assert!(running_id(&name).is_some(), "the foreign container still runs");
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+}

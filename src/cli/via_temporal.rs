@@ -43,6 +43,9 @@ pub(super) struct Target<'a> {
     pub(super) host: Option<String>,
 }
 
+/// How often, and how far apart, the command asks whether a worker polls a task queue.
+const POLLER_CHECKS: usize = 5;
+const POLLER_PAUSE: Duration = Duration::from_secs(1);
 /// How long a workflow task may wait for a worker before the command gives up on it.
 const WORKFLOW_PICKUP: Duration = Duration::from_secs(30);
 /// How often the command looks at the workflow's progress.
@@ -150,13 +153,24 @@ async fn require_workers(client: &Client, host: Option<&str>) -> anyhow::Result<
             task_queue_type: kind as i32,
             ..Default::default()
         };
-        let mut service = client.clone();
-        let pollers = WorkflowService::describe_task_queue(&mut service, request.into_request())
-            .await
-            .with_context(|| format!("cannot ask Temporal who polls task queue `{name}`"))?
-            .into_inner()
-            .pollers;
-        if pollers.is_empty() {
+        let mut polled = false;
+        // A worker that has just started may not have polled yet: ask a few times.
+        for attempt in 0..POLLER_CHECKS {
+            if attempt > 0 {
+                tokio::time::sleep(POLLER_PAUSE).await;
+            }
+            let mut service = client.clone();
+            polled = !WorkflowService::describe_task_queue(&mut service, request.clone().into_request())
+                .await
+                .with_context(|| format!("cannot ask Temporal who polls task queue `{name}`"))?
+                .into_inner()
+                .pollers
+                .is_empty();
+            if polled {
+                break;
+            }
+        }
+        if !polled {
             eprintln!(
                 "error: {}: no berth worker polls task queue `{name}` in namespace {}; start one (berth worker{}) and try again",
                 FailureKind::NoWorker,

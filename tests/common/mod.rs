@@ -70,7 +70,8 @@ pub(crate) const TEST_IMAGES: [&str; 2] = ["berth-test-busybox", "berth-test-red
 
 impl DockerScene {
     /// A scene for test `name` whose registry is `services`, a YAML fragment where `{base}`
-    /// stands for the first free port and `{tag}` for a word unique to the test and run. Fails (never skips) when Docker or the images are missing.
+    /// stands for the first free port (`{base+1}` for the next, up to `width`) and `{tag}`
+    /// for a word unique to the test and run. Fails (never skips) when Docker or the images are missing.
     pub(crate) fn new(name: &str, width: u16, services: &str) -> Self {
         let docker = std::process::Command::new("docker").arg("info").output();
         assert!(
@@ -87,7 +88,12 @@ impl DockerScene {
         let environment = format!("t{}-{name}", std::process::id());
         let tag = format!("{name}{}", std::process::id());
         let base = free_ports(name, width);
-        let services = services.replace("{base}", &base.to_string()).replace("{tag}", &tag);
+        let services = (1..width)
+            .fold(services.to_string(), |text, step| {
+                text.replace(&format!("{{base+{step}}}"), &(base + step).to_string())
+            })
+            .replace("{base}", &base.to_string())
+            .replace("{tag}", &tag);
         let text = format!("environments:\n  {environment}: 0\n{services}");
         Self {
             environment,
