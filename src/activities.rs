@@ -96,9 +96,8 @@ impl BerthActivities {
     }
 
     fn spec(&self, service: &str, instance: u32, env: Option<&str>) -> Result<spec::InstanceSpec, ActivityError> {
-        let selection = Selection { service: service.to_string(), first: instance, last: instance };
-        let mut specs =
-            containers::plan(self.manager, env, &[selection]).map_err(|error| invalid_input(error.to_string()))?;
+        let mut specs = containers::plan(self.manager, env, &[Selection::one(service, instance)])
+            .map_err(|error| invalid_input(error.to_string()))?;
         specs.pop().ok_or_else(|| invalid_input(format!("{service}[{instance}] selects nothing")))
     }
 
@@ -172,9 +171,15 @@ impl BerthActivities {
 
     async fn undo(&self, request: &UndoRequest) -> Result<Undone, ActivityError> {
         let spec = self.spec(&request.service, request.instance_id, request.env.as_deref())?;
-        let journal = containers::undo::journal_of_run(&self.engine, &spec, &request.run, request.outcome.as_deref())
-            .await
-            .map_err(|error| failure(error.kind(), error.to_string()))?;
+        let journal = containers::undo::journal_of_run(
+            &self.engine,
+            &spec,
+            &request.run,
+            request.outcome.as_deref(),
+            &request.leased_ports,
+        )
+        .await
+        .map_err(|error| failure(error.kind(), error.to_string()))?;
         Ok(containers::undo::undo(&self.engine, &spec, &journal, self.ledger.clone()).await)
     }
 

@@ -62,6 +62,7 @@ struct Health {
 
 /// Runs the worker until SIGTERM or SIGINT.
 pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
+    let mut termination = crate::signals::Termination::install().context("cannot catch SIGTERM and SIGINT")?;
     let manager = PortManager::global(settings.registry.as_deref())?;
     let engine = Engine::connect(&settings.engine).await?;
     let ledger = ledger::state_dir();
@@ -133,7 +134,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     );
 
     let signals = async move {
-        crate::signals::terminated().await;
+        termination.received().await;
         tracing::info!("worker_stopping");
         stop_shared();
         stop_own();

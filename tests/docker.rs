@@ -196,7 +196,7 @@ fn a_readiness_timeout_returns_the_last_log_lines() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("not ready within 2s").and(predicate::str::contains("TCP connect on port")))
-        .stderr(predicate::str::contains("warming up\nstill warming"));
+        .stderr(predicate::str::contains("last log lines:\n    warming up\n    still warming"));
 }
 
 #[test]

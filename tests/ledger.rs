@@ -486,3 +486,19 @@ fn concurrent_first_opens_of_a_new_ledger_all_succeed() {
         assert_eq!(leases_in(state.path()), 40);
     }
 }
+
+#[test]
+fn allocations_for_berth_s_own_container_projects_or_without_names_are_refused() {
+    let state = tempfile::tempdir().expect("tempdir");
+    for (project, service, needle) in [
+        ("container:web-development", "mine", "project `container:web-development` is berth's own"),
+        ("", "web", "the project is empty"),
+        ("shop", "", "the service is empty"),
+    ] {
+        berth_with_ledger(state.path())
+            .args(["alloc", "--project", project, "--service", service, "--range", "31500-31599"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+    }
+}

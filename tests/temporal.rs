@@ -208,33 +208,17 @@ fn seed_activity_names_work_from_the_temporal_cli() {
     scene.remove_on_drop("web:0-1");
     let server = DevServer::start();
     let _worker = WorkerProcess::start(&scene, &server, &format!("seed-{}", std::process::id()));
-    let run = |input: &str| {
-        server.cli(&[
-            "workflow",
-            "execute",
-            "--type",
-            "RunActivity",
-            "--task-queue",
-            "berth",
-            "--input",
-            input,
-            "--output",
-            "json",
-        ])
-    };
-    let started = run(r#"{"activity":"start_web_activity","input":{"instance_id":1}}"#);
-    let text = String::from_utf8_lossy(&started.stdout);
-    assert!(started.status.success(), "{text}\n{}", String::from_utf8_lossy(&started.stderr));
+    let (started, text) = run_activity(&server, r#"{"activity":"start_web_activity","input":{"instance_id":1}}"#);
+    assert!(started, "{text}");
     assert!(text.contains(&scene.container("web", 1)), "{text}");
     assert_eq!(containers(&scene.environment), [scene.container("web", 1)]);
 
-    let stopped = run(r#"{"activity":"stop_web_activity","input":{"instance_id":1}}"#);
-    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stdout));
+    let (stopped, text) = run_activity(&server, r#"{"activity":"stop_web_activity","input":{"instance_id":1}}"#);
+    assert!(stopped, "{text}");
     assert!(containers(&scene.environment).is_empty());
 
-    let bad = run(r#"{"activity":"start_web_activity","input":{"instance_id":"one"}}"#);
-    let text = String::from_utf8_lossy(&bad.stdout);
-    assert!(!bad.status.success() && text.contains("InvalidInput"), "bad input fails at once, typed:\n{text}");
+    let (succeeded, text) = run_activity(&server, r#"{"activity":"start_web_activity","input":{"instance_id":"one"}}"#);
+    assert!(!succeeded && text.contains("InvalidInput"), "bad input fails at once, typed:\n{text}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -384,4 +385,140 @@ fn a_tcp_proxy_engine_really_is_an_engine() {
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     assert!(response.ends_with("OK"), "{response}");
+}
+
+#[test]
+fn a_recreate_that_fails_restores_the_container_it_replaced() {
+    let mut scene = DockerScene::new("recreate", 1, WEB);
+    scene.remove_on_drop("web:0");
+    up_json(&scene, &["web"]);
+    let name = scene.container("web", 0);
+    let original = running(&name).expect("web[0] runs");
+    let registry = std::fs::read_to_string(scene.registry.path()).expect("read");
+    std::fs::write(scene.registry.path(), registry.replace("image: berth-test-busybox", "image: berth-test-nowhere"))
+        .expect("write");
+    scene.berth().args(["up", "web", "--recreate"]).assert().code(1).stderr(predicate::str::contains("ImageMissing"));
+    assert_eq!(running(&name), Some(original.clone()), "a missing image touches nothing");
+    std::fs::write(scene.registry.path(), registry.replace("exec httpd", "exit 3; exec httpd")).expect("write");
+    scene
+        .berth()
+        .args(["up", "web", "--recreate"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ExitedEarly"))
+        .stderr(predicate::str::contains(format!("restored container {name} of the previous configuration")));
+    assert_eq!(running(&name), Some(original), "the replaced container is back, running");
+    assert_eq!(containers_of(&scene.environment), [name], "and nothing else is left");
+    assert_eq!(leases(&scene).len(), 1, "its lease is kept");
+}
+
+#[test]
+fn a_readiness_command_that_never_ends_is_bounded_by_the_timeout() {
+    let mut scene = DockerScene::new(
+        "execbound",
+        1,
+        "stuck:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [sleep, '300']\n    ready:\n      command: [sleep, '300']\n    timeout: 2s\n",
+    );
+    scene.remove_on_drop("stuck:0");
+    scene
+        .berth()
+        .args(["up", "stuck"])
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("NotReady: ").and(predicate::str::contains("not ready within 2s")));
+    assert!(containers_of(&scene.environment).is_empty());
+}
+
+#[test]
+fn an_absurd_timeout_in_the_registry_does_not_crash_up() {
+    let mut scene = DockerScene::new(
+        "hugetimeout",
+        1,
+        "dying:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'exit 3']\n    timeout: 300000000000y\n",
+    );
+    scene.remove_on_drop("dying:0");
+    scene
+        .berth()
+        .args(["up", "dying"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ExitedEarly").and(predicate::str::contains("panicked").not()));
+}
+
+#[test]
+fn down_volumes_says_what_it_did_when_a_volume_is_in_use() {
+    let mut scene = DockerScene::new("inuse", 1, WEB);
+    scene.remove_on_drop("web:0");
+    up_json(&scene, &["web"]);
+    let volume = scene.volume("web", "data{tag}", 0);
+    let user = format!("{}-user", scene.environment);
+    let created = Command::new("docker")
+        .args(["run", "-d", "--name", &user, "-v", &format!("{volume}:/x"), "berth-test-busybox", "sleep", "300"])
+        .output()
+        .expect("docker run");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    scene.berth().args(["down", "web", "--volumes"]).assert().code(1).stderr(
+        predicate::str::contains(format!(
+            "VolumeInUse: volume `{volume}` is in use by another container, so it was kept"
+        ))
+        .and(predicate::str::contains(format!(
+            "before that it removed container {}, released port(s) {}",
+            scene.container("web", 0),
+            scene.base
+        ))),
+    );
+    assert!(volume_exists(&volume));
+    assert!(leases(&scene).is_empty(), "the container's lease was released");
+    remove_container(&user);
+}
+
+#[test]
+fn undoing_a_started_container_gives_back_only_the_leases_the_run_took() {
+    let mut scene = DockerScene::new(
+        "startedundo",
+        4,
+        &format!(
+            "{WEB}broken:\n  port: {{base+3}}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'exit 3']\n"
+        ),
+    );
+    scene.remove_on_drop("web:0");
+    scene.remove_on_drop("broken:0");
+    up_json(&scene, &["web"]);
+    let name = scene.container("web", 0);
+    block_on(async { docker().stop_container(&name, None).await.expect("stop") });
+    scene.berth().args(["release", "--project", &format!("container:{name}")]).assert().success();
+    scene
+        .berth()
+        .args(["up", "web", "broken"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("stopped container {name} again (it was stopped before)")));
+    assert!(running(&name).is_none(), "stopped, as it was");
+    assert!(leases(&scene).is_empty(), "the lease the run took is given back");
+}
+
+#[test]
+fn an_interrupt_at_any_moment_of_up_leaves_nothing_behind() {
+    let mut scene = DockerScene::new("anymoment", 3, &WEB.replace("httpd -f", "sleep 300; httpd -f"));
+    scene.remove_on_drop("web:0-2");
+    for delay in [0, 10, 20, 30, 45, 60, 80, 120, 200, 400] {
+        let mut up = berth_process(&scene, &["up", "web:0-2"]).stdout(Stdio::null()).spawn().expect("start berth up");
+        std::thread::sleep(Duration::from_millis(delay));
+        Command::new("kill").args(["-INT", &up.id().to_string()]).status().expect("kill");
+        let status = up.wait().expect("wait");
+        let mut stderr = String::new();
+        up.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read");
+        // Before berth catches signals it has done nothing, and SIGINT ends it as it would any program.
+        let before_any_work = status.signal() == Some(2) && stderr.is_empty();
+        assert!(status.code() == Some(130) || before_any_work, "after {delay} ms: {status:?}\n{stderr}");
+        assert!(containers_of(&scene.environment).is_empty(), "after {delay} ms a container is left:\n{stderr}");
+        for instance in 0..3 {
+            assert!(
+                !volume_exists(&scene.volume("web", "data{tag}", instance)),
+                "after {delay} ms a volume is left:\n{stderr}"
+            );
+        }
+        assert!(leases(&scene).is_empty(), "after {delay} ms a lease is left:\n{stderr}");
+    }
 }

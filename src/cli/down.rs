@@ -69,11 +69,7 @@ pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Out
     let stops = request.stops().map_err(|problem| anyhow::anyhow!("{problem}"))?;
     let selections: Vec<Selection> = stops
         .iter()
-        .map(|stop| Selection {
-            service: stop.service.clone().unwrap_or_default(),
-            first: stop.instance_id,
-            last: stop.instance_id,
-        })
+        .map(|stop| Selection::one(stop.service.as_deref().unwrap_or_default(), stop.instance_id))
         .collect();
     let specs = containers::plan(manager(registry)?, request.env.as_deref(), &selections)?;
     let options = StopOptions { volumes: args.volumes, force: args.force, ledger: ledger::state_dir() };

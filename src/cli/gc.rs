@@ -67,10 +67,14 @@ fn list_containers(ledger: &crate::ledger::Ledger) -> anyhow::Result<Option<Cont
     if !ledger.leases(None)?.iter().any(|lease| lease.container().is_some()) {
         return Ok(None);
     }
-    let listed =
-        runtime()?.block_on(async { Engine::connect(&super::engine_target()?).await?.container_names().await });
+    let listed = runtime()?.block_on(async {
+        let engine = Engine::connect(&super::engine_target()?).await?;
+        let names = engine.container_names().await?;
+        Ok::<_, crate::containers::StartError>((engine.id().to_string(), names))
+    });
     match listed {
-        Ok(names) => Ok(Some(ContainerListing { names, listed_at: now() })),
+        // Only the engine the containers were started on can say they are gone.
+        Ok((engine, names)) => Ok(Some(ContainerListing { engine, names, listed_at: now() })),
         Err(error) => {
             eprintln!("warning: container leases were not checked, the Docker engine did not answer: {error}");
             Ok(None)

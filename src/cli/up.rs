@@ -20,9 +20,10 @@ use serde::Serialize;
 use super::output::{OutputFormat, emit, emit_json};
 use super::via_temporal::{self, Target};
 use super::{Outcome, engine_target, manager, runtime};
-use crate::containers::undo::{journal_of_run, undo};
+use crate::containers::undo::undo;
 use crate::containers::{self, Engine, Failed, InstanceSpec, Phase, Selection, StartOptions, Started};
 use crate::ledger;
+use crate::signals::Termination;
 
 /// Arguments of `berth up`.
 #[derive(Debug, Args)]
@@ -36,8 +37,8 @@ pub struct UpArgs {
     /// Replace containers whose configuration changed.
     #[arg(long)]
     recreate: bool,
-    /// How long each instance may take to start and become ready [default: the service's].
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// How long each instance may take to start and become ready, 1s to 1d [default: the service's].
+    #[arg(long, value_parser = start_timeout)]
     timeout: Option<Duration>,
     /// How many instances start at once.
     #[arg(long, default_value_t = berth_workflows::requests::DEFAULT_PARALLEL, value_parser = clap::value_parser!(u16).range(1..))]
@@ -64,12 +65,22 @@ impl UpArgs {
             env: self.environment.clone(),
             host: self.host.clone(),
             recreate: self.recreate,
-            start_timeout_seconds: self.timeout.map(|timeout| timeout.as_secs().max(1)),
+            start_timeout_seconds: self.timeout.map(|timeout| timeout.as_secs()),
             parallel: self.parallel,
             keep_failed: self.keep_failed,
             ..SpinUpInput::new(self.selections.iter().map(ToString::to_string).collect())
         }
     }
+}
+
+/// `--timeout`: whole seconds from one second to a day.
+fn start_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    let limit = berth_workflows::requests::MAXIMUM_TIMEOUT_SECONDS;
+    if timeout.as_secs() == 0 || timeout.as_secs() > limit {
+        return Err(format!("must be between 1s and {}", humantime::format_duration(Duration::from_secs(limit))));
+    }
+    Ok(timeout)
 }
 
 /// One instance that failed.
@@ -100,11 +111,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
     let starts = request.starts(&run_id).map_err(|problem| anyhow::anyhow!("{problem}"))?;
     let selections: Vec<Selection> = starts
         .iter()
-        .map(|start| Selection {
-            service: start.service.clone().unwrap_or_default(),
-            first: start.instance_id,
-            last: start.instance_id,
-        })
+        .map(|start| Selection::one(start.service.as_deref().unwrap_or_default(), start.instance_id))
         .collect();
     let mut specs = containers::plan(manager(registry)?, request.env.as_deref(), &selections)?;
     if let Some(timeout) = args.timeout {
@@ -120,10 +127,11 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
     };
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     runtime()?.block_on(async {
+        let mut termination = Termination::install()?;
         let engine = Engine::connect(&engine_target()?).await?;
         let (interrupt, interrupted) = tokio::sync::watch::channel(false);
         let signals = tokio::spawn(async move {
-            crate::signals::terminated().await;
+            termination.received().await;
             let _ = interrupt.send(true);
         });
         let results = start_all(&engine, &specs, &options, usize::from(args.parallel), &interrupted).await;
@@ -144,15 +152,19 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
             // All or nothing: undo what this run did to the instances that did start.
             for (spec, result) in specs.iter().zip(results) {
                 if let Ok(started) = result {
-                    let undone = undo_started(&engine, spec, &options, &started).await;
+                    let undone = undo(&engine, spec, &started.journal, options.ledger.clone()).await;
                     report.undone.undone.extend(undone.undone);
                     report.undone.left.extend(undone.left);
                 }
             }
         }
         print(&report, args.format)?;
-        Ok(if was_interrupted {
+        if was_interrupted {
             eprintln!("interrupted: {}", summary(&report.undone));
+        } else if !report.failed.is_empty() && args.format == OutputFormat::Table {
+            eprintln!("{}", summary(&report.undone));
+        }
+        Ok(if was_interrupted {
             Outcome::Exit(130)
         } else {
             report.failed.iter().map(|failure| failure.kind.exit_code()).max().map_or(Outcome::Clean, Outcome::Exit)
@@ -178,19 +190,6 @@ fn failure(spec: &InstanceSpec, failed: &Failed) -> Failure {
         container: spec.container_name.clone(),
         kind: failed.kind(),
         error: format!("{}{hint}", failed.error),
-    }
-}
-
-async fn undo_started(engine: &Engine, spec: &InstanceSpec, options: &StartOptions, started: &Started) -> Undone {
-    match journal_of_run(engine, spec, &options.run, Some(started.outcome.as_str())).await {
-        Ok(journal) => undo(engine, spec, &journal, options.ledger.clone()).await,
-        Err(error) => Undone {
-            undone: Vec::new(),
-            left: vec![format!(
-                "{} ({error}; `berth down {}:{}` removes it)",
-                spec.container_name, spec.service, spec.instance
-            )],
-        },
     }
 }
 
@@ -249,9 +248,6 @@ fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
             "error: {}[{}] ({}): {}: {}",
             failure.service, failure.instance, failure.container, failure.kind, failure.error
         );
-    }
-    if !report.failed.is_empty() && format == OutputFormat::Table {
-        eprintln!("{}", summary(&report.undone));
     }
     Ok(())
 }

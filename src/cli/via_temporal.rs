@@ -33,6 +33,7 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQ
 
 use super::Outcome;
 use super::output::{OutputFormat, emit, emit_json};
+use crate::signals::Termination;
 use crate::worker;
 
 /// Where to run a workflow.
@@ -67,6 +68,7 @@ struct Report {
 /// Runs `SpinUp` for `request` and prints what `berth up` prints.
 pub(super) async fn spin_up(target: Target<'_>, request: SpinUpInput, format: OutputFormat) -> anyhow::Result<Outcome> {
     let instances = request.starts("check").map_err(|problem| anyhow::anyhow!("{problem}"))?.len();
+    let mut termination = Termination::install()?;
     let (client, address) = connect(&target).await?;
     if let Some(outcome) = require_workers(&client, target.host.as_deref()).await? {
         return Ok(outcome);
@@ -83,7 +85,7 @@ pub(super) async fn spin_up(target: Target<'_>, request: SpinUpInput, format: Ou
         .await
         .with_context(|| format!("cannot start the SpinUp workflow on {address}"))?;
     eprintln!("SpinUp workflow {id} on {address} (task queue {})", queue(target.host.as_deref()));
-    match follow(&handle).await? {
+    match follow(&handle, &mut termination).await? {
         Followed::Finished(Ok(output)) => {
             let report = Report { started: output.instances, failed: Vec::new() };
             match format {
@@ -100,6 +102,7 @@ pub(super) async fn spin_up(target: Target<'_>, request: SpinUpInput, format: Ou
 /// Runs `TearDown` for `request` and prints what `berth down` prints.
 pub(super) async fn tear_down(target: Target<'_>, request: TearDownInput) -> anyhow::Result<Outcome> {
     let instances = request.stops().map_err(|problem| anyhow::anyhow!("{problem}"))?.len();
+    let mut termination = Termination::install()?;
     let (client, address) = connect(&target).await?;
     if let Some(outcome) = require_workers(&client, target.host.as_deref()).await? {
         return Ok(outcome);
@@ -113,7 +116,7 @@ pub(super) async fn tear_down(target: Target<'_>, request: TearDownInput) -> any
         .await
         .with_context(|| format!("cannot start the TearDown workflow on {address}"))?;
     eprintln!("TearDown workflow {id} on {address} (task queue {})", queue(target.host.as_deref()));
-    match follow(&handle).await? {
+    match follow(&handle, &mut termination).await? {
         Followed::Finished(Ok(TearDownOutput { stopped, failed })) => {
             let failed: Vec<super::up::Failure> = failed
                 .into_iter()
@@ -189,7 +192,10 @@ enum Followed<T> {
 }
 
 /// Waits for the workflow's result, printing its progress; see the module docs.
-async fn follow<W>(handle: &WorkflowHandle<Client, W>) -> anyhow::Result<Followed<W::Output>>
+async fn follow<W>(
+    handle: &WorkflowHandle<Client, W>,
+    termination: &mut Termination,
+) -> anyhow::Result<Followed<W::Output>>
 where
     W: temporalio_common::HasWorkflowDefinition,
 {
@@ -197,7 +203,7 @@ where
     tokio::pin!(result);
     let mut ticks = tokio::time::interval(PROGRESS_INTERVAL);
     let mut progress = Progress::default();
-    let signal = crate::signals::terminated();
+    let signal = termination.received();
     tokio::pin!(signal);
     loop {
         tokio::select! {

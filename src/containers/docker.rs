@@ -26,6 +26,8 @@ use super::spec::{InstanceSpec, MANAGED_LABEL};
 
 /// How long `docker stop` waits before killing; with an init process stop takes milliseconds.
 const STOP_TIMEOUT_SECONDS: i32 = 10;
+/// How long the engine may take to answer the first ping.
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long one request to the engine may take before it counts as unanswered.
 const REQUEST_TIMEOUT_SECONDS: u64 = 120;
 
@@ -34,6 +36,7 @@ const REQUEST_TIMEOUT_SECONDS: u64 = 120;
 pub struct Engine {
     docker: Docker,
     target: EngineTarget,
+    id: String,
 }
 
 /// What berth needs to know about an existing container.
@@ -80,8 +83,22 @@ impl Engine {
             ),
         }
         .map_err(unreachable)?;
-        docker.ping().await.map_err(unreachable)?;
-        Ok(Self { docker, target: target.clone() })
+        match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
+            Ok(answer) => answer.map_err(unreachable)?,
+            Err(_) => {
+                return Err(StartError::EngineUnreachable {
+                    engine: target.to_string(),
+                    detail: format!("it accepted the connection but did not answer within {}s", PING_TIMEOUT.as_secs()),
+                });
+            }
+        };
+        let id = docker.info().await.map_err(unreachable)?.id.unwrap_or_default();
+        Ok(Self { docker, target: target.clone(), id })
+    }
+
+    /// The engine's own ID (`docker info`), the same whichever address reaches it.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// The engine this connection talks to.
@@ -171,6 +188,17 @@ impl Engine {
         }
     }
 
+    /// Renames the container `name` (a name or an id) to `new_name`.
+    pub async fn rename(&self, name: &str, new_name: &str) -> Result<(), StartError> {
+        let options = bollard::query_parameters::RenameContainerOptions { name: new_name.to_string() };
+        self.docker.rename_container(name, options).await.map_err(|error| StartError::docker(name, error))
+    }
+
+    /// Starts the container `name` (a name or an id) as it is.
+    pub async fn start_existing(&self, name: &str) -> Result<(), StartError> {
+        self.docker.start_container(name, None).await.map_err(|error| StartError::docker(name, error))
+    }
+
     /// Stops the container `name` and keeps it; a missing or stopped one is fine.
     pub async fn stop(&self, name: &str) -> Result<(), StartError> {
         let stop = StopContainerOptionsBuilder::new().t(STOP_TIMEOUT_SECONDS).build();
@@ -210,12 +238,16 @@ impl Engine {
         }
     }
 
-    /// Removes the volume `name`; a missing volume is fine.
+    /// Removes the volume `name`; a missing volume is fine, one another container uses is
+    /// `VolumeInUse`.
     pub async fn remove_volume(&self, name: &str) -> Result<bool, StartError> {
         let options = RemoveVolumeOptionsBuilder::new().force(true).build();
         match self.docker.remove_volume(name, Some(options)).await {
             Ok(()) => Ok(true),
             Err(error) if not_found(&error) => Ok(false),
+            Err(DockerError::DockerResponseServerError { status_code: 409, message }) => {
+                Err(StartError::VolumeInUse { volume: name.to_string(), detail: message })
+            }
             Err(error) => Err(StartError::docker(name, error)),
         }
     }

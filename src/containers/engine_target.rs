@@ -138,11 +138,17 @@ fn endpoint(
         if authority.is_empty() || authority.contains('/') {
             return Err(refuse(format!("`{rest}` is not a host:port")));
         }
-        Ok(if authority.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) {
-            authority.to_string()
-        } else {
-            format!("{authority}:{default_port}")
-        })
+        // `[::1]:2375`, `host:2375`, `host`; a port that is there must be a port.
+        match authority
+            .rsplit_once(':')
+            .filter(|(host, _)| !host.ends_with(':') && (!host.starts_with('[') || host.ends_with(']')))
+        {
+            Some((_, port)) if port.parse::<u16>().is_ok_and(|port| port > 0) => Ok(authority.to_string()),
+            Some((_, port)) if !authority.starts_with('[') || authority.contains("]:") => {
+                Err(refuse(format!("`{port}` is not a port (1-65535)")))
+            }
+            _ => Ok(format!("{authority}:{default_port}")),
+        }
     };
     let secured = |address: String, certificates: Option<PathBuf>| {
         let certificates = certificates.ok_or_else(|| {
@@ -248,6 +254,8 @@ mod tests {
             ("unix://relative.sock", "not an absolute socket path"),
             ("https://build-host", "TLS needs certificates"),
             ("tcp://", "is not a host:port"),
+            ("tcp://127.0.0.1:99999", "`99999` is not a port"),
+            ("tcp://127.0.0.1:0", "`0` is not a port"),
         ] {
             let error = resolve(&settings(Some(host))).expect_err(host);
             assert!(

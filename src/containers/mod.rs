@@ -112,7 +112,7 @@ pub enum StartError {
         service: String,
     },
     /// The readiness wait ran out.
-    #[error("{name} not ready within {} (waiting for {strategy}); last log lines:\n{}", humantime::format_duration(*timeout), logs.join("\n"))]
+    #[error("{name} not ready within {} (waiting for {strategy}); last log lines:{}", humantime::format_duration(*timeout), log_tail(logs))]
     NotReady {
         /// The container.
         name: String,
@@ -124,7 +124,7 @@ pub enum StartError {
         logs: Vec<String>,
     },
     /// The container exited before it was ready.
-    #[error("{name} exited (code {}) before it was ready; last log lines:\n{}", exit_code.map_or_else(|| "unknown".to_string(), |code| code.to_string()), logs.join("\n"))]
+    #[error("{name} exited (code {}) before it was ready; last log lines:{}", exit_code.map_or_else(|| "unknown".to_string(), |code| code.to_string()), log_tail(logs))]
     ExitedEarly {
         /// The container.
         name: String,
@@ -134,7 +134,7 @@ pub enum StartError {
         logs: Vec<String>,
     },
     /// The image's HEALTHCHECK reported unhealthy.
-    #[error("{name} reports unhealthy; last log lines:\n{}", logs.join("\n"))]
+    #[error("{name} reports unhealthy; last log lines:{}", log_tail(logs))]
     Unhealthy {
         /// The container.
         name: String,
@@ -148,6 +148,22 @@ pub enum StartError {
         name: String,
         /// Why.
         detail: String,
+    },
+    /// A volume to remove is used by a container that is not this instance's.
+    #[error("volume `{volume}` is in use by another container, so it was kept ({detail}); remove that container first")]
+    VolumeInUse {
+        /// The volume.
+        volume: String,
+        /// What Docker said.
+        detail: String,
+    },
+    /// A stop that did part of its work before a step failed.
+    #[error("{error}; before that it {done}")]
+    Partly {
+        /// What failed.
+        error: Box<StartError>,
+        /// What was done, in words (`removed container web-dev, released port(s) 8080`).
+        done: String,
     },
     /// The ledger failed.
     #[error(transparent)]
@@ -166,6 +182,14 @@ pub enum StartError {
         /// What Docker said.
         source: bollard::errors::Error,
     },
+}
+
+/// A container's last log lines as the indented detail under a one-line error.
+fn log_tail(logs: &[String]) -> String {
+    if logs.is_empty() {
+        return " (none: it printed nothing)".to_string();
+    }
+    logs.iter().map(|line| format!("\n    {line}")).collect()
 }
 
 impl StartError {
@@ -190,6 +214,8 @@ impl StartError {
             Self::Readiness { .. } => FailureKind::Readiness,
             Self::Ledger(error) => error.kind(),
             Self::Interrupted { .. } => FailureKind::Interrupted,
+            Self::VolumeInUse { .. } => FailureKind::VolumeInUse,
+            Self::Partly { error, .. } => error.kind(),
             Self::Docker { source, .. } => docker_kind(source),
         }
     }

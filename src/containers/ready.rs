@@ -43,8 +43,12 @@ pub async fn wait(
                 });
             }
         };
-        if check(engine, spec, &existing).await? {
-            return Ok(());
+        // A check gets no more time than the deadline leaves: an exec that never exits
+        // must not hold the wait past it.
+        match tokio::time::timeout_at(deadline.into(), check(engine, spec, &existing)).await {
+            Ok(Ok(true)) => return Ok(()),
+            Ok(Ok(false)) | Err(_) => {}
+            Ok(Err(error)) => return Err(error),
         }
         on_wait(started.elapsed());
         let now = Instant::now();

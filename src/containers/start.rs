@@ -11,7 +11,10 @@
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
 
 use berth_workflows::FailureKind;
 use berth_workflows::activities::Undone;
@@ -22,7 +25,7 @@ use super::docker::Engine;
 use super::ownership::{self, Ownership};
 use super::ready;
 use super::spec::InstanceSpec;
-use super::undo::{ContainerStep, Journal, undo};
+use super::undo::{ContainerStep, Journal, Replaced, set_aside_name, undo};
 use crate::ledger::{Claim, LeaseSlot, Ledger, container_project, now};
 use crate::metrics::METRICS;
 use crate::probe::{self, HostPorts, Protocol};
@@ -101,12 +104,18 @@ impl Failed {
 
 impl fmt::Display for Failed {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}", self.error)?;
+        // The error's first line, what was done about it, then the error's detail lines.
+        let text = self.error.to_string();
+        let (line, detail) = text.split_once('\n').map_or((text.as_str(), None), |(line, detail)| (line, Some(detail)));
+        write!(formatter, "{line}")?;
         if !self.undone.undone.is_empty() {
             write!(formatter, "; undone: {}", self.undone.undone.join(", "))?;
         }
         if !self.undone.left.is_empty() {
             write!(formatter, "; left: {}", self.undone.left.join(", "))?;
+        }
+        if let Some(detail) = detail {
+            write!(formatter, "\n{detail}")?;
         }
         Ok(())
     }
@@ -136,6 +145,9 @@ pub struct Started {
     pub endpoints: std::collections::BTreeMap<String, String>,
     /// How long the whole start took.
     pub seconds: f64,
+    /// What the start did to the host, for undoing it when the run as a whole fails.
+    #[serde(skip)]
+    pub journal: Journal,
 }
 
 impl Started {
@@ -151,13 +163,16 @@ impl Started {
             endpoints: self.endpoints,
             seconds: self.seconds,
             host,
+            leased_ports: self.journal.leases,
         }
     }
 }
 
 /// Starts `spec`'s instance and waits until it is ready; see the module docs. When the start
-/// fails, or `interrupted` resolves first, what it did is undone (or, with `keep_failed`,
-/// listed with how to remove it) before it returns.
+/// fails, or `interrupted` resolves, what it did is undone (or, with `keep_failed`, listed
+/// with how to remove it) before it returns. An interruption is honoured between steps and
+/// during the readiness wait, never inside a Docker or ledger call, so that every change
+/// that reached the host is in the journal.
 pub async fn start(
     engine: &Engine,
     spec: &InstanceSpec,
@@ -167,22 +182,22 @@ pub async fn start(
 ) -> Result<Started, Failed> {
     let begun = Instant::now();
     let mut journal = Journal::default();
-    let result = {
-        let attempt = attempt(engine, spec, options, progress, begun, &mut journal);
-        tokio::pin!(attempt);
-        tokio::select! {
-            result = &mut attempt => result,
-            () = interrupted => Err(StartError::Interrupted { name: spec.container_name.clone() }),
-        }
-    };
+    tokio::pin!(interrupted);
+    let result = attempt(engine, spec, options, progress, begun, &mut journal, interrupted).await;
     let outcome = result.as_ref().map_or("failed", |started| started.outcome.as_str());
     if let Err(error @ (StartError::PortTaken { .. } | StartError::PortLeased { .. })) = &result {
         METRICS.port_conflicts.with_label_values(&[error.kind().as_str()]).inc();
     }
     METRICS.container_starts.with_label_values(&[spec.service.as_str(), outcome]).inc();
     match result {
-        Ok(started) => {
+        Ok(mut started) => {
             METRICS.start_duration.with_label_values(&[spec.service.as_str()]).observe(begun.elapsed().as_secs_f64());
+            if let Some(replaced) = journal.replaced.take()
+                && let Err(error) = engine.remove(&replaced.id).await
+            {
+                tracing::warn!(container = %replaced.set_aside_as, %error, "replaced_container_not_removed");
+            }
+            started.journal = journal;
             Ok(started)
         }
         Err(error) => {
@@ -197,23 +212,38 @@ pub async fn start(
     }
 }
 
-async fn attempt(
+/// The longest a start may take, whatever its configuration says.
+const MAXIMUM_START: Duration = Duration::from_secs(berth_workflows::requests::MAXIMUM_TIMEOUT_SECONDS);
+
+/// `Err(Interrupted)` once `interrupted` has resolved; never waits.
+fn go_on<I: Future<Output = ()>>(interrupted: Pin<&mut I>, spec: &InstanceSpec) -> Result<(), StartError> {
+    match interrupted.now_or_never() {
+        Some(()) => Err(StartError::Interrupted { name: spec.container_name.clone() }),
+        None => Ok(()),
+    }
+}
+
+async fn attempt<I: Future<Output = ()>>(
     engine: &Engine,
     spec: &InstanceSpec,
     options: &StartOptions,
     progress: &(dyn Fn(Phase) + Send + Sync),
     begun: Instant,
     journal: &mut Journal,
+    mut interrupted: Pin<&mut I>,
 ) -> Result<Started, StartError> {
-    let deadline = begun + spec.timeout;
+    let deadline = begun + spec.timeout.min(MAXIMUM_START);
     let name = &spec.container_name;
     tracing::info!(service = %spec.service, instance = spec.instance, container = %name, "container_preflight");
     progress(Phase::Preflight);
-    let (outcome, id) = place(engine, spec, options, progress, journal).await?;
+    let (outcome, id) = place(engine, spec, options, progress, journal, interrupted.as_mut()).await?;
     tracing::info!(service = %spec.service, instance = spec.instance, container = %name, outcome = ?outcome, "container_started");
     let ready_from = Instant::now();
     let on_wait = |waited: Duration| progress(Phase::Ready { waited_seconds: waited.as_secs() });
-    ready::wait(engine, spec, deadline, &on_wait).await?;
+    tokio::select! {
+        ready = ready::wait(engine, spec, deadline, &on_wait) => ready?,
+        () = interrupted => return Err(StartError::Interrupted { name: name.clone() }),
+    }
     METRICS.ready_duration.with_label_values(&[spec.service.as_str()]).observe(ready_from.elapsed().as_secs_f64());
     tracing::info!(service = %spec.service, instance = spec.instance, container = %name, seconds = begun.elapsed().as_secs_f64(), "container_ready");
     Ok(Started {
@@ -225,28 +255,32 @@ async fn attempt(
         ports: spec.ports.iter().map(|binding| (binding.key.clone(), binding.host_port)).collect(),
         endpoints: spec.endpoints(),
         seconds: begun.elapsed().as_secs_f64(),
+        journal: Journal::default(),
     })
 }
 
 /// Gets the instance's container running: adopts, starts, creates or replaces it.
-async fn place(
+async fn place<I: Future<Output = ()>>(
     engine: &Engine,
     spec: &InstanceSpec,
     options: &StartOptions,
     progress: &(dyn Fn(Phase) + Send + Sync),
     journal: &mut Journal,
+    mut interrupted: Pin<&mut I>,
 ) -> Result<(StartOutcome, String), StartError> {
     let name = &spec.container_name;
     for attempt in 0..CREATE_ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(CREATE_PAUSE).await;
         }
-        let replacing = match engine.inspect(name).await? {
-            None => false,
+        go_on(interrupted.as_mut(), spec)?;
+        match engine.inspect(name).await? {
+            None => {}
             Some(existing) => match ownership::container(&existing.labels, spec) {
                 Ownership::NotOurs { reason } => return Err(not_managed("container", name, spec, reason)),
                 Ownership::Ours => {
-                    journal.leases.extend(claim(spec, options).await?);
+                    journal.leases.extend(claim(engine, spec, options).await?);
+                    go_on(interrupted.as_mut(), spec)?;
                     if existing.running {
                         return Ok((StartOutcome::Adopted, existing.id));
                     }
@@ -258,8 +292,8 @@ async fn place(
                         return Err(taken);
                     }
                     progress(Phase::Start);
-                    engine.start(spec).await?;
                     journal.container = Some(ContainerStep::Started);
+                    engine.start(spec).await?;
                     return Ok((StartOutcome::Started, existing.id));
                 }
                 Ownership::OtherConfiguration { running } if !options.recreate => {
@@ -270,11 +304,24 @@ async fn place(
                     });
                 }
                 Ownership::OtherConfiguration { .. } => {
-                    engine.remove(&existing.id).await?;
-                    true
+                    // Set aside, not removed: restored if the new configuration fails.
+                    if !engine.has_image(&spec.image).await? {
+                        return Err(StartError::ImageMissing {
+                            image: spec.image.clone(),
+                            service: spec.service.clone(),
+                        });
+                    }
+                    let set_aside_as = set_aside_name(name, &options.run);
+                    engine.stop(&existing.id).await?;
+                    journal.replaced = Some(Replaced {
+                        id: existing.id.clone(),
+                        was_running: existing.running,
+                        set_aside_as: set_aside_as.clone(),
+                    });
+                    engine.rename(&existing.id, &set_aside_as).await?;
                 }
             },
-        };
+        }
         if !engine.has_image(&spec.image).await? {
             return Err(StartError::ImageMissing { image: spec.image.clone(), service: spec.service.clone() });
         }
@@ -285,15 +332,19 @@ async fn place(
             }
             return Err(taken);
         }
-        journal.leases.extend(claim(spec, options).await?);
+        go_on(interrupted.as_mut(), spec)?;
+        journal.leases.extend(claim(engine, spec, options).await?);
+        go_on(interrupted.as_mut(), spec)?;
         prepare_volumes(engine, spec, &options.run, journal).await?;
+        go_on(interrupted.as_mut(), spec)?;
         progress(Phase::Create);
         // `None`: another start created the container first; look again and adopt it.
         let Some(id) = engine.create(spec, &options.run).await? else { continue };
         journal.container = Some(ContainerStep::Created);
+        go_on(interrupted.as_mut(), spec)?;
         progress(Phase::Start);
         engine.start(spec).await?;
-        return Ok((if replacing { StartOutcome::Recreated } else { StartOutcome::Created }, id));
+        return Ok((if journal.replaced.is_some() { StartOutcome::Recreated } else { StartOutcome::Created }, id));
     }
     Err(StartError::Interrupted { name: name.clone() })
 }
@@ -326,11 +377,12 @@ async fn prepare_volumes(
             }
             continue;
         }
-        engine.create_volume(&mount.volume, spec, run).await?;
+        let created = engine.create_volume(&mount.volume, spec, run).await;
         // Another start may have made it first; only what carries this run is ours to undo.
         if engine.volume_labels(&mount.volume).await?.is_some_and(|labels| ownership::made_by(&labels, run)) {
             journal.volumes.push(mount.volume.clone());
         }
+        created?;
     }
     Ok(())
 }
@@ -370,7 +422,7 @@ const PREFLIGHT_RECHECKS: usize = 2;
 const PREFLIGHT_PAUSE: Duration = Duration::from_millis(50);
 
 /// Leases the instance's ports to its container in the ledger; returns the ports newly leased.
-async fn claim(spec: &InstanceSpec, options: &StartOptions) -> Result<Vec<u16>, StartError> {
+async fn claim(engine: &Engine, spec: &InstanceSpec, options: &StartOptions) -> Result<Vec<u16>, StartError> {
     let Some(directory) = options.ledger.clone() else { return Ok(Vec::new()) };
     let project = container_project(&spec.container_name);
     let claims: Vec<Claim> = spec
@@ -388,7 +440,8 @@ async fn claim(spec: &InstanceSpec, options: &StartOptions) -> Result<Vec<u16>, 
             .find(|binding| binding.host_port == port)
             .map_or_else(|| spec.label(), |binding| format!("{}.{}", spec.label(), binding.key))
     };
-    tokio::task::spawn_blocking(move || Ledger::open(&directory)?.claim(&project, &claims, now()))
+    let engine_id = engine.id().to_string();
+    tokio::task::spawn_blocking(move || Ledger::open(&directory)?.claim(&project, &claims, Some(&engine_id), now()))
         .await
         .map_err(|_| StartError::Interrupted { name: spec.container_name.clone() })?
         .map_err(|error| match error {

@@ -38,6 +38,25 @@ pub struct Stopped {
     pub released_ports: Vec<u16>,
 }
 
+/// `error`, saying what the stop had done before it: nothing is left unsaid.
+fn partly(error: StartError, stopped: &Stopped, name: &str) -> StartError {
+    let mut done = Vec::new();
+    if stopped.removed {
+        done.push(format!("removed container {name}"));
+    }
+    if !stopped.volumes_removed.is_empty() {
+        done.push(format!("removed volume(s) {}", stopped.volumes_removed.join(", ")));
+    }
+    if !stopped.released_ports.is_empty() {
+        let ports: Vec<String> = stopped.released_ports.iter().map(u16::to_string).collect();
+        done.push(format!("released port(s) {}", ports.join(", ")));
+    }
+    if done.is_empty() {
+        return error;
+    }
+    StartError::Partly { error: Box::new(error), done: done.join(", ") }
+}
+
 /// Stops and removes `spec`'s instance; see the module docs.
 pub async fn stop(engine: &Engine, spec: &InstanceSpec, options: &StopOptions) -> Result<Stopped, StartError> {
     let name = &spec.container_name;
@@ -70,21 +89,27 @@ pub async fn stop(engine: &Engine, spec: &InstanceSpec, options: &StopOptions) -
         // By id: a container that replaced this one meanwhile is not the one judged above.
         stopped.removed = engine.remove(&existing.id).await?;
     }
-    for volume in volumes {
-        if engine.remove_volume(&volume).await? {
-            stopped.volumes_removed.push(volume);
-        }
-    }
     if let Some(directory) = options.ledger.clone() {
         let project = container_project(name);
         let released =
             tokio::task::spawn_blocking(move || Ledger::open(&directory)?.release(&project, &ReleaseScope::Project))
                 .await
-                .map_err(|_| StartError::Interrupted { name: name.clone() })?;
+                .map_err(|_| StartError::Interrupted { name: name.clone() })
+                .and_then(|released| match released {
+                    Ok(leases) => Ok(leases.iter().map(|lease| lease.port).collect()),
+                    Err(LedgerError::UnknownProject { .. }) => Ok(Vec::new()),
+                    Err(error) => Err(StartError::Ledger(error)),
+                });
         match released {
-            Ok(leases) => stopped.released_ports = leases.iter().map(|lease| lease.port).collect(),
-            Err(LedgerError::UnknownProject { .. }) => {}
-            Err(error) => return Err(StartError::Ledger(error)),
+            Ok(ports) => stopped.released_ports = ports,
+            Err(error) => return Err(partly(error, &stopped, name)),
+        }
+    }
+    for volume in volumes {
+        match engine.remove_volume(&volume).await {
+            Ok(true) => stopped.volumes_removed.push(volume),
+            Ok(false) => {}
+            Err(error) => return Err(partly(error, &stopped, name)),
         }
     }
     tracing::info!(service = %spec.service, instance = spec.instance, container = %name, removed = stopped.removed, volumes = ?stopped.volumes_removed, released = ?stopped.released_ports, "container_stopped");

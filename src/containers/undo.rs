@@ -19,12 +19,33 @@ use crate::ledger::{Ledger, container_project};
 /// What a start did to the host, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Journal {
+    /// The container of another configuration it set aside to replace (`--recreate`).
+    pub replaced: Option<Replaced>,
     /// What it did to the instance's container.
     pub container: Option<ContainerStep>,
     /// Volumes it created.
     pub volumes: Vec<String>,
     /// Ports it newly leased for the container.
     pub leases: Vec<u16>,
+}
+
+/// A container of another configuration, stopped and renamed out of the way while its
+/// replacement starts; removed once the replacement is ready, restored if it fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    /// Its id.
+    pub id: String,
+    /// Whether it was running.
+    pub was_running: bool,
+    /// The name it is set aside under.
+    pub set_aside_as: String,
+}
+
+/// The name a replaced container is set aside under while its replacement starts.
+pub fn set_aside_name(container: &str, run: &str) -> String {
+    let run: String =
+        run.chars().map(|character| if character.is_ascii_alphanumeric() { character } else { '-' }).collect();
+    format!("{container}.replaced-by-{run}")
 }
 
 /// What a start did to the instance's container.
@@ -37,11 +58,6 @@ pub enum ContainerStep {
 }
 
 impl Journal {
-    /// Whether the start changed nothing.
-    pub fn is_empty(&self) -> bool {
-        self.container.is_none() && self.volumes.is_empty() && self.leases.is_empty()
-    }
-
     /// What a start that keeps its failures for inspection left, each with how to remove it.
     pub fn kept(&self, spec: &InstanceSpec) -> Undone {
         let mut left = Vec::new();
@@ -54,6 +70,12 @@ impl Journal {
         }
         if !self.leases.is_empty() {
             left.push(format!("leases on port(s) {} (`{down}` releases them)", ports(&self.leases)));
+        }
+        if let Some(replaced) = &self.replaced {
+            left.push(format!(
+                "the container it replaced, stopped, as {} (`docker rm {0}` removes it; after `{down}`, `docker rename {0} {}` restores it)",
+                replaced.set_aside_as, spec.container_name
+            ));
         }
         Undone { undone: Vec::new(), left }
     }
@@ -72,10 +94,11 @@ fn ports(ports: &[u16]) -> String {
 pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledger: Option<PathBuf>) -> Undone {
     let mut report = Undone::default();
     let name = &spec.container_name;
+    let down = format!("berth down {}:{}{}", spec.service, spec.instance, environment_flag(spec));
     match journal.container {
         Some(ContainerStep::Created) => match engine.remove(name).await {
             Ok(_) => report.undone.push(format!("removed container {name}")),
-            Err(error) => report.left.push(format!("container {name} ({error}; `docker rm -f {name}` removes it)")),
+            Err(error) => report.left.push(format!("container {name} ({error}; `{down}` removes it)")),
         },
         Some(ContainerStep::Started) => match engine.stop(name).await {
             Ok(()) => report.undone.push(format!("stopped container {name} again (it was stopped before)")),
@@ -85,12 +108,26 @@ pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledge
         },
         None => {}
     }
+    if let Some(replaced) = &journal.replaced {
+        let restored = async {
+            engine.rename(&replaced.id, name).await?;
+            if replaced.was_running {
+                engine.start_existing(name).await?;
+            }
+            Ok::<(), StartError>(())
+        };
+        match restored.await {
+            Ok(()) => report.undone.push(format!("restored container {name} of the previous configuration")),
+            Err(error) => report.left.push(format!(
+                "the replaced container, stopped, as {} ({error}; `docker rename {0} {name}` restores it)",
+                replaced.set_aside_as
+            )),
+        }
+    }
     for volume in &journal.volumes {
         match engine.remove_volume(volume).await {
             Ok(_) => report.undone.push(format!("removed volume {volume}")),
-            Err(error) => {
-                report.left.push(format!("volume {volume} ({error}; `docker volume rm {volume}` removes it)"))
-            }
+            Err(error) => report.left.push(format!("volume {volume} ({error}; `{down} --volumes` removes it)")),
         }
     }
     if let (Some(directory), false) = (ledger, journal.leases.is_empty()) {
@@ -117,14 +154,16 @@ pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledge
 
 /// What run `run` did to `spec`'s instance, read back from the host: a container or volumes
 /// carrying its run label were created by it; a start reported as `started` started an
-/// existing container. Ports are given back only with a container the run created.
+/// existing container and newly leased `leased_ports`. All the instance's ports are given
+/// back with a container the run created.
 pub async fn journal_of_run(
     engine: &Engine,
     spec: &InstanceSpec,
     run: &str,
     outcome: Option<&str>,
+    leased_ports: &[u16],
 ) -> Result<Journal, StartError> {
-    let mut journal = Journal::default();
+    let mut journal = Journal { leases: leased_ports.to_vec(), ..Journal::default() };
     if let Some(existing) = engine.inspect(&spec.container_name).await? {
         let owned = !matches!(ownership::container(&existing.labels, spec), Ownership::NotOurs { .. });
         if owned && ownership::made_by(&existing.labels, run) {

@@ -37,9 +37,11 @@ pub enum StaleReason {
     },
 }
 
-/// The names of every container on the engine, and when they were listed.
+/// The names of every container on one engine, and when they were listed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerListing {
+    /// The engine's ID: only leases made for containers on it are judged.
+    pub engine: String,
     /// Every container's name, managed by berth or not.
     pub names: HashSet<String>,
     /// When the list was taken, in seconds since the Unix epoch.
@@ -54,6 +56,9 @@ impl ContainerListing {
     /// The container `lease` holds ports for, when the listing proves it gone.
     fn missing<'a>(&self, lease: &'a Lease) -> Option<&'a str> {
         let container = lease.container()?;
+        if lease.engine.as_deref() != Some(self.engine.as_str()) {
+            return None;
+        }
         let settled = self.listed_at.saturating_sub(lease.renewed_at) >= CONTAINER_SETTLE_SECONDS;
         (settled && !self.names.contains(container)).then_some(container)
     }
@@ -139,6 +144,7 @@ mod tests {
             health_endpoint: None,
             slot: None,
             stale_since: None,
+            engine: None,
         }
     }
 
@@ -164,8 +170,14 @@ mod tests {
     #[test]
     fn a_container_lease_is_stale_once_its_container_is_gone_and_the_lease_has_settled() {
         let (alive, exists) = (|_| true, |_: &Path| true);
-        let held = Lease { project: "container:web-dev-1".into(), renewed_at: 1_000, ..lease() };
+        let held = Lease {
+            project: "container:web-dev-1".into(),
+            renewed_at: 1_000,
+            engine: Some("local-engine".into()),
+            ..lease()
+        };
         let listing = |names: &[&str], listed_at| ContainerListing {
+            engine: "local-engine".into(),
             names: names.iter().map(ToString::to_string).collect(),
             listed_at,
         };

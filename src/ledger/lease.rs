@@ -40,6 +40,8 @@ pub struct Lease {
     pub slot: Option<LeaseSlot>,
     /// When a `gc` pass first found the lease stale; cleared when it is healthy again.
     pub stale_since: Option<i64>,
+    /// For a container's lease, the ID of the Docker engine the container runs on.
+    pub engine: Option<String>,
 }
 
 /// A process identified as Google's portserver does: pid plus start time, so a reused
@@ -113,6 +115,11 @@ impl Lease {
     /// The container whose ports this lease holds, when berth leased them for one.
     pub fn container(&self) -> Option<&str> {
         self.project.strip_prefix(CONTAINER_PROJECT_PREFIX)
+    }
+
+    /// Whether `project` is one berth keeps for a container's ports.
+    pub fn is_container_project(project: &str) -> bool {
+        project.starts_with(CONTAINER_PROJECT_PREFIX)
     }
 
     /// Whether the lease's project is a path (stale once the path is gone).

@@ -107,6 +107,12 @@ pub enum LedgerError {
     /// A count of zero ports was asked for.
     #[error("--count must be at least 1")]
     ZeroCount,
+    /// A request names no project or service, or a project berth keeps for its containers.
+    #[error("{problem}")]
+    InvalidRequest {
+        /// What is wrong, and what to do.
+        problem: String,
+    },
     /// A port a project claims is leased to another project.
     #[error(
         "port {port} is leased to project `{project}` (service `{service}`) in the host ledger; release it there first"
@@ -155,7 +161,10 @@ impl LedgerError {
             Self::Busy { .. } => FailureKind::LedgerBusy,
             Self::Exhausted { .. } => FailureKind::PortsExhausted,
             Self::LeasedElsewhere { .. } => FailureKind::PortLeased,
-            Self::ZeroCount | Self::UnknownProject { .. } | Self::NothingToRelease { .. } => FailureKind::InvalidInput,
+            Self::ZeroCount
+            | Self::InvalidRequest { .. }
+            | Self::UnknownProject { .. }
+            | Self::NothingToRelease { .. } => FailureKind::InvalidInput,
             Self::NoStateDir
             | Self::StateDir { .. }
             | Self::NotALedger { .. }

@@ -59,10 +59,13 @@ const MIGRATIONS: &[M<'static>] = &[
         UPDATE ledger_state SET deletions = deletions + 1;
     END;",
     ),
+    // The Docker engine (its ID) a container lease's container runs on, so that gc asks
+    // only that engine whether the container still exists.
+    M::up("ALTER TABLE leases ADD COLUMN engine TEXT;"),
 ];
 
 const LEASE_COLUMNS: &str = "port, protocol, project, service, purpose, owner_pid, owner_start_time, created_at, \
-     renewed_at, ttl_seconds, health_endpoint, slot_service, slot_instance, slot_key, stale_since";
+     renewed_at, ttl_seconds, health_endpoint, slot_service, slot_instance, slot_key, stale_since, engine";
 
 /// An open ledger.
 #[derive(Debug)]
@@ -126,6 +129,7 @@ impl Ledger {
         is_free: impl Fn(u16) -> bool,
         now: i64,
     ) -> Result<Vec<Lease>, LedgerError> {
+        check_request(request)?;
         let path = self.path.clone();
         let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate).at(&path)?;
         let mut existing = select(
@@ -158,10 +162,16 @@ impl Ledger {
     }
 
     /// Records that `project` holds each of `claims` (specific ports, such as a container's
-    /// registry slots). A port already leased to the same project is renewed; one leased to
-    /// another project fails the whole claim. Returns the ports newly leased, which are
-    /// what undoing this claim gives back.
-    pub fn claim(&mut self, project: &str, claims: &[Claim], now: i64) -> Result<Vec<u16>, LedgerError> {
+    /// registry slots) for a container on `engine` (the Docker engine's ID). A port already
+    /// leased to the same project is renewed; one leased to another project fails the whole
+    /// claim. Returns the ports newly leased, which are what undoing this claim gives back.
+    pub fn claim(
+        &mut self,
+        project: &str,
+        claims: &[Claim],
+        engine: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<u16>, LedgerError> {
         let path = self.path.clone();
         let transaction = self.write_transaction()?;
         let mut leased = Vec::new();
@@ -179,8 +189,8 @@ impl Ledger {
                 Some(_) => {
                     transaction
                         .execute(
-                            "UPDATE leases SET renewed_at = ?2, stale_since = NULL WHERE port = ?1",
-                            params![claim.port, now],
+                            "UPDATE leases SET renewed_at = ?2, stale_since = NULL, engine = ?3 WHERE port = ?1",
+                            params![claim.port, now, engine],
                         )
                         .at(&path)?;
                 }
@@ -188,8 +198,8 @@ impl Ledger {
                     transaction
                         .execute(
                             "INSERT INTO leases (port, protocol, project, service, purpose, created_at, renewed_at,
-                                                 slot_service, slot_instance, slot_key)
-                             VALUES (?1, 'tcp', ?2, ?3, ?4, ?5, ?5, ?3, ?6, ?7)",
+                                                 slot_service, slot_instance, slot_key, engine)
+                             VALUES (?1, 'tcp', ?2, ?3, ?4, ?5, ?5, ?3, ?6, ?7, ?8)",
                             params![
                                 claim.port,
                                 project,
@@ -197,7 +207,8 @@ impl Ledger {
                                 claim.purpose,
                                 now,
                                 claim.slot.instance,
-                                claim.slot.key
+                                claim.slot.key,
+                                engine
                             ],
                         )
                         .at(&path)?;
@@ -328,6 +339,21 @@ impl Ledger {
         let path = self.path.clone();
         self.connection.transaction_with_behavior(TransactionBehavior::Immediate).at(&path)
     }
+}
+
+/// A request must name its project and service, and may not use the project berth keeps for
+/// a container's own ports: `berth down` releases that project whole.
+fn check_request(request: &AllocationRequest) -> Result<(), LedgerError> {
+    let problem = if request.project.trim().is_empty() {
+        "the project is empty: name one with --project (or BERTH_PROJECT)".to_string()
+    } else if request.service.trim().is_empty() {
+        "the service is empty: name what the ports are for with --service".to_string()
+    } else if Lease::is_container_project(&request.project) {
+        format!("project `{}` is berth's own, for a container's ports; choose another project name", request.project)
+    } else {
+        return Ok(());
+    };
+    Err(LedgerError::InvalidRequest { problem })
 }
 
 fn configure(connection: &mut Connection, path: &Path) -> Result<(), LedgerError> {
@@ -510,6 +536,7 @@ fn lease_from_row(row: &Row<'_>) -> rusqlite::Result<Lease> {
         health_endpoint: row.get("health_endpoint")?,
         slot,
         stale_since: row.get("stale_since")?,
+        engine: row.get("engine")?,
     })
 }
 

@@ -99,6 +99,9 @@ pub struct UndoRequest {
     /// stopped again); `None` when the start failed or its outcome is unknown.
     #[serde(default)]
     pub outcome: Option<String>,
+    /// The ports the start reported it newly leased; given back.
+    #[serde(default)]
+    pub leased_ports: Vec<u16>,
 }
 
 /// What a stop did.
@@ -148,6 +151,9 @@ pub struct ServiceStarted {
     pub seconds: f64,
     /// The host whose worker ran it.
     pub host: String,
+    /// The ports this start newly leased (a compensation gives back exactly these).
+    #[serde(default)]
+    pub leased_ports: Vec<u16>,
 }
 
 /// Input of `service_status`.

@@ -32,6 +32,8 @@ pub enum FailureKind {
     PortLeased,
     /// The ledger has too few free ports for a request.
     PortsExhausted,
+    /// A volume to remove is used by another container.
+    VolumeInUse,
     /// The instance did not become ready in time.
     NotReady,
     /// The container exited before it was ready.
@@ -54,7 +56,7 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// Every kind, for documentation and retry policies.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::InvalidInput,
         Self::InvalidSpec,
         Self::EngineSetting,
@@ -65,6 +67,7 @@ impl FailureKind {
         Self::PortTaken,
         Self::PortLeased,
         Self::PortsExhausted,
+        Self::VolumeInUse,
         Self::NotReady,
         Self::ExitedEarly,
         Self::Unhealthy,
@@ -89,6 +92,7 @@ impl FailureKind {
             Self::PortTaken => "PortTaken",
             Self::PortLeased => "PortLeased",
             Self::PortsExhausted => "PortsExhausted",
+            Self::VolumeInUse => "VolumeInUse",
             Self::NotReady => "NotReady",
             Self::ExitedEarly => "ExitedEarly",
             Self::Unhealthy => "Unhealthy",
@@ -125,6 +129,7 @@ impl FailureKind {
             | Self::PortTaken
             | Self::PortLeased
             | Self::PortsExhausted
+            | Self::VolumeInUse
             | Self::NotReady
             | Self::ExitedEarly
             | Self::Unhealthy

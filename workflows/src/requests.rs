@@ -229,4 +229,84 @@ mod tests {
         let typo = serde_json::from_str::<TearDownInput>(r#"{"specs": ["web"], "volume": true}"#).expect_err("typo");
         assert!(typo.to_string().contains("unknown field `volume`"));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::activities::{StartRequest, StopRequest};
+
+        /// JSON objects whose keys are the requests' own field names or near misses, with
+        /// values of every JSON kind: what a person or a workflow in another SDK might send.
+        fn request_json() -> impl Strategy<Value = serde_json::Value> {
+            let key = prop::sample::select(vec![
+                "specs",
+                "env",
+                "host",
+                "recreate",
+                "start_timeout_seconds",
+                "heartbeat_timeout_seconds",
+                "maximum_attempts",
+                "parallel",
+                "keep_failed",
+                "volumes",
+                "force",
+                "service",
+                "instance_id",
+                "timeout_seconds",
+                "run",
+                "instanceId",
+                "volume",
+                "start_timeout",
+            ]);
+            let word = prop::sample::select(vec![
+                "web",
+                "web:0",
+                "web:0-2",
+                "web:3-1",
+                "web:0-4294967295",
+                ":1",
+                "",
+                "web:x",
+                "a:b:c",
+                "web:7",
+            ]);
+            let value = prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::from),
+                any::<u64>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                word.clone().prop_map(serde_json::Value::from),
+                prop::collection::vec(word, 0..4).prop_map(serde_json::Value::from),
+            ];
+            prop::collection::btree_map(key, value, 0..8).prop_map(|fields| {
+                serde_json::Value::Object(fields.into_iter().map(|(key, value)| (key.to_string(), value)).collect())
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_request_is_refused_in_words_or_bounded_never_a_panic(input in request_json()) {
+                if let Ok(request) = serde_json::from_value::<SpinUpInput>(input.clone()) {
+                    match request.starts("run") {
+                        Ok(starts) => {
+                            prop_assert!(!starts.is_empty() && starts.len() <= MAXIMUM_INSTANCES);
+                            prop_assert!(request.maximum_attempts >= 1 && request.parallel >= 1);
+                            prop_assert!(request.start_timeout_seconds.is_none_or(|seconds| (1..=MAXIMUM_TIMEOUT_SECONDS).contains(&seconds)));
+                        }
+                        Err(problem) => prop_assert!(!problem.is_empty() && !problem.contains('\n')),
+                    }
+                }
+                if let Ok(request) = serde_json::from_value::<TearDownInput>(input.clone())
+                    && let Ok(stops) = request.stops()
+                {
+                    prop_assert!(!stops.is_empty() && stops.len() <= MAXIMUM_INSTANCES);
+                }
+                let _ = serde_json::from_value::<StartRequest>(input.clone());
+                if let Ok(stop) = serde_json::from_value::<StopRequest>(input.clone()) {
+                    prop_assert!(input.get("instance_id").is_some(), "a stop always names its instance: {stop:?}");
+                }
+            }
+        }
+    }
 }

@@ -18,6 +18,11 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The one instance `instance` of `service`.
+    pub fn one(service: &str, instance: u32) -> Self {
+        Self { service: service.to_string(), first: instance, last: instance }
+    }
+
     /// Every instance id selected.
     pub fn instances(&self) -> std::ops::RangeInclusive<u32> {
         self.first..=self.last

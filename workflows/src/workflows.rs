@@ -230,6 +230,7 @@ impl SpinUp {
                     env: target.env.clone(),
                     run: run.clone(),
                     outcome: result.as_ref().ok().map(|started| started.outcome.clone()),
+                    leased_ports: result.as_ref().map(|started| started.leased_ports.clone()).unwrap_or_default(),
                 };
                 let options = for_instance(&undo_options, "undo", Some(&request.service), request.instance_id);
                 ctx.execute_activity(UndoStart, request, options)

@@ -228,16 +228,21 @@ fn claims_record_slots_and_refuse_ports_of_other_projects() {
         slot: LeaseSlot { service: "kafka".into(), instance, key: "broker_port".into() },
         purpose: "container kafka-development-1".into(),
     };
-    assert_eq!(ledger.claim("container:kafka-development-1", &[claim(9192, 1)], 10).expect("claim"), [9192]);
     assert_eq!(
-        ledger.claim("container:kafka-development-1", &[claim(9192, 1)], 20).expect("claiming again renews"),
+        ledger.claim("container:kafka-development-1", &[claim(9192, 1)], Some("engine"), 10).expect("claim"),
+        [9192]
+    );
+    assert_eq!(
+        ledger
+            .claim("container:kafka-development-1", &[claim(9192, 1)], Some("engine"), 20)
+            .expect("claiming again renews"),
         [] as [u16; 0],
         "a renewal leases nothing new"
     );
     let lease = ledger.lease_on(9192).expect("lookup").expect("leased");
     assert_eq!(lease.slot, Some(LeaseSlot { service: "kafka".into(), instance: 1, key: "broker_port".into() }));
     assert_eq!((lease.created_at, lease.renewed_at), (10, 20));
-    let error = ledger.claim("someone-else", &[claim(9292, 2), claim(9192, 1)], 30).expect_err("taken");
+    let error = ledger.claim("someone-else", &[claim(9292, 2), claim(9192, 1)], None, 30).expect_err("taken");
     assert_eq!(
         error.to_string(),
         "port 9192 is leased to project `container:kafka-development-1` (service `kafka`) in the host ledger; release it there first"
