@@ -16,7 +16,7 @@ work=$(mktemp -d)
 # The baseline builds in a worktree with a target directory of its own (kept for the next
 # run): sharing this checkout's would let one build take the other's crates of the same name.
 git worktree add -q --detach "$work/baseline" "$baseline_rev"
-trap 'git worktree remove --force "$work/baseline"; "$work/current" --registry "$work/registry.yaml" down web:0-9 --volumes --force >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'git worktree remove --force "$work/baseline" || true; docker rm -f $(docker ps -aq --filter label=io.berth.env=rollbackbench) >/dev/null 2>&1 || true; docker volume rm $(docker volume ls -q --filter label=io.berth.env=rollbackbench) >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 cargo build --release -q --manifest-path "$work/baseline/Cargo.toml" --target-dir "$PWD/target/baseline"
 cp target/baseline/release/berth "$work/baseline-berth"
 cargo build --release -q
@@ -35,15 +35,16 @@ web:
     volumes:
       data: /data
 YAML
-export BERTH_STATE_DIR=$work/state
-clean="$work/current --registry $work/registry.yaml down web:0-9 --force >/dev/null 2>&1"
+# Each binary keeps its own ledger: the baseline cannot open a ledger of a newer schema.
+baseline="env BERTH_STATE_DIR=$work/baseline-state $work/baseline-berth --registry $work/registry.yaml"
+current="env BERTH_STATE_DIR=$work/state $work/current --registry $work/registry.yaml"
+clean="docker rm -f \$(docker ps -aq --filter label=io.berth.env=rollbackbench) >/dev/null 2>&1 || true"
 hyperfine --runs "$runs" --export-json "$work/up.json" --prepare "$clean" \
-  -n "berth up, baseline $baseline_rev" "$work/baseline-berth --registry $work/registry.yaml up web:0-9 --parallel 10" \
-  -n "berth up, this checkout" "$work/current --registry $work/registry.yaml up web:0-9 --parallel 10" >/dev/null 2>&1
-up="$work/current --registry $work/registry.yaml up web:0-9 --parallel 10 >/dev/null 2>&1"
-hyperfine --runs "$runs" --export-json "$work/down.json" --prepare "$up" \
-  -n "berth down, baseline $baseline_rev" "$work/baseline-berth --registry $work/registry.yaml down web:0-9 --parallel 10" \
-  -n "berth down, this checkout" "$work/current --registry $work/registry.yaml down web:0-9 --parallel 10" >/dev/null 2>&1
+  -n "berth up, baseline $baseline_rev" "$baseline up web:0-9 --parallel 10" \
+  -n "berth up, this checkout" "$current up web:0-9 --parallel 10" >/dev/null
+hyperfine --runs "$runs" --export-json "$work/down.json" \
+  -n "berth down, baseline $baseline_rev" --prepare "$baseline up web:0-9 --parallel 10 >/dev/null 2>&1" "$baseline down web:0-9 --parallel 10" \
+  -n "berth down, this checkout" --prepare "$current up web:0-9 --parallel 10 >/dev/null 2>&1" "$current down web:0-9 --parallel 10" >/dev/null
 
 python3 - "$work/up.json" "$work/down.json" <<'PY'
 import json, sys

@@ -148,7 +148,11 @@ impl BerthActivities {
             }
         };
         match result {
-            Ok(started) => Ok(started.into_contract(self.host.clone())),
+            Ok(started) => {
+                // An activity's start is its own run's whole work once it succeeds.
+                containers::start::finish(&self.engine, &spec, &started, self.ledger.clone()).await;
+                Ok(started.into_contract(self.host.clone()))
+            }
             Err(_) if ctx.is_cancelled() => Err(ActivityError::cancelled()),
             Err(failed) => Err(failure(failed.kind(), failed.to_string())),
         }

@@ -522,3 +522,44 @@ fn an_interrupt_at_any_moment_of_up_leaves_nothing_behind() {
         assert!(leases(&scene).is_empty(), "after {delay} ms a lease is left:\n{stderr}");
     }
 }
+
+#[test]
+fn a_failed_recreate_of_several_instances_restores_every_one() {
+    let mut scene = DockerScene::new("recreatemany", 3, WEB);
+    scene.remove_on_drop("web:0-1");
+    up_json(&scene, &["web:0-1"]);
+    let originals: Vec<String> =
+        (0..2).map(|instance| running(&scene.container("web", instance)).expect("running")).collect();
+    let registry = std::fs::read_to_string(scene.registry.path()).expect("read");
+    // The new configuration works for instance 0 and not for instance 1.
+    std::fs::write(
+        scene.registry.path(),
+        registry.replace("exec httpd", "test {instance_id} = 0 || exit 3; exec httpd"),
+    )
+    .expect("write");
+    scene
+        .berth()
+        .args(["up", "web:0-1", "--recreate"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ExitedEarly"));
+    for (instance, original) in originals.iter().enumerate() {
+        let name = scene.container("web", u16::try_from(instance).expect("small"));
+        assert_eq!(running(&name).as_ref(), Some(original), "{name} is back, running, as it was");
+    }
+    assert_eq!(containers_of(&scene.environment).len(), 2, "no replacement and no set-aside container is left");
+}
+
+#[test]
+fn a_recreate_that_moves_ports_gives_back_the_old_leases() {
+    let mut scene = DockerScene::new("recreateports", 2, &WEB.replace("max_instances: 3", "max_instances: 1"));
+    scene.remove_on_drop("web:0");
+    up_json(&scene, &["web"]);
+    let registry = std::fs::read_to_string(scene.registry.path()).expect("read");
+    let moved = registry.replace(&format!("port: {}", scene.base), &format!("port: {}", scene.base + 1));
+    std::fs::write(scene.registry.path(), moved).expect("write");
+    scene.berth().args(["up", "web", "--recreate"]).assert().success();
+    let ports: Vec<u64> = leases(&scene).iter().filter_map(|lease| lease["port"].as_u64()).collect();
+    assert_eq!(ports, [u64::from(scene.base) + 1], "only the new configuration's port stays leased");
+    assert_eq!(containers_of(&scene.environment), [scene.container("web", 0)]);
+}

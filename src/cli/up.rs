@@ -136,13 +136,21 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
         });
         let results = start_all(&engine, &specs, &options, usize::from(args.parallel), &interrupted).await;
         signals.abort();
-        let was_interrupted = *interrupted.borrow();
         let mut report = Report { started: Vec::new(), failed: Vec::new(), undone: Undone::default() };
         for (spec, result) in specs.iter().zip(&results) {
             if let Err(failed) = result {
                 report.failed.push(failure(spec, failed));
                 report.undone.undone.extend(failed.undone.undone.iter().cloned());
                 report.undone.left.extend(failed.undone.left.iter().cloned());
+            }
+        }
+        // A signal after every instance was ready came too late to stop anything.
+        let was_interrupted = *interrupted.borrow() && !report.failed.is_empty();
+        if report.failed.is_empty() || args.keep_failed {
+            for (spec, started) in
+                specs.iter().zip(&results).filter_map(|(spec, result)| Some((spec, result.as_ref().ok()?)))
+            {
+                containers::start::finish(&engine, spec, started, options.ledger.clone()).await;
             }
         }
         if report.failed.is_empty() || args.keep_failed {
@@ -253,15 +261,12 @@ fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
 }
 
 fn summary(undone: &Undone) -> String {
-    let mut text = if undone.undone.is_empty() {
-        "nothing to undo: this run had made nothing".to_string()
-    } else {
-        format!("undone: {}", undone.undone.join(", "))
-    };
-    if !undone.left.is_empty() {
-        text.push_str(&format!("; left: {}", undone.left.join(", ")));
+    match (undone.undone.is_empty(), undone.left.is_empty()) {
+        (true, true) => "nothing to undo: this run had made nothing".to_string(),
+        (false, true) => format!("undone: {}", undone.undone.join(", ")),
+        (true, false) => format!("left: {}", undone.left.join(", ")),
+        (false, false) => format!("undone: {}; left: {}", undone.undone.join(", "), undone.left.join(", ")),
     }
-    text
 }
 
 pub(super) fn table(started: &[ServiceStarted]) -> String {

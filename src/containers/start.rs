@@ -192,11 +192,6 @@ pub async fn start(
     match result {
         Ok(mut started) => {
             METRICS.start_duration.with_label_values(&[spec.service.as_str()]).observe(begun.elapsed().as_secs_f64());
-            if let Some(replaced) = journal.replaced.take()
-                && let Err(error) = engine.remove(&replaced.id).await
-            {
-                tracing::warn!(container = %replaced.set_aside_as, %error, "replaced_container_not_removed");
-            }
             started.journal = journal;
             Ok(started)
         }
@@ -361,6 +356,34 @@ async fn started_elsewhere(engine: &Engine, name: &str) -> Result<bool, StartErr
         }
     }
     Ok(false)
+}
+
+/// Completes a start once the run it belongs to has succeeded as a whole: removes the
+/// container a `--recreate` set aside, and gives back the leases of ports the new
+/// configuration no longer uses. Until then, undoing the run can still restore it all.
+pub async fn finish(engine: &Engine, spec: &InstanceSpec, started: &Started, ledger: Option<PathBuf>) {
+    if let Some(replaced) = &started.journal.replaced
+        && let Err(error) = engine.remove(&replaced.id).await
+    {
+        tracing::warn!(container = %replaced.set_aside_as, %error, "replaced_container_not_removed");
+    }
+    let Some(directory) = ledger.filter(|_| started.journal.replaced.is_some()) else { return };
+    let project = container_project(&spec.container_name);
+    let current: Vec<u16> = spec.ports.iter().map(|binding| binding.host_port).collect();
+    let released = tokio::task::spawn_blocking(move || {
+        let mut ledger = Ledger::open(&directory)?;
+        let old: Vec<u16> = ledger
+            .leases(Some(&project))?
+            .iter()
+            .map(|lease| lease.port)
+            .filter(|port| !current.contains(port))
+            .collect();
+        ledger.release_ports(&project, &old)
+    })
+    .await;
+    if let Ok(Err(error)) = released {
+        tracing::warn!(container = %spec.container_name, %error, "old_configuration_leases_not_released");
+    }
 }
 
 /// Creates the volumes the instance lacks; an existing one must be berth's for this instance.

@@ -105,12 +105,17 @@ pub async fn stop(engine: &Engine, spec: &InstanceSpec, options: &StopOptions) -
             Err(error) => return Err(partly(error, &stopped, name)),
         }
     }
+    let mut first_failure = None;
     for volume in volumes {
         match engine.remove_volume(&volume).await {
             Ok(true) => stopped.volumes_removed.push(volume),
             Ok(false) => {}
-            Err(error) => return Err(partly(error, &stopped, name)),
+            // The other volumes are still removed; the first failure is reported with all done.
+            Err(error) => first_failure = first_failure.or(Some(error)),
         }
+    }
+    if let Some(error) = first_failure {
+        return Err(partly(error, &stopped, name));
     }
     tracing::info!(service = %spec.service, instance = spec.instance, container = %name, removed = stopped.removed, volumes = ?stopped.volumes_removed, released = ?stopped.released_ports, "container_stopped");
     Ok(stopped)
