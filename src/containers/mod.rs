@@ -169,7 +169,7 @@ pub enum StartError {
     #[error(transparent)]
     Ledger(LedgerError),
     /// The operation was cut short (a signal, a cancelled activity).
-    #[error("{name}: interrupted")]
+    #[error("the work on {name} was interrupted")]
     Interrupted {
         /// The container.
         name: String,

@@ -36,7 +36,9 @@ pub fn container(labels: &HashMap<String, String>, spec: &InstanceSpec) -> Owner
     }
     match labels.get(HASH_LABEL) {
         Some(hash) if hash == spec.config_hash() => Ownership::Ours,
-        running => Ownership::OtherConfiguration { running: running.cloned().unwrap_or_default() },
+        running => Ownership::OtherConfiguration {
+            running: running.filter(|hash| !hash.is_empty()).cloned().unwrap_or_else(|| "none".to_string()),
+        },
     }
 }
 
@@ -52,8 +54,10 @@ pub fn made_by(labels: &HashMap<String, String>, run: &str) -> bool {
 }
 
 fn foreign(labels: &HashMap<String, String>, spec: &InstanceSpec) -> Option<String> {
-    if labels.get(MANAGED_LABEL).map(String::as_str) != Some("true") {
-        return Some("it has no berth labels (berth did not make it)".to_string());
+    match labels.get(MANAGED_LABEL).map(String::as_str) {
+        Some("true") => {}
+        None => return Some("it has no berth labels (berth did not make it)".to_string()),
+        Some(other) => return Some(format!("its {MANAGED_LABEL} label is `{other}`, not `true`")),
     }
     let label = |name: &str| labels.get(name).map_or("?", String::as_str);
     let instance = spec.instance.to_string();
@@ -121,9 +125,15 @@ mod tests {
             elsewhere.insert(name.into(), value.into());
             assert!(matches!(container(&elsewhere, &spec), Ownership::NotOurs { .. }), "{name}={value}");
         }
-        let mut unmanaged = ours;
-        unmanaged.insert(MANAGED_LABEL.into(), "false".into());
-        assert!(matches!(container(&unmanaged, &spec), Ownership::NotOurs { .. }));
+        let mut unmanaged = ours.clone();
+        unmanaged.insert(MANAGED_LABEL.into(), "TRUE".into());
+        assert_eq!(
+            container(&unmanaged, &spec),
+            Ownership::NotOurs { reason: "its io.berth.managed label is `TRUE`, not `true`".into() }
+        );
+        let mut unhashed = ours;
+        unhashed.remove(HASH_LABEL);
+        assert_eq!(container(&unhashed, &spec), Ownership::OtherConfiguration { running: "none".into() });
     }
 
     #[test]
