@@ -12,8 +12,8 @@ use berth_workflows::{FailureKind, TearDownInput};
 use clap::Args;
 use futures_util::StreamExt;
 
+use super::failures::{self, Failure};
 use super::output::emit;
-use super::up::Failure;
 use super::via_temporal::{self, Target};
 use super::{Outcome, engine_target, manager, runtime};
 use crate::containers::{self, Engine, Selection, StopOptions};
@@ -119,13 +119,8 @@ pub(super) fn report(stopped: &[ServiceStopped], failed: &[Failure]) -> anyhow::
     let mut lines: Vec<String> = stopped.iter().map(line).collect();
     lines.sort();
     emit(&lines.concat(), None)?;
-    for failure in failed {
-        eprintln!(
-            "error: {}[{}] ({}): {}: {}",
-            failure.service, failure.instance, failure.container, failure.kind, failure.error
-        );
-    }
-    Ok(failed.iter().map(|failure| failure.kind.exit_code()).max().map_or(Outcome::Clean, Outcome::Exit))
+    failures::print(failed);
+    Ok(failures::outcome(failed))
 }
 
 fn line(stopped: &ServiceStopped) -> String {

@@ -12,6 +12,7 @@ mod check;
 mod completions;
 mod down;
 mod export;
+mod failures;
 mod gc;
 mod leases;
 mod ledger_args;

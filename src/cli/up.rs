@@ -17,6 +17,7 @@ use clap::Args;
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use super::failures::{self, Failure};
 use super::output::{OutputFormat, emit, emit_json};
 use super::via_temporal::{self, Target};
 use super::{Outcome, engine_target, manager, runtime};
@@ -81,16 +82,6 @@ fn start_timeout(text: &str) -> Result<Duration, String> {
         return Err(format!("must be between 1s and {}", humantime::format_duration(Duration::from_secs(limit))));
     }
     Ok(timeout)
-}
-
-/// One instance that failed.
-#[derive(Debug, Serialize)]
-pub(super) struct Failure {
-    pub(super) service: String,
-    pub(super) instance: u32,
-    pub(super) container: String,
-    pub(super) kind: FailureKind,
-    pub(super) error: String,
 }
 
 #[derive(Serialize)]
@@ -172,11 +163,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
         } else if !report.failed.is_empty() && args.format == OutputFormat::Table {
             eprintln!("{}", summary(&report.undone));
         }
-        Ok(if was_interrupted {
-            Outcome::Exit(130)
-        } else {
-            report.failed.iter().map(|failure| failure.kind.exit_code()).max().map_or(Outcome::Clean, Outcome::Exit)
-        })
+        Ok(if was_interrupted { Outcome::Exit(130) } else { failures::outcome(&report.failed) })
     })
 }
 
@@ -251,12 +238,7 @@ fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
         OutputFormat::Json => emit_json(report)?,
         OutputFormat::Table => emit(&table(&report.started), None)?,
     }
-    for failure in &report.failed {
-        eprintln!(
-            "error: {}[{}] ({}): {}: {}",
-            failure.service, failure.instance, failure.container, failure.kind, failure.error
-        );
-    }
+    failures::print(&report.failed);
     Ok(())
 }
 

@@ -62,7 +62,7 @@ fn workflow_id(kind: &str) -> String {
 #[derive(Serialize)]
 struct Report {
     started: Vec<ServiceStarted>,
-    failed: Vec<super::up::Failure>,
+    failed: Vec<super::failures::Failure>,
 }
 
 /// Runs `SpinUp` for `request` and prints what `berth up` prints.
@@ -118,9 +118,9 @@ pub(super) async fn tear_down(target: Target<'_>, request: TearDownInput) -> any
     eprintln!("TearDown workflow {id} on {address} (task queue {})", queue(target.host.as_deref()));
     match follow(&handle, &mut termination).await? {
         Followed::Finished(Ok(TearDownOutput { stopped, failed })) => {
-            let failed: Vec<super::up::Failure> = failed
+            let failed: Vec<super::failures::Failure> = failed
                 .into_iter()
-                .map(|failure| super::up::Failure {
+                .map(|failure| super::failures::Failure {
                     container: String::new(),
                     service: failure.service,
                     instance: failure.instance,
