@@ -2,8 +2,10 @@
 //!
 //! Prints every finding (errors, then warnings) and a summary line; `--format json` gives
 //! the same for CI pipelines. Exit 0 clean (warnings allowed), 1 with errors, 2 when the
-//! file cannot be used at all.
+//! file cannot be used at all. Besides the file it checks what this host adds: the port
+//! overrides set in the environment, and the kernel's ephemeral port range.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use clap::{Args, ValueEnum};
@@ -11,7 +13,10 @@ use serde::Serialize;
 
 use super::Outcome;
 use super::output::{emit, emit_json};
-use crate::registry::{self, FindingCode, Registry, Report, Severity};
+use crate::registry::{self, FindingCode, Overrides, PortRange, Registry, Report, Severity};
+
+/// Where Linux keeps the range it picks outgoing connections' local ports from.
+const EPHEMERAL_RANGE_FILE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
 
 /// Arguments of `berth check`.
 #[derive(Debug, Args)]
@@ -19,6 +24,10 @@ pub struct CheckArgs {
     /// Output for people or for machines.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     format: CheckFormat,
+    /// Print only the `net.ipv4.ip_local_reserved_ports` setting that keeps the kernel from
+    /// giving any registry port to an outgoing connection (for /etc/sysctl.d).
+    #[arg(long, conflicts_with = "format")]
+    kernel_reserved_ports: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,10 +63,19 @@ struct JsonSlot<'a> {
     port: u32,
 }
 
-pub(super) fn run(args: CheckArgs, explicit: Option<&Path>) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: CheckArgs, explicit: Option<&Path>, variables: &HashMap<String, String>) -> anyhow::Result<Outcome> {
     let path = registry::locate(explicit)?;
     let loaded = registry::load_file(&path)?;
-    let report = registry::validate(&loaded);
+    let mut report = registry::validate(&loaded);
+    if args.kernel_reserved_ports {
+        emit(&format!("net.ipv4.ip_local_reserved_ports = {}\n", registry::kernel_reserved_ports(&loaded)), None)?;
+        return Ok(if report.errors() > 0 { Outcome::Findings } else { Outcome::Clean });
+    }
+    report.findings.extend(Overrides::read(&loaded, variables).findings(&loaded));
+    if let Some(range) = ephemeral_range() {
+        report.findings.extend(registry::ephemeral_findings(&loaded, range));
+    }
+    report.findings.sort_by_key(|finding| finding.code().severity());
     match args.format {
         CheckFormat::Human => emit(&human(&report, &loaded, &path), None)?,
         CheckFormat::Json => emit_json(&json(&report, &loaded, &path))?,
@@ -65,11 +83,21 @@ pub(super) fn run(args: CheckArgs, explicit: Option<&Path>) -> anyhow::Result<Ou
     Ok(if report.errors() > 0 { Outcome::Findings } else { Outcome::Clean })
 }
 
+/// The kernel's ephemeral port range; `None` where it cannot be read (not Linux).
+fn ephemeral_range() -> Option<PortRange> {
+    let text = std::fs::read_to_string(EPHEMERAL_RANGE_FILE).ok()?;
+    let mut numbers = text.split_whitespace().map(|number| number.parse::<u16>().ok());
+    PortRange::new(numbers.next()??, numbers.next()??)
+}
+
 fn human(report: &Report, registry: &Registry, path: &Path) -> String {
     let mut text = String::new();
     for finding in &report.findings {
         let code = finding.code();
         text.push_str(&format!("{}[{code}]: {}\n", code.severity(), finding.message(registry)));
+    }
+    if report.findings.iter().any(|finding| finding.code() == FindingCode::EphemeralPort) {
+        text.push_str("hint: `berth check --kernel-reserved-ports` prints the sysctl setting that keeps outgoing connections off every registry port (README, \"Ephemeral ports\")\n");
     }
     text.push_str(&format!(
         "{}: {} services, {} slots: {} error(s), {} warning(s)\n",

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use crate::registry::{container_name, volume_name};
 use crate::registry::{Ready, ResolvedPort, Service, expand};
 
 /// Label on every container and volume berth manages.
@@ -105,25 +106,6 @@ struct Shape<'a> {
     env: &'a BTreeMap<String, String>,
     ports: &'a [PortBinding],
     volumes: &'a [VolumeMount],
-}
-
-/// The container name of an instance: instance 0 keeps the bare name.
-pub fn container_name(service: &str, environment: &str, instance: u16) -> String {
-    match instance {
-        0 => format!("{service}-{environment}"),
-        _ => format!("{service}-{environment}-{instance}"),
-    }
-}
-
-/// The name of an instance's volume: `kafka-data`, `kafka-data-1`. Environments other than
-/// the registry's default carry their name too (`kafka-staging-data-1`) so that they never
-/// share data with the default environment.
-pub fn volume_name(service: &str, volume: &str, environment: Option<&str>, instance: u16) -> String {
-    let prefix = environment.map_or_else(|| service.to_string(), |environment| format!("{service}-{environment}"));
-    match instance {
-        0 => format!("{prefix}-{volume}"),
-        _ => format!("{prefix}-{volume}-{instance}"),
-    }
 }
 
 /// Builds the spec of `service`'s instance whose ports are `ports` (all keys, one instance,

@@ -15,27 +15,31 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::model::Service;
+use super::names::{self, NameKind};
 
 /// How long an instance may take to become ready when the section does not say.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest `timeout:` a section may set: a day, as for `berth up --timeout`.
+pub const MAXIMUM_READY_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// The `container:` section of a service.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerSection {
     /// The image, which must already be on the host (nothing is pulled).
+    #[serde(deserialize_with = "image")]
     pub image: String,
     /// Replaces the image's command; each argument is a template.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "command")]
     pub command: Option<Vec<String>>,
     /// Environment variables; values are templates.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "environment")]
     pub env: BTreeMap<String, String>,
     /// Container-side port per port key; a key left out listens on its host port inside too.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "container_ports")]
     pub ports: BTreeMap<String, u16>,
     /// Named volumes: `data: /var/lib/x` mounts volume `{service}-data[-N]` at that path.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "volumes")]
     pub volumes: BTreeMap<String, String>,
     /// The host address ports are published on.
     #[serde(default = "loopback")]
@@ -84,9 +88,9 @@ const STRATEGIES: &[&str] = &["tcp", "http", "log", "healthcheck", "command"];
 #[serde(deny_unknown_fields)]
 struct HttpReady {
     port: String,
-    #[serde(default = "root")]
+    #[serde(default = "root", deserialize_with = "http_path")]
     path: String,
-    #[serde(default = "ok_status")]
+    #[serde(default = "ok_status", deserialize_with = "http_status")]
     status: u16,
 }
 
@@ -94,7 +98,7 @@ struct HttpReady {
 #[serde(deny_unknown_fields)]
 struct LogReady {
     pattern: String,
-    #[serde(default = "once")]
+    #[serde(default = "once", deserialize_with = "log_times")]
     times: u32,
 }
 
@@ -134,7 +138,7 @@ impl<'de> Visitor<'de> for ReadyVisitor {
                 let LogReady { pattern, times } = map.next_value()?;
                 Ready::Log { pattern, times }
             }
-            "command" => Ready::Command(map.next_value()?),
+            "command" => Ready::Command(map.next_value::<Arguments>()?.0),
             "healthcheck" => {
                 map.next_value::<de::IgnoredAny>()?;
                 Ready::Healthcheck
@@ -182,12 +186,177 @@ fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::E
 
         // Parsed inside the visitor so the error carries the value's own line and column.
         fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
-            humantime::parse_duration(text)
-                .map_err(|error| E::custom(format_args!("`{text}` is not a duration such as 30s or 2m: {error}")))
+            let duration = humantime::parse_duration(text).map_err(|error| {
+                E::custom(format_args!("{} is not a duration such as 30s or 2m: {error}", names::shown(text)))
+            })?;
+            if duration < Duration::from_secs(1) || duration > MAXIMUM_READY_TIMEOUT {
+                return Err(E::custom(format_args!(
+                    "timeout {} is out of range: a start may take from 1s to 1d",
+                    names::shown(text)
+                )));
+            }
+            Ok(duration)
         }
     }
 
     deserializer.deserialize_str(DurationVisitor)
+}
+
+fn image<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    de::DeserializeSeed::deserialize(CheckedText { rule: names::check_image }, deserializer)
+}
+
+/// A command or exec line: at least one argument, none holding a NUL byte.
+struct Arguments(Vec<String>);
+
+impl<'de> Deserialize<'de> for Arguments {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let arguments = Vec::<String>::deserialize(deserializer)?;
+        if arguments.is_empty() {
+            return Err(de::Error::custom("a command needs at least the program to run, such as [redis-cli, ping]"));
+        }
+        for argument in &arguments {
+            names::check_argument("argument", argument).map_err(de::Error::custom)?;
+        }
+        Ok(Self(arguments))
+    }
+}
+
+fn command<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+    Arguments::deserialize(deserializer).map(|arguments| Some(arguments.0))
+}
+
+/// A string checked by `rule` inside its visitor, where the parser still stands on it.
+#[derive(Clone, Copy)]
+struct CheckedText {
+    rule: fn(&str) -> Result<(), String>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for CheckedText {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for CheckedText {
+    type Value = String;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<String, E> {
+        (self.rule)(text).map_err(E::custom)?;
+        Ok(text.to_string())
+    }
+}
+
+/// A container-side port, 1 to 65535, checked where the parser stands.
+#[derive(Clone, Copy)]
+struct ContainerPort;
+
+impl<'de> de::DeserializeSeed<'de> for ContainerPort {
+    type Value = u16;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u16, D::Error> {
+        deserializer.deserialize_i64(self)
+    }
+}
+
+impl Visitor<'_> for ContainerPort {
+    type Value = u16;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a container port from 1 to 65535")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<u16, E> {
+        u16::try_from(value).ok().filter(|port| *port >= 1).ok_or_else(|| {
+            E::custom(format_args!("container port {value} is out of range: ports are whole numbers from 1 to 65535"))
+        })
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<u16, E> {
+        self.visit_i64(i64::try_from(value).unwrap_or(i64::MAX))
+    }
+}
+
+/// A map whose keys follow `key_rule` and whose values are read by `value`.
+struct CheckedMap<S> {
+    key_rule: fn(&str) -> Result<(), String>,
+    value: S,
+}
+
+impl<'de, S: de::DeserializeSeed<'de> + Copy> Visitor<'de> for CheckedMap<S> {
+    type Value = BTreeMap<String, S::Value>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = BTreeMap::new();
+        while let Some(key) = map.next_key_seed(CheckedText { rule: self.key_rule })? {
+            let value = map.next_value_seed(self.value)?;
+            if entries.insert(key.clone(), value).is_some() {
+                return Err(de::Error::custom(format_args!("duplicate key {}: give it once", names::shown(&key))));
+            }
+        }
+        Ok(entries)
+    }
+}
+
+fn environment<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let value = CheckedText { rule: |text| names::check_argument("environment value", text) };
+    deserializer.deserialize_map(CheckedMap { key_rule: environment_key, value })
+}
+
+/// What Docker takes as a variable name: not empty, no `=`, no control characters
+/// (dots are fine: Elasticsearch reads `discovery.type`).
+fn environment_key(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains('=') || name.chars().any(|character| character.is_control() || character == ' ') {
+        return Err(format!(
+            "environment variable name {} is not usable: it must not be empty or hold `=`, spaces or control characters",
+            names::shown(name)
+        ));
+    }
+    Ok(())
+}
+
+fn container_ports<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, u16>, D::Error> {
+    deserializer.deserialize_map(CheckedMap { key_rule: names::check_port_key, value: ContainerPort })
+}
+
+fn volumes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let key_rule = |name: &str| names::check_name(NameKind::Volume, name);
+    deserializer.deserialize_map(CheckedMap { key_rule, value: CheckedText { rule: names::check_mount_path } })
+}
+
+fn http_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let rule = |path: &str| {
+        if path.starts_with('/') && !path.chars().any(|character| character.is_control() || character == ' ') {
+            Ok(())
+        } else {
+            Err(format!("HTTP path {} must start with `/` and hold no spaces or control characters", names::shown(path)))
+        }
+    };
+    de::DeserializeSeed::deserialize(CheckedText { rule }, deserializer)
+}
+
+fn http_status<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
+    let status = i64::deserialize(deserializer)?;
+    u16::try_from(status).ok().filter(|status| (100..=599).contains(status)).ok_or_else(|| {
+        de::Error::custom(format_args!("HTTP status {status} is out of range: statuses run from 100 to 599"))
+    })
+}
+
+fn log_times<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let times = i64::deserialize(deserializer)?;
+    u32::try_from(times).ok().filter(|times| *times >= 1).ok_or_else(|| {
+        de::Error::custom(format_args!("`times: {times}` is out of range: a log line must be seen at least once"))
+    })
 }
 
 /// The names every template may use besides the service's port keys.
@@ -241,7 +410,12 @@ impl ContainerSection {
         if let Some(Ready::Log { pattern, .. }) = &self.ready
             && let Err(error) = regex::Regex::new(pattern)
         {
-            problems.push(format!("container.ready.log pattern does not compile: {error}"));
+            problems.push(format!("container.ready.log pattern does not compile: {}", names::one_line(&error.to_string())));
+        }
+        let mut mount_points: Vec<&String> = self.volumes.values().collect();
+        mount_points.sort();
+        for pair in mount_points.windows(2).filter(|pair| pair[0].trim_end_matches('/') == pair[1].trim_end_matches('/')) {
+            problems.push(format!("container.volumes mounts two volumes at {}; Docker allows one per path", pair[0]));
         }
         let templates = self.command.iter().flatten().chain(self.env.values());
         problems.extend(templates.filter_map(|template| expand(template, placeholder).err()));

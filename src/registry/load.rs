@@ -126,7 +126,13 @@ fn resolve(document: Document) -> Registry {
     } else {
         document.environments
     };
-    Registry { services, environments, reserved: document.reserved, dynamic_range: document.dynamic_range }
+    Registry {
+        services,
+        environments,
+        reserved: document.reserved,
+        dynamic_range: document.dynamic_range,
+        overrides: document.overrides.unwrap_or(true),
+    }
 }
 
 #[cfg(test)]

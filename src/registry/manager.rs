@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use once_cell::sync::OnceCell;
 
 use super::load::{self, LoadError};
-use super::model::{Environment, Registry, Service};
+use super::model::{Environment, Registry, Service, Slot};
+use super::overrides::Overrides;
 use super::suggest::did_you_mean;
-use super::validate::validate;
-use super::variables::variable_name;
+use super::validate::{Finding, validate};
+use super::variables::slot_variable;
 
 static GLOBAL: OnceCell<PortManager> = OnceCell::new();
 
@@ -101,9 +102,12 @@ pub enum LookupError {
         /// The port it computes to.
         port: u32,
     },
-    /// An override variable holds something that is not a usable port.
-    #[error("environment variable {variable}={value:?} is not a usable port: {reason}; fix or unset it")]
+    /// An override variable holds something that is not a usable port, or a port this slot
+    /// cannot take.
+    #[error("environment variable {variable}={value:?} cannot set the port of {slot}: {reason}; fix or unset it")]
     BadOverride {
+        /// The slot, written `kafka[1].broker_port`.
+        slot: String,
         /// The variable's name.
         variable: String,
         /// Its value.
@@ -150,7 +154,9 @@ pub struct ResolvedPort {
 pub struct PortManager {
     registry: Registry,
     path: PathBuf,
-    overrides: HashMap<String, String>,
+    overrides: Overrides,
+    /// What is wrong with each slot an override moved somewhere it cannot be.
+    override_problems: HashMap<Slot, String>,
 }
 
 /// A `PortManager` seen through one environment.
@@ -178,13 +184,29 @@ impl PortManager {
     }
 
     /// A manager over an already loaded registry; refused when validation finds errors.
-    pub fn new(registry: Registry, path: PathBuf, overrides: HashMap<String, String>) -> Result<Self, ManagerError> {
+    /// Overrides among `variables` that cannot work make only their own slots unusable.
+    pub fn new(registry: Registry, path: PathBuf, variables: HashMap<String, String>) -> Result<Self, ManagerError> {
         let report = validate(&registry);
         if report.errors() > 0 {
             let first = report.findings[0].message(&registry);
             return Err(ManagerError::Invalid { path, errors: report.errors(), first });
         }
-        Ok(Self { registry, path, overrides })
+        let overrides = Overrides::read(&registry, &variables);
+        for ignored in overrides.ignored() {
+            tracing::info!(variable = %ignored.variable, value = %ignored.value, reason = ignored.reason, "override_ignored");
+        }
+        let mut override_problems: HashMap<Slot, String> = HashMap::new();
+        for finding in overrides.findings(&registry) {
+            if let Finding::Override { slot, problem, .. } = finding {
+                override_problems.entry(slot).or_insert(problem);
+            }
+        }
+        Ok(Self { registry, path, overrides, override_problems })
+    }
+
+    /// The overrides read from the variables this manager was given.
+    pub fn overrides(&self) -> &Overrides {
+        &self.overrides
     }
 
     /// The registry behind this manager.
@@ -277,9 +299,31 @@ impl<'a> EnvironmentView<'a> {
             key: key_name.to_string(),
             valid: key_names(service),
         })?;
-        let variable = variable_name(&service.name, instance, &key.name);
-        let (port, overridden_by) = match self.manager.overrides.get(&variable) {
-            Some(value) => (parse_override(service, &variable, value)?, Some(variable.clone())),
+        let variable = slot_variable(service, key, instance);
+        let registry = &self.manager.registry;
+        let slot = Slot {
+            service: registry.services.iter().position(|candidate| candidate.name == service.name).unwrap_or_default(),
+            environment: registry
+                .environments
+                .iter()
+                .position(|candidate| candidate.name == self.environment.name)
+                .unwrap_or_default(),
+            instance,
+            key: service.ports.iter().position(|candidate| candidate.name == key.name).unwrap_or_default(),
+        };
+        let (port, overridden_by) = match self.manager.overrides.get(slot) {
+            Some(found) => {
+                let bad = |reason: &str| LookupError::BadOverride {
+                    slot: registry.describe(slot),
+                    variable: found.variable.clone(),
+                    value: found.value.clone(),
+                    reason: reason.to_string(),
+                };
+                match (&found.port, self.manager.override_problems.get(&slot)) {
+                    (Ok(port), None) => (*port, Some(variable.clone())),
+                    (Err(reason), _) | (Ok(_), Some(reason)) => return Err(bad(reason)),
+                }
+            }
             None => {
                 let computed = service.port_of(key, self.environment.offset, instance);
                 let port = u16::try_from(computed).map_err(|_| LookupError::Overflow {
@@ -327,20 +371,6 @@ fn checked_instance(service: &Service, instance: u32) -> Result<u16, LookupError
 
 fn key_names(service: &Service) -> Vec<String> {
     service.ports.iter().map(|key| key.name.clone()).collect()
-}
-
-fn parse_override(service: &Service, variable: &str, value: &str) -> Result<u16, LookupError> {
-    let bad =
-        |reason: String| LookupError::BadOverride { variable: variable.to_string(), value: value.to_string(), reason };
-    let number: u64 = value.trim().parse().map_err(|_| bad("not a whole number".to_string()))?;
-    let port = u16::try_from(number)
-        .ok()
-        .filter(|port| *port >= 1)
-        .ok_or_else(|| bad("ports are whole numbers from 1 to 65535".to_string()))?;
-    if let Some(range) = service.range.filter(|range| !range.contains(u32::from(port))) {
-        return Err(bad(format!("outside {}'s range {range}", service.name)));
-    }
-    Ok(port)
 }
 
 #[cfg(test)]

@@ -8,19 +8,23 @@ mod container;
 mod load;
 mod manager;
 mod model;
+mod overrides;
+pub(crate) mod names;
 mod schema;
 mod suggest;
 mod validate;
 mod variables;
 
-pub use container::{ContainerSection, DEFAULT_READY_TIMEOUT, PLACEHOLDERS, Ready, expand};
+pub use container::{ContainerSection, DEFAULT_READY_TIMEOUT, MAXIMUM_READY_TIMEOUT, PLACEHOLDERS, Ready, expand};
 pub use load::{LoadError, REGISTRY_PATH, REGISTRY_VARIABLE, load_file, locate, parse};
 pub use manager::{EnvironmentView, LookupError, ManagerError, PortManager, ResolvedPort};
+pub use names::{container_name, volume_name};
 pub use model::{
     DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, PortKey, PortRange, Registry,
     Reservation, Service, Slot,
 };
 pub use schema::parse_range;
 pub use suggest::did_you_mean;
-pub use validate::{Finding, FindingCode, Report, Severity, validate};
-pub use variables::variable_name;
+pub use overrides::{Ignored, Override, Overrides};
+pub use validate::{Finding, FindingCode, Report, Severity, ephemeral_findings, kernel_reserved_ports, validate};
+pub use variables::{slot_variable, variable_name};

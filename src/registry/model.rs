@@ -27,6 +27,8 @@ pub struct Registry {
     pub reserved: Vec<Reservation>,
     /// Where the ledger hands out dynamic ports when a request names no range.
     pub dynamic_range: Option<PortRange>,
+    /// Whether variables such as `KAFKA_1_BROKER_PORT` may override computed ports.
+    pub overrides: bool,
 }
 
 /// One service (`kafka`), with one or more port keys and its instance layout.
@@ -55,6 +57,9 @@ pub struct PortKey {
     pub name: String,
     /// The port of instance 0 in an environment with offset 0.
     pub base: u16,
+    /// The variable named with `env_var:` for instance 0 (instance N adds `_N`), instead of
+    /// the `SERVICE_KEY` name berth makes up.
+    pub variable: Option<String>,
 }
 
 /// An inclusive range of ports, such as `30000-32767`.
@@ -208,8 +213,8 @@ mod tests {
             name: "kafka".into(),
             description: None,
             ports: vec![
-                PortKey { name: "broker_port".into(), base: 9092 },
-                PortKey { name: "controller_port".into(), base: 19093 },
+                PortKey { name: "broker_port".into(), base: 9092, variable: None },
+                PortKey { name: "controller_port".into(), base: 19093, variable: None },
             ],
             instance_increment: 100,
             max_instances: 10,
@@ -232,7 +237,7 @@ mod tests {
     fn port_arithmetic_cannot_overflow() {
         let mut service = kafka();
         service.instance_increment = u16::MAX;
-        let key = PortKey { name: "port".into(), base: u16::MAX };
+        let key = PortKey { name: "port".into(), base: u16::MAX, variable: None };
         assert_eq!(service.port_of(&key, u16::MAX, u16::MAX), 65535 + 65535 + 65535 * 65535);
     }
 
@@ -254,6 +259,7 @@ mod tests {
             environments: vec![Environment { name: "development".into(), offset: 0 }],
             reserved: vec![],
             dynamic_range: None,
+            overrides: true,
         };
         let slot = Slot { environment: 0, service: 0, instance: 1, key: 0 };
         assert_eq!(registry.describe(slot), "kafka[1].broker_port");

@@ -15,10 +15,11 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 use super::container::ContainerSection;
 use super::model::{Environment, PortKey, PortRange, Reservation};
+use super::names::{self, NameKind};
 use super::suggest::did_you_mean;
 
 /// The top-level words that are not services.
-pub(super) const TOP_LEVEL_WORDS: [&str; 4] = ["defaults", "dynamic_range", "environments", "reserved"];
+pub(super) const TOP_LEVEL_WORDS: [&str; 5] = ["defaults", "dynamic_range", "environments", "overrides", "reserved"];
 /// The settings a service may have besides its port keys.
 const SERVICE_SETTINGS: [&str; 5] = ["container", "description", "instance_increment", "max_instances", "range"];
 
@@ -30,6 +31,7 @@ pub(super) struct Document {
     pub(super) environments: Vec<Environment>,
     pub(super) reserved: Vec<Reservation>,
     pub(super) dynamic_range: Option<PortRange>,
+    pub(super) overrides: Option<bool>,
 }
 
 /// The `defaults:` block.
@@ -72,16 +74,17 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
         let mut document = Document::default();
         let mut seen = HashSet::new();
-        while let Some(name) = map.next_key_seed(UniqueKey { seen: &mut seen, kind: "service" })? {
+        while let Some(name) = map.next_key_seed(UniqueKey { seen: &mut seen, kind: "service", rule: service_name })? {
             match name.as_str() {
                 "defaults" => document.defaults = map.next_value()?,
+                "overrides" => document.overrides = Some(map.next_value()?),
                 "dynamic_range" => document.dynamic_range = Some(map.next_value::<RangeValue>()?.0),
                 "environments" => document.environments = map.next_value::<Environments>()?.0,
                 "reserved" => {
                     document.reserved = map
                         .next_value::<Vec<ReservationEntry>>()?
                         .into_iter()
-                        .map(|entry| Reservation { ports: entry.ports, reason: entry.reason })
+                        .map(|entry| Reservation { ports: entry.ports, reason: entry.reason.0 })
                         .collect()
                 }
                 _ => {
@@ -94,10 +97,23 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     }
 }
 
-/// A map key that must not repeat: raised on the second occurrence, where the parser stands.
+/// A map key that must not repeat and must follow `rule`: raised where the parser stands.
 struct UniqueKey<'a> {
     seen: &'a mut HashSet<String>,
     kind: &'static str,
+    rule: fn(&str) -> Result<(), String>,
+}
+
+fn service_name(name: &str) -> Result<(), String> {
+    names::check_name(NameKind::Service, name)
+}
+
+fn environment_name(name: &str) -> Result<(), String> {
+    names::check_name(NameKind::Environment, name)
+}
+
+fn any_key(_: &str) -> Result<(), String> {
+    Ok(())
 }
 
 impl<'de> DeserializeSeed<'de> for UniqueKey<'_> {
@@ -120,10 +136,12 @@ impl Visitor<'_> for UniqueKey<'_> {
     fn visit_str<E: de::Error>(self, key: &str) -> Result<String, E> {
         if !self.seen.insert(key.to_string()) {
             return Err(E::custom(format_args!(
-                "duplicate {} `{key}`: each may appear once; merge the two entries",
-                self.kind
+                "duplicate {} {}: each may appear once; merge the two entries",
+                self.kind,
+                names::shown(key)
             )));
         }
+        (self.rule)(key).map_err(E::custom)?;
         Ok(key.to_string())
     }
 }
@@ -161,7 +179,7 @@ impl<'de> Visitor<'de> for ServiceSeed {
         while let Some(field) = map.next_key_seed(ServiceFieldSeed { service: &service.name, seen: &mut seen })? {
             match field {
                 ServiceField::Container => service.container = Some(map.next_value()?),
-                ServiceField::Description => service.description = Some(map.next_value()?),
+                ServiceField::Description => service.description = Some(map.next_value::<OneLine>()?.0),
                 ServiceField::InstanceIncrement => {
                     service.instance_increment = Some(map.next_value_seed(INCREMENT)?);
                 }
@@ -170,8 +188,8 @@ impl<'de> Visitor<'de> for ServiceSeed {
                 }
                 ServiceField::Range => service.range = Some(map.next_value::<RangeValue>()?.0),
                 ServiceField::Port(name) => {
-                    let base = map.next_value_seed(PORT)?;
-                    service.ports.push(PortKey { name, base });
+                    let (base, variable) = map.next_value::<PortValue>()?.0;
+                    service.ports.push(PortKey { name, base, variable });
                 }
             }
         }
@@ -209,14 +227,17 @@ impl Visitor<'_> for ServiceFieldSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<ServiceField, E> {
-        let key = UniqueKey { seen: self.seen, kind: "key" }.visit_str::<E>(key)?;
+        let key = UniqueKey { seen: self.seen, kind: "key", rule: any_key }.visit_str::<E>(key)?;
         Ok(match key.as_str() {
             "container" => ServiceField::Container,
             "description" => ServiceField::Description,
             "instance_increment" => ServiceField::InstanceIncrement,
             "max_instances" => ServiceField::MaxInstances,
             "range" => ServiceField::Range,
-            _ if key == "port" || key.ends_with("_port") => ServiceField::Port(key),
+            _ if key == "port" || key.ends_with("_port") => {
+                names::check_port_key(&key).map_err(E::custom)?;
+                ServiceField::Port(key)
+            }
             _ => {
                 let hint = match did_you_mean(self.service, TOP_LEVEL_WORDS) {
                     Some(word) => format!(
@@ -316,7 +337,7 @@ impl<'de> Visitor<'de> for EnvironmentsVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Environments, A::Error> {
         let mut environments = Vec::new();
         let mut seen = HashSet::new();
-        while let Some(name) = map.next_key_seed(UniqueKey { seen: &mut seen, kind: "environment" })? {
+        while let Some(name) = map.next_key_seed(UniqueKey { seen: &mut seen, kind: "environment", rule: environment_name })? {
             let offset = map.next_value_seed(OFFSET)?;
             environments.push(Environment { name, offset });
         }
@@ -330,7 +351,67 @@ impl<'de> Visitor<'de> for EnvironmentsVisitor {
 struct ReservationEntry {
     #[serde(deserialize_with = "port_list")]
     ports: Vec<PortRange>,
-    reason: String,
+    reason: OneLine,
+}
+
+/// Free text that is printed on one line: no line breaks or control characters.
+pub(super) struct OneLine(pub(super) String);
+
+impl<'de> Deserialize<'de> for OneLine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        names::check_one_line("text", &text).map_err(de::Error::custom)?;
+        Ok(Self(text))
+    }
+}
+
+/// A port key's value: its base port, or `{port: 8000, env_var: CONTIMG_API_PORT}` to name
+/// the variable that carries it.
+struct PortValue((u16, Option<String>));
+
+impl<'de> Deserialize<'de> for PortValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PortValueVisitor).map(PortValue)
+    }
+}
+
+struct PortValueVisitor;
+
+impl<'de> Visitor<'de> for PortValueVisitor {
+    type Value = (u16, Option<String>);
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a port such as 9092, or a map such as {port: 9092, env_var: KAFKA_PORT}")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        PORT.visit_i64(value).map(|port| (port, None))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        PORT.visit_u64(value).map(|port| (port, None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut port = None;
+        let mut variable = None;
+        while let Some(field) = map.next_key::<String>()? {
+            match field.as_str() {
+                "port" if port.is_none() => port = Some(map.next_value_seed(PORT)?),
+                "env_var" if variable.is_none() => {
+                    let name: String = map.next_value()?;
+                    names::check_variable(&name).map_err(de::Error::custom)?;
+                    variable = Some(name);
+                }
+                "port" | "env_var" => {
+                    return Err(de::Error::custom(format_args!("duplicate `{field}`: give it once")));
+                }
+                other => return Err(de::Error::unknown_field(other, &["port", "env_var"])),
+            }
+        }
+        let port = port.ok_or_else(|| de::Error::missing_field("port"))?;
+        Ok((port, variable))
+    }
 }
 
 /// A range written `8000-8009`, `[8000, 8009]` or as one port.

@@ -6,13 +6,16 @@
 //! numbers; its sentence is written on demand by [`Finding::message`], so a registry with
 //! a hundred thousand collisions is still checked in milliseconds.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
 
 use super::model::{PortRange, Registry, Slot};
+use super::names::{container_name, volume_name};
 use super::schema::TOP_LEVEL_WORDS;
 use super::suggest::did_you_mean;
+use super::variables::slot_variable;
 
 /// Ports below this need privileges to bind.
 const FIRST_UNPRIVILEGED_PORT: u32 = 1024;
@@ -33,8 +36,16 @@ pub enum FindingCode {
     NoPorts,
     /// A service's `container:` section names keys it lacks or has a broken template.
     ContainerConfig,
+    /// Two slots export under the same environment variable name.
+    VariableCollision,
+    /// Two instances would get the same container or volume name.
+    NameCollision,
+    /// An override variable is not a port, or puts its slot where it cannot be.
+    BadOverride,
     /// A slot is below 1024 and needs privileges to bind.
     PrivilegedPort,
+    /// A slot lies in the kernel's ephemeral range, where outgoing connections take ports.
+    EphemeralPort,
 }
 
 /// How much a finding matters: errors fail `berth check`, warnings do not.
@@ -105,6 +116,46 @@ pub enum Finding {
         /// The highest such instance's slot.
         last: Slot,
     },
+    /// `other` exports under the variable `first` already uses.
+    VariableCollision {
+        /// The slot that has the name first.
+        first: Slot,
+        /// The slot that repeats it.
+        other: Slot,
+        /// The shared variable name.
+        variable: String,
+    },
+    /// Two instances would get the same container or volume name.
+    NameCollision {
+        /// `container` or `volume`.
+        what: &'static str,
+        /// The shared name.
+        name: String,
+        /// The instance that has it first, written `kafka[1]@staging`.
+        first: String,
+        /// The instance that repeats it.
+        other: String,
+    },
+    /// An override variable is not a port, or puts its slot where it cannot be.
+    Override {
+        /// The slot it overrides.
+        slot: Slot,
+        /// The variable.
+        variable: String,
+        /// Its value.
+        value: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Instances `first` to `last` of one key lie inside the kernel's ephemeral range.
+    Ephemeral {
+        /// The lowest such instance's slot.
+        first: Slot,
+        /// The highest such instance's slot.
+        last: Slot,
+        /// The kernel's ephemeral range.
+        range: PortRange,
+    },
 }
 
 /// Everything `validate` found, plus the counts for the summary line.
@@ -122,7 +173,7 @@ impl FindingCode {
     /// Whether this kind of finding is an error or a warning.
     pub fn severity(self) -> Severity {
         match self {
-            Self::PrivilegedPort => Severity::Warning,
+            Self::PrivilegedPort | Self::EphemeralPort => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -137,7 +188,11 @@ impl fmt::Display for FindingCode {
             Self::ReservedPort => "reserved-port",
             Self::NoPorts => "no-ports",
             Self::ContainerConfig => "container-config",
+            Self::VariableCollision => "variable-collision",
+            Self::NameCollision => "name-collision",
+            Self::BadOverride => "bad-override",
             Self::PrivilegedPort => "privileged-port",
+            Self::EphemeralPort => "ephemeral-port",
         })
     }
 }
@@ -162,19 +217,25 @@ impl Finding {
             Self::NoPorts { .. } => FindingCode::NoPorts,
             Self::Container { .. } => FindingCode::ContainerConfig,
             Self::Privileged { .. } => FindingCode::PrivilegedPort,
+            Self::VariableCollision { .. } => FindingCode::VariableCollision,
+            Self::NameCollision { .. } => FindingCode::NameCollision,
+            Self::Override { .. } => FindingCode::BadOverride,
+            Self::Ephemeral { .. } => FindingCode::EphemeralPort,
         }
     }
 
     /// The slots involved, in the order the message names them.
     pub fn slots(&self) -> Vec<Slot> {
         match *self {
-            Self::Collision { first, other, .. } => vec![first, other],
-            Self::OutOfRange { slot, .. } | Self::OutsideServiceRange { slot, .. } | Self::Reserved { slot, .. } => {
-                vec![slot]
+            Self::Collision { first, other, .. } | Self::VariableCollision { first, other, .. } => vec![first, other],
+            Self::OutOfRange { slot, .. }
+            | Self::OutsideServiceRange { slot, .. }
+            | Self::Reserved { slot, .. }
+            | Self::Override { slot, .. } => vec![slot],
+            Self::NoPorts { .. } | Self::Container { .. } | Self::NameCollision { .. } => Vec::new(),
+            Self::Privileged { first, last } | Self::Ephemeral { first, last, .. } => {
+                (first.instance..=last.instance).map(|instance| Slot { instance, ..first }).collect()
             }
-            Self::NoPorts { .. } | Self::Container { .. } => Vec::new(),
-            Self::Privileged { first, last } if first == last => vec![first],
-            Self::Privileged { first, last } => vec![first, last],
         }
     }
 
@@ -232,6 +293,34 @@ impl Finding {
                     )
                 };
                 format!("{which} below 1024: binding needs root or CAP_NET_BIND_SERVICE")
+            }
+            Self::VariableCollision { first, other, ref variable } => format!(
+                "{} and {} both export as {variable}: rename one, or give one its own `env_var:`",
+                describe(first),
+                describe(other)
+            ),
+            Self::NameCollision { what, ref name, ref first, ref other } => {
+                format!("{first} and {other} would both use {what} name `{name}`: rename a service or an environment")
+            }
+            Self::Override { slot, ref variable, ref value, ref problem } => {
+                let value = if value.parse::<u64>().is_ok() { value.clone() } else { format!("{value:?}") };
+                format!("{variable}={value} sets {}: {problem}", describe(slot))
+            }
+            Self::Ephemeral { first, last, range } => {
+                let which = if first == last {
+                    format!("{} = {} is", describe(first), registry.port_of(first))
+                } else {
+                    format!(
+                        "{} to {} = {} to {} are",
+                        describe(first),
+                        describe(last),
+                        registry.port_of(first),
+                        registry.port_of(last)
+                    )
+                };
+                format!(
+                    "{which} inside the kernel's ephemeral range {range}, where outgoing connections take their local ports: reserve them with `berth check --kernel-reserved-ports`"
+                )
             }
         }
     }
@@ -304,6 +393,8 @@ pub fn validate(registry: &Registry) -> Report {
     placed.sort_unstable();
     collisions(&placed, &mut findings);
     reserved_hits(registry, &placed, &mut findings);
+    variable_collisions(registry, &mut findings);
+    name_collisions(registry, &mut findings);
     findings.append(&mut warnings);
     Report { findings, services: registry.services.len(), slots: registry.slot_count() }
 }
@@ -343,3 +434,136 @@ fn reserved_hits(registry: &Registry, placed: &[(u16, Slot)], findings: &mut Vec
 
 #[cfg(test)]
 mod tests;
+
+/// Variable names do not depend on the environment, so the first environment's slots
+/// stand for all.
+fn variable_collisions(registry: &Registry, findings: &mut Vec<Finding>) {
+    let mut seen: HashMap<String, Slot> = HashMap::new();
+    for (service_index, service) in registry.services.iter().enumerate() {
+        for (key_index, key) in service.ports.iter().enumerate() {
+            for instance in service.instances() {
+                let slot = Slot { service: service_index, environment: 0, instance, key: key_index };
+                let variable = slot_variable(service, key, instance);
+                match seen.get(&variable) {
+                    Some(&first) => findings.push(Finding::VariableCollision { first, other: slot, variable }),
+                    None => {
+                        seen.insert(variable, slot);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Container and volume names of every instance that runs as a container.
+fn name_collisions(registry: &Registry, findings: &mut Vec<Finding>) {
+    let mut containers: HashMap<String, String> = HashMap::new();
+    let mut volumes: HashMap<String, String> = HashMap::new();
+    let several = registry.environments.len() > 1;
+    for service in registry.services.iter().filter(|service| service.container.is_some()) {
+        let volume_keys = service.container.iter().flat_map(|section| section.volumes.keys());
+        for (index, environment) in registry.environments.iter().enumerate() {
+            let own_environment = (index > 0).then_some(environment.name.as_str());
+            for instance in service.instances() {
+                let owner = if several {
+                    format!("{}[{instance}]@{}", service.name, environment.name)
+                } else {
+                    format!("{}[{instance}]", service.name)
+                };
+                let container = container_name(&service.name, &environment.name, instance);
+                remember(&mut containers, "container", container, &owner, findings);
+                for key in volume_keys.clone() {
+                    let volume = volume_name(&service.name, key, own_environment, instance);
+                    remember(&mut volumes, "volume", volume, &owner, findings);
+                }
+            }
+        }
+    }
+}
+
+fn remember(
+    seen: &mut HashMap<String, String>,
+    what: &'static str,
+    name: String,
+    owner: &str,
+    findings: &mut Vec<Finding>,
+) {
+    match seen.get(&name) {
+        Some(first) if first != owner => {
+            findings.push(Finding::NameCollision { what, name, first: first.clone(), other: owner.to_string() })
+        }
+        Some(_) => {}
+        None => {
+            seen.insert(name, owner.to_string());
+        }
+    }
+}
+
+/// Warnings for the slots inside the kernel's ephemeral port range (read by the caller
+/// from `/proc/sys/net/ipv4/ip_local_port_range`), one per key, instance run and environment.
+pub fn ephemeral_findings(registry: &Registry, ephemeral: PortRange) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (service_index, service) in registry.services.iter().enumerate() {
+        for environment in 0..registry.environments.len() {
+            for key in 0..service.ports.len() {
+                let mut run: Option<(Slot, Slot)> = None;
+                for instance in service.instances() {
+                    let slot = Slot { service: service_index, environment, instance, key };
+                    if ephemeral.contains(registry.port_of(slot)) {
+                        run = Some((run.map_or(slot, |(first, _)| first), slot));
+                    } else if let Some((first, last)) = run.take() {
+                        findings.push(Finding::Ephemeral { first, last, range: ephemeral });
+                    }
+                }
+                if let Some((first, last)) = run {
+                    findings.push(Finding::Ephemeral { first, last, range: ephemeral });
+                }
+            }
+        }
+    }
+    findings
+}
+
+/// The longest value berth suggests for `net.ipv4.ip_local_reserved_ports`; longer lists
+/// are merged across their smallest gaps, reserving a few ports more than needed.
+const MAXIMUM_SETTING_LENGTH: usize = 4000;
+
+/// The `net.ipv4.ip_local_reserved_ports` value that keeps the kernel from handing any
+/// registry slot (in any environment) to an outgoing connection.
+pub fn kernel_reserved_ports(registry: &Registry) -> String {
+    let mut ports: Vec<u16> = Vec::with_capacity(registry.slot_count());
+    for (service_index, service) in registry.services.iter().enumerate() {
+        for environment in 0..registry.environments.len() {
+            for key in 0..service.ports.len() {
+                for instance in service.instances() {
+                    let slot = Slot { service: service_index, environment, instance, key };
+                    if let Ok(port) = u16::try_from(registry.port_of(slot)) {
+                        ports.push(port);
+                    }
+                }
+            }
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    let mut ranges: Vec<PortRange> = Vec::new();
+    for port in ports {
+        match ranges.last_mut() {
+            Some(last) if u32::from(last.end) + 1 == u32::from(port) => last.end = port,
+            _ => ranges.push(PortRange { start: port, end: port }),
+        }
+    }
+    let text = |ranges: &[PortRange]| ranges.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let mut gap = 1;
+    while text(&ranges).len() > MAXIMUM_SETTING_LENGTH {
+        gap *= 2;
+        ranges = ranges.into_iter().fold(Vec::new(), |mut merged: Vec<PortRange>, range| {
+            match merged.last_mut() {
+                Some(last) if u32::from(range.start) - u32::from(last.end) <= gap => last.end = range.end,
+                _ => merged.push(range),
+            }
+            merged
+        });
+    }
+    text(&ranges)
+}

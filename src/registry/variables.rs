@@ -2,7 +2,20 @@
 //! `KAFKA_1_BROKER_PORT` for instance 1.
 //!
 //! One function names them, so the names the exports write and the names the
-//! `PortManager` reads as overrides can never drift apart.
+//! `PortManager` reads as overrides can never drift apart. A port key may name its own
+//! variable with `env_var:`; instance N then adds `_N` (`CONTIMG_API_PORT_1`).
+
+use super::model::{PortKey, Service};
+
+/// The variable that carries (and overrides) the port of `service`'s `key` on `instance`,
+/// honouring the key's `env_var:`.
+pub fn slot_variable(service: &Service, key: &PortKey, instance: u16) -> String {
+    match (&key.variable, instance) {
+        (Some(variable), 0) => variable.clone(),
+        (Some(variable), _) => format!("{variable}_{instance}"),
+        (None, _) => variable_name(&service.name, instance, &key.name),
+    }
+}
 
 /// The variable that carries (and overrides) the port of `service`'s `key` on `instance`.
 pub fn variable_name(service: &str, instance: u16, key: &str) -> String {

@@ -121,7 +121,7 @@ fn bad_inputs_are_refused_with_their_location() {
         ),
         (
             "kafka:\n  port: \"9092\"\n",
-            "ports.yaml:2:9: kafka.port: invalid type: string \"9092\", expected a port as a whole number from 1 to 65535",
+            "ports.yaml:2:9: kafka.port: invalid type: string \"9092\", expected a port such as 9092, or a map such as {port: 9092, env_var: KAFKA_PORT}",
         ),
         (
             "kafka:\n  port: 9092\n  instance_increment: 0\n",
@@ -277,4 +277,51 @@ fn bad_container_sections_are_located() {
     assert!(error.starts_with("ports.yaml:6:7: web.container.ready: unknown variant `ping`"), "{error}");
     let error = error_of("web:\n  port: 1\n  container:\n    imag: x\n");
     assert!(error.contains("unknown field `imag`, expected one of `image`"), "{error}");
+}
+
+/// Each input Docker, a shell or the kernel would refuse later: the location and the rule.
+#[test]
+fn names_and_values_the_engine_rejects_are_refused_with_their_location() {
+    let container = |section: &str| format!("rl:\n  port: 45000\n  container:\n    image: redis:7\n{section}");
+    let cases: Vec<(String, &str)> = vec![
+        ("rl/web:\n  port: 1\n".into(), "ports.yaml:1:1: service name `rl/web` is not usable"),
+        ("rl web:\n  port: 1\n".into(), "service name `rl web` is not usable"),
+        ("..:\n  port: 1\n".into(), "service name `..` is not usable"),
+        (".x:\n  port: 1\n".into(), "service name `.x` is not usable"),
+        ("_x:\n  port: 1\n".into(), "service name `_x` is not usable"),
+        ("'-':\n  port: 1\n".into(), "service name `-` is not usable"),
+        ("ünï:\n  port: 1\n".into(), "service name `ünï` is not usable"),
+        ("Kafka:\n  port: 1\n".into(), "service name `Kafka` is not usable"),
+        ("\"x\\nexport PATH=/tmp/evil\":\n  port: 1\n".into(), r"service name `x\nexport PATH=/tmp/evil` is not usable"),
+        ("environments:\n  dev/x: 0\nrl:\n  port: 1\n".into(), "ports.yaml:2:3: environments: environment name `dev/x` is not usable"),
+        ("environments:\n  'a:b': 0\nrl:\n  port: 1\n".into(), "environment name `a:b` is not usable"),
+        ("rl:\n  http-x_port: 1\n".into(), "ports.yaml:2:3: rl: port key `http-x_port` is not usable"),
+        ("rl:\n  port: {port: 1, env_var: 'A-B'}\n".into(), "variable name `A-B` is not usable"),
+        ("rl:\n  description: \"two\\nlines\"\n  port: 1\n".into(), "holds a line break or control character"),
+        (container("    volumes:\n      a/b: /data\n"), "ports.yaml:6:7: rl.container.volumes: volume key name `a/b` is not usable"),
+        (container("    volumes:\n      data: data\n"), "ports.yaml:6:13: rl.container.volumes.data: mount path `data` is not usable: Docker mounts volumes only at absolute paths"),
+        (container("    env:\n      '': x\n"), "ports.yaml:6:7: rl.container.env: environment variable name `` is not usable"),
+        (container("    env:\n      A: \"x\\0y\"\n"), "environment value `x\\0y` holds a NUL byte"),
+        ("rl:\n  port: 1\n  container:\n    image: RL/Upper\n".into(), "ports.yaml:4:12: rl.container.image: image `RL/Upper` is not a valid reference"),
+        ("rl:\n  port: 1\n  container:\n    image: ''\n".into(), "image `` is not a valid reference (it is empty)"),
+        ("rl:\n  port: 1\n  container:\n    image: https://example.com/x\n".into(), "image `https://example.com/x` is not a valid reference (a reference has no scheme)"),
+        (container("    ports:\n      port: 0\n"), "ports.yaml:6:13: rl.container.ports.port: container port 0 is out of range"),
+        (container("    ready:\n      http: {port: port, status: 0}\n"), "HTTP status 0 is out of range: statuses run from 100 to 599"),
+        (container("    ready:\n      http: {port: port, path: health}\n"), "HTTP path `health` must start with `/`"),
+        (container("    ready:\n      log: {pattern: x, times: 0}\n"), "`times: 0` is out of range"),
+        (container("    command: []\n"), "a command needs at least the program to run"),
+        (container("    timeout: 18446744073709551615s\n"), "ports.yaml:5:14: rl.container.timeout: timeout `18446744073709551615s` is out of range"),
+        (container("    timeout: 200000000s\n"), "timeout `200000000s` is out of range: a start may take from 1s to 1d"),
+        (container("    timeout: 0s\n"), "timeout `0s` is out of range"),
+    ];
+    let mismatches: Vec<String> = cases
+        .iter()
+        .filter_map(|(text, expected)| {
+            let actual = error_of(text);
+            let one_line = !actual.contains('\n');
+            (!actual.contains(expected) || !one_line)
+                .then(|| format!("input {text:?}\n  expected: {expected}\n  actual:   {actual}"))
+        })
+        .collect();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }

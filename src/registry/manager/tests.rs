@@ -95,16 +95,16 @@ fn environment_variables_override_the_computed_port() {
 #[test]
 fn malformed_overrides_name_the_variable() {
     let cases = [
-        ("abc", "environment variable REDIS_PORT=\"abc\" is not a usable port: not a whole number; fix or unset it"),
+        ("abc", "environment variable REDIS_PORT=\"abc\" cannot set the port of redis[0].port@development: not a whole number; fix or unset it"),
         (
             "0",
-            "environment variable REDIS_PORT=\"0\" is not a usable port: ports are whole numbers from 1 to 65535; fix or unset it",
+            "environment variable REDIS_PORT=\"0\" cannot set the port of redis[0].port@development: ports are whole numbers from 1 to 65535; fix or unset it",
         ),
         (
             "70000",
-            "environment variable REDIS_PORT=\"70000\" is not a usable port: ports are whole numbers from 1 to 65535; fix or unset it",
+            "environment variable REDIS_PORT=\"70000\" cannot set the port of redis[0].port@development: ports are whole numbers from 1 to 65535; fix or unset it",
         ),
-        ("-1", "environment variable REDIS_PORT=\"-1\" is not a usable port: not a whole number; fix or unset it"),
+        ("-1", "environment variable REDIS_PORT=\"-1\" cannot set the port of redis[0].port@development: not a whole number; fix or unset it"),
     ];
     for (value, expected) in cases {
         let manager = manager_with(&[("REDIS_PORT", value)]);
@@ -113,8 +113,27 @@ fn malformed_overrides_name_the_variable() {
     let manager = manager_with(&[("API_PORT", "9500")]);
     assert_eq!(
         manager.get_port("api", 0, "port").expect_err("outside").to_string(),
-        "environment variable API_PORT=\"9500\" is not a usable port: outside api's range 8000-9099; fix or unset it"
+        "environment variable API_PORT=\"9500\" cannot set the port of api[0].port@development: 9500 is outside api's range 8000-9099; fix or unset it"
     );
+}
+
+#[test]
+fn a_bad_override_makes_only_its_own_slot_unusable() {
+    let manager = manager_with(&[("REDIS_PORT", "abc"), ("KAFKA_1_BROKER_PORT", "9092")]);
+    assert!(manager.get_port("redis", 0, "port").is_err());
+    assert_eq!(manager.get_port("redis", 1, "port"), Ok(6479));
+    assert_eq!(
+        manager.get_port("kafka", 1, "broker_port").expect_err("collides").to_string(),
+        "environment variable KAFKA_1_BROKER_PORT=\"9092\" cannot set the port of kafka[1].broker_port@development: 9092 is also the port of kafka[0].broker_port@development; fix or unset it"
+    );
+    assert_eq!(manager.get_port("kafka", 0, "broker_port"), Ok(9092));
+}
+
+#[test]
+fn a_docker_link_variable_is_not_an_override() {
+    let manager = manager_with(&[("REDIS_PORT", "tcp://10.0.0.5:6379")]);
+    assert_eq!(manager.get_port("redis", 0, "port"), Ok(6379));
+    assert_eq!(manager.overrides().ignored().len(), 1);
 }
 
 #[test]
