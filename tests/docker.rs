@@ -196,7 +196,25 @@ fn a_readiness_timeout_returns_the_last_log_lines() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("not ready within 2s").and(predicate::str::contains("TCP connect on port")))
-        .stderr(predicate::str::contains("last log lines:\n    warming up\n    still warming"));
+        .stderr(predicate::str::contains("the last check saw: TCP connect to "))
+        .stderr(predicate::str::contains("Connection refused"))
+        .stderr(predicate::str::contains("\n  last log lines:\n    warming up\n    still warming\n"));
+}
+
+#[test]
+fn a_readiness_timeout_says_what_the_http_check_last_saw() {
+    let mut scene = DockerScene::new(
+        "lastseen",
+        1,
+        "web:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [httpd, -f, -p, '{port}']\n    ready:\n      http: {port: port, path: /missing}\n    timeout: 3s\n",
+    );
+    scene.remove_on_drop("web:0");
+    let output = scene.berth().args(["up", "web"]).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the last check saw: HTTP 404 from "), "{stderr}");
+    let error_lines = stderr.lines().filter(|line| line.starts_with("error:")).count();
+    assert_eq!(error_lines, 1, "one error line: {stderr}");
 }
 
 #[test]

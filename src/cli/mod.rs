@@ -152,14 +152,42 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) if error.downcast_ref::<LedgerError>().is_some_and(LedgerError::is_finding) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", one_line(&error));
             ExitCode::from(1)
         }
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", one_line(&error));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once (an error that already quotes its
+/// source is not followed by it again); any further lines are details, indented.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    indent_details(&text)
+}
+
+/// Keeps the first line and indents every later one, so a detail can never pass for an
+/// error line of its own.
+pub(crate) fn indent_details(text: &str) -> String {
+    let mut lines = text.lines();
+    let mut shaped = lines.next().unwrap_or_default().to_string();
+    for line in lines {
+        shaped.push_str("\n  ");
+        shaped.push_str(line.trim_start());
+    }
+    shaped
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

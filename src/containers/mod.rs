@@ -112,7 +112,7 @@ pub enum StartError {
         service: String,
     },
     /// The readiness wait ran out.
-    #[error("{name} not ready within {} (waiting for {strategy}); last log lines:{}", humantime::format_duration(*timeout), log_tail(logs))]
+    #[error("{name} not ready within {} (waiting for {strategy}; the last check saw: {last_seen}){}", humantime::format_duration(*timeout), log_tail(logs))]
     NotReady {
         /// The container.
         name: String,
@@ -120,11 +120,13 @@ pub enum StartError {
         timeout: Duration,
         /// The strategy it waited for.
         strategy: String,
+        /// What the last check saw instead (`HTTP 404`, `connection refused`).
+        last_seen: String,
         /// The container's last log lines.
         logs: Vec<String>,
     },
     /// The container exited before it was ready.
-    #[error("{name} exited (code {}) before it was ready; last log lines:{}", exit_code.map_or_else(|| "unknown".to_string(), |code| code.to_string()), log_tail(logs))]
+    #[error("{name} exited (code {}) before it was ready{}", exit_code.map_or_else(|| "unknown".to_string(), |code| code.to_string()), log_tail(logs))]
     ExitedEarly {
         /// The container.
         name: String,
@@ -134,7 +136,7 @@ pub enum StartError {
         logs: Vec<String>,
     },
     /// The image's HEALTHCHECK reported unhealthy.
-    #[error("{name} reports unhealthy; last log lines:{}", log_tail(logs))]
+    #[error("{name} reports unhealthy{}", log_tail(logs))]
     Unhealthy {
         /// The container.
         name: String,
@@ -184,12 +186,22 @@ pub enum StartError {
     },
 }
 
-/// A container's last log lines as the indented detail under a one-line error.
+/// A container's last log lines as the indented detail under the one-line error: blank
+/// lines dropped, control characters escaped so a log line cannot pass for an error line.
 fn log_tail(logs: &[String]) -> String {
-    if logs.is_empty() {
-        return " (none: it printed nothing)".to_string();
+    let lines: Vec<String> = logs
+        .iter()
+        .map(|line| line.trim_end().escape_debug().to_string())
+        .filter(|line| !line.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return "; it printed no log lines".to_string();
     }
-    logs.iter().map(|line| format!("\n    {line}")).collect()
+    lines.iter().fold("\n  last log lines:".to_string(), |mut text, line| {
+        text.push_str("\n    ");
+        text.push_str(line);
+        text
+    })
 }
 
 impl StartError {

@@ -32,6 +32,7 @@ pub async fn wait(
     on_wait: &(dyn Fn(Duration) + Send + Sync),
 ) -> Result<(), StartError> {
     let started = Instant::now();
+    let mut last_seen: Option<String> = None;
     loop {
         let existing = match engine.inspect(&spec.container_name).await? {
             Some(existing) if existing.running => existing,
@@ -46,8 +47,10 @@ pub async fn wait(
         // A check gets no more time than the deadline leaves: an exec that never exits
         // must not hold the wait past it.
         match tokio::time::timeout_at(deadline.into(), check(engine, spec, &existing)).await {
-            Ok(Ok(true)) => return Ok(()),
-            Ok(Ok(false)) | Err(_) => {}
+            Ok(Ok(Seen::Ready)) => return Ok(()),
+            Ok(Ok(Seen::NotYet(seen))) => last_seen = Some(seen),
+            // A check cut short by the deadline saw nothing; the one before it says more.
+            Err(_) => {}
             Ok(Err(error)) => return Err(error),
         }
         on_wait(started.elapsed());
@@ -57,6 +60,7 @@ pub async fn wait(
                 name: spec.container_name.clone(),
                 timeout: spec.timeout,
                 strategy: describe(&spec.ready),
+                last_seen: last_seen.unwrap_or_else(|| "no check finished before the deadline".to_string()),
                 logs: engine.logs(&spec.container_name, Some(FAILURE_LOG_LINES)).await,
             });
         }
@@ -64,48 +68,72 @@ pub async fn wait(
     }
 }
 
-/// One check; `Ok(false)` means "not yet", an error means "never".
-async fn check(engine: &Engine, spec: &InstanceSpec, existing: &Existing) -> Result<bool, StartError> {
+/// What one check saw.
+enum Seen {
+    Ready,
+    /// Not yet, and what the check saw instead (`HTTP 404`, `connection refused`).
+    NotYet(String),
+}
+
+/// One check; an error means "never".
+async fn check(engine: &Engine, spec: &InstanceSpec, existing: &Existing) -> Result<Seen, StartError> {
     let own_address = |key: &str| {
         let port = spec.binding(key)?.container_port;
         existing.address.map(|address| SocketAddr::new(address, port))
     };
+    let no_address = || Seen::NotYet("the container has no address on its network yet".to_string());
     match &spec.ready {
         Ready::Tcp(key) => {
-            let Some(address) = own_address(key) else { return Ok(false) };
-            let connected = tokio::time::timeout(CHECK_TIMEOUT, TcpStream::connect(address)).await;
-            Ok(matches!(connected, Ok(Ok(_))))
+            let Some(address) = own_address(key) else { return Ok(no_address()) };
+            Ok(match tokio::time::timeout(CHECK_TIMEOUT, TcpStream::connect(address)).await {
+                Ok(Ok(_)) => Seen::Ready,
+                Ok(Err(error)) => Seen::NotYet(format!("TCP connect to {address}: {error}")),
+                Err(_) => Seen::NotYet(format!("TCP connect to {address} timed out after {CHECK_TIMEOUT:?}")),
+            })
         }
         Ready::Http { port, path, status } => {
-            let Some(address) = own_address(port) else { return Ok(false) };
+            let Some(address) = own_address(port) else { return Ok(no_address()) };
             let client = reqwest::Client::builder().timeout(CHECK_TIMEOUT).build().map_err(|error| {
                 StartError::Readiness { name: spec.container_name.clone(), detail: error.to_string() }
             })?;
-            let response = client.get(format!("http://{address}{path}")).send().await;
-            Ok(response.is_ok_and(|response| response.status().as_u16() == *status))
+            Ok(match client.get(format!("http://{address}{path}")).send().await {
+                Ok(response) if response.status().as_u16() == *status => Seen::Ready,
+                Ok(response) => Seen::NotYet(format!("HTTP {} from {address}{path}", response.status().as_u16())),
+                Err(error) if error.is_timeout() => Seen::NotYet(format!("no HTTP answer from {address} within {CHECK_TIMEOUT:?}")),
+                Err(error) if error.is_connect() => Seen::NotYet(format!("connection to {address} refused")),
+                Err(error) => Seen::NotYet(format!("HTTP request to {address} failed: {error}")),
+            })
         }
         Ready::Log { pattern, times } => {
             let pattern = regex::Regex::new(pattern).map_err(|error| StartError::Readiness {
                 name: spec.container_name.clone(),
-                detail: error.to_string(),
+                detail: crate::registry::names::one_line(&error.to_string()),
             })?;
             let lines = engine.logs(&spec.container_name, None).await;
             let matches = lines.iter().map(|line| pattern.find_iter(line).count()).sum::<usize>();
-            Ok(matches >= *times as usize)
+            Ok(if matches >= *times as usize {
+                Seen::Ready
+            } else {
+                Seen::NotYet(format!("the pattern matched {matches} of {times} time(s) in {} log line(s)", lines.len()))
+            })
         }
         Ready::Healthcheck => match existing.health {
-            Some(HealthStatusEnum::HEALTHY) => Ok(true),
+            Some(HealthStatusEnum::HEALTHY) => Ok(Seen::Ready),
             Some(HealthStatusEnum::UNHEALTHY) => Err(StartError::Unhealthy {
                 name: spec.container_name.clone(),
                 logs: engine.logs(&spec.container_name, Some(FAILURE_LOG_LINES)).await,
             }),
-            Some(HealthStatusEnum::STARTING) => Ok(false),
+            Some(HealthStatusEnum::STARTING) => Ok(Seen::NotYet("health status `starting`".to_string())),
             _ => Err(StartError::Readiness {
                 name: spec.container_name.clone(),
                 detail: format!("image {} has no HEALTHCHECK; choose another `ready:` strategy", spec.image),
             }),
         },
-        Ready::Command(command) => Ok(engine.exec(&spec.container_name, command).await? == Some(0)),
+        Ready::Command(command) => Ok(match engine.exec(&spec.container_name, command).await? {
+            Some(0) => Seen::Ready,
+            Some(code) => Seen::NotYet(format!("the command exited {code}")),
+            None => Seen::NotYet("the command gave no exit code".to_string()),
+        }),
     }
 }
 

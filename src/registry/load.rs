@@ -7,7 +7,7 @@
 
 use std::env;
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::model::{
@@ -19,6 +19,17 @@ use super::schema::Document;
 pub const REGISTRY_PATH: &str = "dynamicconfig/port_registry.yaml";
 /// The environment variable naming a registry file when `--registry` is not given.
 pub const REGISTRY_VARIABLE: &str = "BERTH_REGISTRY";
+
+/// The largest registry file berth reads; a registry of a few thousand services fits in a
+/// tenth of it.
+pub const MAXIMUM_FILE_BYTES: u64 = 1 << 20;
+/// The most `[` and `{` that may be open at once; a registry needs a handful.
+pub const MAXIMUM_NESTING: usize = 64;
+/// The most slots a registry may define across its environments: one per port, since more
+/// could never be collision-free.
+pub const MAXIMUM_SLOTS: usize = 65_535;
+/// The most services a registry may define.
+pub const MAXIMUM_SERVICES: usize = 10_000;
 
 /// Why a registry could not be found or read.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +56,14 @@ pub enum LoadError {
     Empty {
         /// The empty file.
         path: PathBuf,
+    },
+    /// The file or what it defines is beyond one of berth's documented limits.
+    #[error("{}: {what}; see README, \"Limits\"", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Which limit, and by how much.
+        what: String,
     },
     /// The YAML is malformed or does not fit the registry format.
     #[error("{}:{line}:{column}: {message}", path.display())]
@@ -81,20 +100,72 @@ fn locate_from(explicit: Option<&Path>, variable: Option<OsString>, start: &Path
         .ok_or_else(|| LoadError::NotFound { start: start.to_path_buf() })
 }
 
-/// Reads and parses the registry at `path`.
+/// Reads and parses the registry at `path`, reading no more than [`MAXIMUM_FILE_BYTES`].
 pub fn load_file(path: &Path) -> Result<Registry, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
-    parse(&text, path)
+    let read_error = |source| LoadError::Read { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAXIMUM_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
+    if bytes.len() as u64 > MAXIMUM_FILE_BYTES {
+        let what = format!("the file is larger than {} KiB, berth's limit for a registry", MAXIMUM_FILE_BYTES / 1024);
+        return Err(LoadError::TooLarge { path: path.to_path_buf(), what });
+    }
+    let text = String::from_utf8(bytes).map_err(|error| {
+        let what = format!("byte {} is not UTF-8; save the registry as UTF-8 text", error.utf8_error().valid_up_to());
+        LoadError::TooLarge { path: path.to_path_buf(), what }
+    });
+    parse(&text?, path)
 }
 
 /// Parses registry text; `origin` names the file in errors.
 pub fn parse(text: &str, origin: &Path) -> Result<Registry, LoadError> {
+    if let Some((line, column)) = too_deep(text) {
+        let message = format!(
+            "more than {MAXIMUM_NESTING} `[` or `{{` are open here (brackets in strings count too); a registry nests a handful"
+        );
+        return Err(LoadError::Syntax { path: origin.to_path_buf(), line, column, message });
+    }
     let document: Document = serde_yaml::from_str(text).map_err(|error| syntax_error(&error, origin))?;
+    if document.services.len() > MAXIMUM_SERVICES {
+        let what = format!("{} services is more than berth's limit of {MAXIMUM_SERVICES}", document.services.len());
+        return Err(LoadError::TooLarge { path: origin.to_path_buf(), what });
+    }
     let registry = resolve(document);
     if registry.services.is_empty() {
         return Err(LoadError::Empty { path: origin.to_path_buf() });
     }
+    let slots = registry.slot_count();
+    if slots > MAXIMUM_SLOTS {
+        let what = format!(
+            "it defines {slots} slots (ports × max_instances × environments), more than the {MAXIMUM_SLOTS} ports a host has: lower max_instances or drop environments"
+        );
+        return Err(LoadError::TooLarge { path: origin.to_path_buf(), what });
+    }
     Ok(registry)
+}
+
+/// Where the text first holds more than [`MAXIMUM_NESTING`] unclosed `[` or `{`, as a
+/// 1-based line and column. The YAML parser's time grows with the square of the nesting,
+/// so this linear count runs first. It counts brackets in strings and comments too: a
+/// registry never has dozens unclosed, and skipping them would let a forged quote hide
+/// real nesting.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    for (line_index, line) in text.lines().enumerate() {
+        for (column, character) in line.chars().enumerate() {
+            match character {
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAXIMUM_NESTING {
+                        return Some((line_index + 1, column + 1));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
 }
 
 fn syntax_error(error: &serde_yaml::Error, origin: &Path) -> LoadError {

@@ -16,7 +16,10 @@ mod validate;
 mod variables;
 
 pub use container::{ContainerSection, DEFAULT_READY_TIMEOUT, MAXIMUM_READY_TIMEOUT, PLACEHOLDERS, Ready, expand};
-pub use load::{LoadError, REGISTRY_PATH, REGISTRY_VARIABLE, load_file, locate, parse};
+pub use load::{
+    LoadError, MAXIMUM_FILE_BYTES, MAXIMUM_NESTING, MAXIMUM_SERVICES, MAXIMUM_SLOTS, REGISTRY_PATH, REGISTRY_VARIABLE, load_file,
+    locate, parse,
+};
 pub use manager::{EnvironmentView, LookupError, ManagerError, PortManager, ResolvedPort};
 pub use names::{container_name, volume_name};
 pub use model::{

@@ -166,9 +166,10 @@ impl Registry {
 
     /// How many slots the registry defines across all environments.
     pub fn slot_count(&self) -> usize {
-        let per_environment: usize =
-            self.services.iter().map(|service| service.ports.len() * usize::from(service.max_instances)).sum();
-        per_environment * self.environments.len()
+        let per_environment = self.services.iter().fold(0usize, |total, service| {
+            total.saturating_add(service.ports.len().saturating_mul(usize::from(service.max_instances)))
+        });
+        per_environment.saturating_mul(self.environments.len())
     }
 
     /// The service a slot belongs to. Slots index into this registry; one made for another
