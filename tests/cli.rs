@@ -153,7 +153,7 @@ fn port_honours_environment_overrides() {
         .args(["port", "kafka", "broker_port", "-i", "1"])
         .assert()
         .code(2)
-        .stderr("error: environment variable KAFKA_1_BROKER_PORT=\"nine\" is not a usable port: not a whole number; fix or unset it\n");
+        .stderr("error: environment variable KAFKA_1_BROKER_PORT=\"nine\" cannot set the port of kafka[1].broker_port: not a whole number; fix or unset it\n");
 }
 
 #[test]
@@ -322,4 +322,65 @@ fn scan_flags_a_registry_slot_that_something_holds() {
 fn completions_are_generated() {
     berth().args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("_berth()"));
     berth().args(["completions", "tcsh"]).assert().code(2);
+}
+
+#[test]
+fn output_files_get_the_mode_the_umask_gives() {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = tempfile::tempdir().expect("tempdir");
+    let target = directory.path().join("ports.env");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 027 && exec \"$0\" ports redis -i 0 --format env -o \"$1\"")
+        .arg(assert_cmd::cargo::cargo_bin!("berth"))
+        .arg(&target)
+        .env("BERTH_REGISTRY", shipped_registry())
+        .status()
+        .expect("runs");
+    assert!(status.success());
+    let mode = std::fs::metadata(&target).expect("written").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "0666 less umask 027, as `>` would give");
+}
+
+#[test]
+fn status_with_an_unreachable_engine_shows_the_ledger_and_fails() {
+    let state = tempfile::tempdir().expect("tempdir");
+    berth()
+        .args(["status"])
+        .env("BERTH_STATE_DIR", state.path())
+        .env("DOCKER_HOST", format!("unix://{}/no-engine.sock", state.path().display()))
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("containers: unknown (cannot reach the Docker engine at unix://"));
+}
+
+#[test]
+fn a_kubernetes_service_link_is_not_an_override() {
+    for command in [&["port", "redis"][..], &["ports", "--format", "env"], &["scan"], &["check"]] {
+        let output = berth().env("REDIS_PORT", "tcp://10.0.0.5:6379").args(command).output().expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.is_empty(), "{command:?}: {stderr}");
+        assert!(matches!(output.status.code(), Some(0 | 1)), "{command:?} exits {:?}", output.status.code());
+    }
+    berth().env("REDIS_PORT", "tcp://10.0.0.5:6379").args(["port", "redis"]).assert().success().stdout("6379\n");
+}
+
+#[test]
+fn a_malformed_override_spoils_only_its_own_slot() {
+    let output = berth().env("REDIS_PORT", "abc").args(["ports", "--format", "env"]).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stdout.contains("REDIS_1_PORT=6479\n") && stdout.contains("KAFKA_BROKER_PORT=9092\n"), "{stdout}");
+    assert!(!stdout.contains("REDIS_PORT="), "{stdout}");
+    assert_eq!(
+        stderr,
+        "error: environment variable REDIS_PORT=\"abc\" cannot set the port of redis[0].port: not a whole number; fix or unset it\n"
+    );
+    berth()
+        .env("REDIS_PORT", "22")
+        .args(["check"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[bad-override]: REDIS_PORT=22 sets redis[0].port: 22 sits on reserved 22 (ssh)"));
 }

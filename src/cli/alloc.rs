@@ -14,7 +14,7 @@ use super::leases::export_rows;
 use super::ledger_args::{ProjectArg, open_ledger, optional_manager, registry_ports};
 use super::output::{emit, json_text};
 use crate::export::{self, Format};
-use crate::ledger::{AllocationRequest, DEFAULT_DYNAMIC_RANGE, LeaseOwner, LedgerError, Strategy, now};
+use crate::ledger::{AllocationRequest, DEFAULT_DYNAMIC_RANGE, LeaseOwner, Strategy, now};
 use crate::probe::{self, Protocol};
 use crate::registry::{PortRange, parse_range};
 
@@ -27,7 +27,7 @@ pub struct AllocArgs {
     #[arg(long)]
     service: String,
     /// How many ports.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     count: u32,
     /// Where to look, such as `30500-30599` [default: the registry's dynamic_range, else 3100-9999].
     #[arg(long, value_name = "FIRST-LAST", value_parser = parse_range)]
@@ -36,7 +36,7 @@ pub struct AllocArgs {
     #[arg(long, default_value = "")]
     purpose: String,
     /// Expire the leases this long after the last request for them (`90s`, `1h`, `7d`).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = positive_duration)]
     ttl: Option<Duration>,
     /// Tie the leases to this process: they go stale when it exits.
     #[arg(long)]
@@ -68,9 +68,6 @@ enum AllocFormat {
 }
 
 pub(super) fn run(args: AllocArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
-    if args.count == 0 {
-        return Err(LedgerError::ZeroCount.into());
-    }
     let manager = optional_manager(registry)?;
     let range = args
         .range
@@ -122,4 +119,13 @@ pub(super) fn run(args: AllocArgs, registry: Option<&Path>) -> anyhow::Result<Ou
     };
     emit(&text, None)?;
     Ok(Outcome::Clean)
+}
+
+/// A lease time of at least a second: `0s` would expire the lease as it is made.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if duration < Duration::from_secs(1) {
+        return Err("a lease must live at least 1s".to_string());
+    }
+    Ok(duration)
 }

@@ -197,6 +197,15 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .any(|cause| cause.kind() == io::ErrorKind::BrokenPipe)
 }
 
+/// Prints one `error:` line per slot an override spoiled; the others were answered, so
+/// this is exit 2 only when there was any.
+fn report_spoiled_slots(spoiled: &[crate::registry::LookupError]) -> anyhow::Result<Outcome> {
+    for error in spoiled {
+        eprintln!("error: {error}");
+    }
+    Ok(if spoiled.is_empty() { Outcome::Clean } else { Outcome::Exit(2) })
+}
+
 /// A runtime for the commands that talk to Docker.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)

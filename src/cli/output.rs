@@ -1,7 +1,10 @@
 //! Where command output goes: stdout, or a file replaced atomically (`-o FILE`), so a
 //! reader of `.env` never sees half a file and a failed run leaves the old one intact.
+//! The file gets the mode `>` would give it (0666 less the umask), not a temporary
+//! file's 0600, so the people and tools that read it today still can.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -29,7 +32,9 @@ pub(super) fn emit(text: &str, path: Option<&Path>) -> anyhow::Result<()> {
                 Some(parent) if !parent.as_os_str().is_empty() => parent,
                 _ => Path::new("."),
             };
-            let mut file = tempfile::NamedTempFile::new_in(directory)
+            let mut file = tempfile::Builder::new()
+                .permissions(std::fs::Permissions::from_mode(0o666))
+                .tempfile_in(directory)
                 .with_context(|| format!("cannot create a temporary file in {}", directory.display()))?;
             file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", file.path().display()))?;
             file.persist(path).with_context(|| format!("cannot replace {}", path.display()))?;

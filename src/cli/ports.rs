@@ -57,6 +57,7 @@ pub(super) fn run(args: PortsArgs, registry: Option<&Path>) -> anyhow::Result<Ou
         manager.registry().services.iter().map(|service| service.name.as_str()).collect()
     };
     let mut rows: Vec<ResolvedPort> = Vec::new();
+    let mut spoiled = Vec::new();
     for name in services {
         let service = manager.service(name)?;
         let all = 0..=u32::from(service.max_instances) - 1;
@@ -66,7 +67,12 @@ pub(super) fn run(args: PortsArgs, registry: Option<&Path>) -> anyhow::Result<Ou
             None => all,
         };
         for instance in instances {
-            rows.extend(view.instance_ports(name, instance)?);
+            for resolved in view.each_instance_port(name, instance)? {
+                match resolved {
+                    Ok(resolved) => rows.push(resolved),
+                    Err(error) => spoiled.push(error),
+                }
+            }
         }
     }
     warn_about_foreign_leases(&rows);
@@ -75,5 +81,5 @@ pub(super) fn run(args: PortsArgs, registry: Option<&Path>) -> anyhow::Result<Ou
         format => export::render(format, &rows.iter().map(ExportRow::from).collect::<Vec<_>>()),
     };
     emit(&text, args.output.as_deref())?;
-    Ok(Outcome::Clean)
+    super::report_spoiled_slots(&spoiled)
 }

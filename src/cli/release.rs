@@ -8,7 +8,7 @@ use clap::Args;
 use super::Outcome;
 use super::ledger_args::{ProjectArg, open_ledger};
 use super::output::emit;
-use crate::ledger::ReleaseScope;
+use crate::ledger::{LedgerError, ReleaseScope};
 
 /// Arguments of `berth release`.
 #[derive(Debug, Args)]
@@ -30,7 +30,14 @@ pub(super) fn run(args: ReleaseArgs) -> anyhow::Result<Outcome> {
         (None, Some(port)) => ReleaseScope::Port(port),
         (None, None) => ReleaseScope::Project,
     };
-    let released = open_ledger()?.release(&project, &scope)?;
+    let released = open_ledger()?.release(&project, &scope).map_err(|error| {
+        let hint = match error {
+            LedgerError::UnknownProject { .. } => "; `berth leases` lists the projects that do",
+            _ => "",
+        };
+        let text = format!("{error}{hint}");
+        anyhow::Error::new(error).context(text)
+    })?;
     let ports: Vec<String> = released.iter().map(|lease| lease.port.to_string()).collect();
     tracing::info!(project = %project, ports = %ports.join(","), "ledger_ports_released");
     emit(&format!("released {} lease(s) of {project}: {}\n", released.len(), ports.join(", ")), None)?;

@@ -38,9 +38,15 @@ pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Out
     let manager = manager(registry)?;
     let view = manager.environment(args.environment.as_deref())?;
     let mut slots = Vec::new();
+    let mut spoiled = Vec::new();
     for service in &manager.registry().services {
         for instance in service.instances() {
-            slots.extend(view.instance_ports(&service.name, u32::from(instance))?);
+            for resolved in view.each_instance_port(&service.name, u32::from(instance))? {
+                match resolved {
+                    Ok(resolved) => slots.push(resolved),
+                    Err(error) => spoiled.push(error),
+                }
+            }
         }
     }
     let host = HostPorts::snapshot()?;
@@ -81,5 +87,8 @@ pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Out
             emit(&text, None)?;
         }
     }
-    Ok(if taken.is_empty() { Outcome::Clean } else { Outcome::Findings })
+    match super::report_spoiled_slots(&spoiled)? {
+        Outcome::Clean if !taken.is_empty() => Ok(Outcome::Findings),
+        outcome => Ok(outcome),
+    }
 }

@@ -4,7 +4,8 @@
 //!
 //! Drift is a finding (exit 1): a leased port held by a process other than the lease's
 //! owner, or a lease owner listening on a port it has not leased. A Docker engine that
-//! does not answer is reported, not fatal: the ledger part still works without it.
+//! does not answer is reported and the ledger part still shown, but the exit code is the
+//! engine failure's, so a script never takes a half answer for a whole one.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ use serde::Serialize;
 use super::ledger_args::open_ledger;
 use super::output::{OutputFormat, emit, emit_json};
 use super::{Outcome, runtime};
-use crate::containers::Engine;
+use crate::containers::{Engine, StartError};
 use crate::containers::spec::{ENVIRONMENT_LABEL, INSTANCE_LABEL, SERVICE_LABEL};
 use crate::ledger::Lease;
 use crate::probe::{HostPorts, Listener};
@@ -64,9 +65,12 @@ struct ContainerStatus {
 pub(super) fn run(args: StatusArgs) -> anyhow::Result<Outcome> {
     let leases = open_ledger()?.leases(None)?;
     let host = HostPorts::snapshot()?;
-    let (containers, docker_error) = match containers() {
-        Ok(containers) => (containers, None),
-        Err(error) => (Vec::new(), Some(error.to_string())),
+    let (containers, docker_error, engine_exit) = match containers() {
+        Ok(containers) => (containers, None, None),
+        Err(error) => {
+            let exit = error.downcast_ref::<StartError>().map_or(1, |error| error.kind().exit_code());
+            (Vec::new(), Some(error.to_string()), Some(exit))
+        }
     };
     let status = Status {
         containers,
@@ -78,7 +82,11 @@ pub(super) fn run(args: StatusArgs) -> anyhow::Result<Outcome> {
         OutputFormat::Json => emit_json(&status)?,
         OutputFormat::Table => emit(&table(&status), None)?,
     }
-    Ok(if status.drift.is_empty() { Outcome::Clean } else { Outcome::Findings })
+    Ok(match (engine_exit, status.drift.is_empty()) {
+        (Some(exit), _) => Outcome::Exit(exit),
+        (None, true) => Outcome::Clean,
+        (None, false) => Outcome::Findings,
+    })
 }
 
 fn containers() -> anyhow::Result<Vec<ContainerStatus>> {

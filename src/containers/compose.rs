@@ -2,14 +2,15 @@
 //! container names, ports, volumes and labels, for people who prefer compose.
 //!
 //! Pure rendering. Every scalar is written as a JSON string, which YAML reads unchanged,
-//! so no value can break the file's syntax.
+//! so no value can break the file's syntax; `$` is doubled, because compose reads `$x`
+//! in any value as a variable of its own.
 
 use std::fmt::Write as _;
 
 use super::spec::InstanceSpec;
 
 fn quoted(text: &str) -> String {
-    serde_json::Value::String(text.to_string()).to_string()
+    serde_json::Value::String(text.replace('$', "$$")).to_string()
 }
 
 /// A compose file running every spec in `specs`.
@@ -71,7 +72,7 @@ mod tests {
     #[test]
     fn compose_files_carry_names_ports_volumes_and_labels() {
         let registry = parse(
-            "redis:\n  port: 6379\n  container:\n    image: redis:7\n    command: [redis-server, --port, '{port}']\n    env:\n      GREETING: 'say \"hi\"'\n    volumes:\n      data: /data\n",
+            "redis:\n  port: 6379\n  container:\n    image: redis:7\n    command: [redis-server, --port, '{port}']\n    env:\n      GREETING: 'say \"hi\"'\n      PASSWORD: p$ss\n    volumes:\n      data: /data\n",
             Path::new("test.yaml"),
         )
         .expect("loads");

@@ -92,7 +92,7 @@ pub enum LedgerError {
     },
     /// Fewer free ports than requested.
     #[error(
-        "cannot allocate {requested} port(s) in {range}: only {free} free from {from} on (registry slots, reserved, leased and listening ports are skipped); release some, or widen --range"
+        "cannot allocate {requested} port(s) in {range}: only {free} free from {from} on (registry slots, reserved, leased and listening ports are skipped); release some, or search a wider range"
     )]
     Exhausted {
         /// How many were asked for.
@@ -105,7 +105,7 @@ pub enum LedgerError {
         from: u16,
     },
     /// A count of zero ports was asked for.
-    #[error("--count must be at least 1")]
+    #[error("a request must ask for at least 1 port")]
     ZeroCount,
     /// A request names no project or service, or a project berth keeps for its containers.
     #[error("{problem}")]
@@ -126,7 +126,7 @@ pub enum LedgerError {
         service: String,
     },
     /// `release` named a project with no leases at all.
-    #[error("project `{project}` holds no leases; `berth leases` lists the projects that do")]
+    #[error("project `{project}` holds no leases")]
     UnknownProject {
         /// The project.
         project: String,

@@ -286,6 +286,18 @@ impl<'a> EnvironmentView<'a> {
         self.resolve_key(found, instance, &key.name)
     }
 
+    /// Every port of `service` on `instance`, in key order, each on its own: a bad override
+    /// spoils only its own key. Fails as a whole only for an unknown service or instance.
+    pub fn each_instance_port(
+        &self,
+        service: &str,
+        instance: u32,
+    ) -> Result<Vec<Result<ResolvedPort, LookupError>>, LookupError> {
+        let found = self.manager.service(service)?;
+        let instance = checked_instance(found, instance)?;
+        Ok(found.ports.iter().map(|key| self.resolve_key(found, instance, &key.name)).collect())
+    }
+
     /// Every port of `service` on `instance`, in key order.
     pub fn instance_ports(&self, service: &str, instance: u32) -> Result<Vec<ResolvedPort>, LookupError> {
         let found = self.manager.service(service)?;

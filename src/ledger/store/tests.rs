@@ -95,7 +95,7 @@ fn exhaustion_says_how_many_ports_are_free() {
     let error = ledger.allocate(&request("b", "y", 4, (5000, 5009)), &taken, all_free, 1).expect_err("too many");
     assert_eq!(
         error.to_string(),
-        "cannot allocate 4 port(s) in 5000-5009: only 3 free from 5000 on (registry slots, reserved, leased and listening ports are skipped); release some, or widen --range"
+        "cannot allocate 4 port(s) in 5000-5009: only 3 free from 5000 on (registry slots, reserved, leased and listening ports are skipped); release some, or search a wider range"
     );
     assert_eq!(ledger.leases(Some("b")).expect("leases"), [], "a failed allocation records nothing");
 }
@@ -116,7 +116,7 @@ fn release_by_project_service_and_port() {
     assert_eq!(ports(&ledger.release("shop", &ReleaseScope::Project).expect("project")), [6000]);
     let error = ledger.release("shop", &ReleaseScope::Project).expect_err("gone");
     assert!(error.is_finding());
-    assert_eq!(error.to_string(), "project `shop` holds no leases; `berth leases` lists the projects that do");
+    assert_eq!(error.to_string(), "project `shop` holds no leases");
 }
 
 #[test]
