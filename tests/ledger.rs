@@ -504,3 +504,23 @@ fn allocations_for_berth_s_own_container_projects_or_without_names_are_refused()
             .stderr(predicate::str::contains(needle));
     }
 }
+
+#[test]
+fn a_new_ledger_is_shared_with_its_group_and_nobody_else() {
+    use std::os::unix::fs::PermissionsExt;
+    let state = tempfile::tempdir().expect("tempdir");
+    let directory = state.path().join("new/state");
+    berth_with_ledger(&directory)
+        .current_dir(state.path())
+        .args(["alloc", "--project", "p", "--service", "s"])
+        .assert()
+        .success();
+    let mode = |path: &std::path::Path| std::fs::metadata(path).expect("exists").permissions().mode() & 0o7777;
+    assert_eq!(mode(&directory), 0o2770, "group rwx and setgid, nothing for others");
+    for file in ["ledger.sqlite3", "ledger.lock"] {
+        assert_eq!(mode(&directory.join(file)), 0o660, "{file}");
+    }
+    std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    berth_with_ledger(&directory).args(["leases"]).assert().success();
+    assert_eq!(mode(&directory), 0o755, "an existing directory keeps the mode its owner chose");
+}

@@ -6,6 +6,7 @@
 //! read, so two processes can never choose the same port, and `(port, protocol)` is the
 //! primary key besides. A file that is not a berth ledger is reported, never replaced.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -100,9 +101,10 @@ pub enum ReleaseScope {
 impl Ledger {
     /// Opens (creating if needed) the ledger in `directory`, migrating its schema.
     pub fn open(directory: &Path) -> Result<Self, LedgerError> {
-        std::fs::create_dir_all(directory)
+        create_state_directory(directory)
             .map_err(|source| LedgerError::StateDir { path: directory.to_path_buf(), source })?;
         let path = directory.join(LEDGER_FILE);
+        create_shared_file(&path).map_err(|source| LedgerError::StateDir { path: path.clone(), source })?;
         let mut connection = Connection::open(&path).at(&path)?;
         configure(&mut connection, &path)?;
         Ok(Self { connection, path, leased: LeasedPorts::default() })
@@ -356,6 +358,34 @@ fn check_request(request: &AllocationRequest) -> Result<(), LedgerError> {
     Err(LedgerError::InvalidRequest { problem })
 }
 
+/// The mode of a state directory berth creates: the directory's group may use the ledger
+/// (a shared host puts its users in that group), nobody else may; setgid, so the files
+/// inside keep that group whoever creates them.
+pub(crate) const STATE_DIRECTORY_MODE: u32 = 0o2770;
+/// The mode of the ledger files berth creates; SQLite gives its WAL files the same.
+pub(crate) const LEDGER_FILE_MODE: u32 = 0o660;
+
+/// Creates `directory` with [`STATE_DIRECTORY_MODE`] when it does not exist; an existing
+/// one keeps the mode its owner chose.
+fn create_state_directory(directory: &Path) -> std::io::Result<()> {
+    if directory.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).create(directory)?;
+    // Set after creating: the mode given at creation is cut by the umask.
+    std::fs::set_permissions(directory, std::fs::Permissions::from_mode(STATE_DIRECTORY_MODE))
+}
+
+/// Creates `path` with [`LEDGER_FILE_MODE`] unless it exists; whoever creates it first
+/// sets the mode, the others leave it alone.
+fn create_shared_file(path: &Path) -> std::io::Result<()> {
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(LEDGER_FILE_MODE)),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 fn configure(connection: &mut Connection, path: &Path) -> Result<(), LedgerError> {
     connection.busy_timeout(BUSY_TIMEOUT).at(path)?;
     // Turning a new database to WAL needs an exclusive lock, for which SQLite returns "busy"
@@ -363,6 +393,8 @@ fn configure(connection: &mut Connection, path: &Path) -> Result<(), LedgerError
     // its transaction, so two processes opening a new ledger at once could both migrate it.
     // A file lock serialises both steps across processes; once done they are no-ops.
     let lock_path = path.with_extension("lock");
+    create_shared_file(&lock_path)
+        .map_err(|error| LedgerError::NotWritable { path: lock_path.clone(), detail: error.to_string() })?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
