@@ -6,11 +6,17 @@
 //! user's, without root) still show their socket, with the owner unknown. Linux only.
 //!
 //! [`is_free`] answers the narrower, much cheaper question "could I bind this port now?"
-//! with a bind test, for allocation loops that ask it thousands of times.
+//! with a bind test, for allocation loops that ask it thousands of times; [`is_free_on`]
+//! asks it for the one address a container publishes on.
+//!
+//! A port can also be held without a listener: as the local port of an outgoing
+//! connection, which the kernel takes from its ephemeral range. The snapshot keeps those
+//! [`Connection`]s apart, so berth can say "the local port of a connection to X" instead
+//! of blaming a process nobody can see.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 
 use procfs::net::TcpState;
 use procfs::process::FDTarget;
@@ -35,6 +41,27 @@ pub struct Listener {
     pub address: SocketAddr,
     /// The owning process.
     pub owner: Option<Owner>,
+}
+
+/// A TCP connection that uses a port as its local port without listening on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Connection {
+    /// The local address and port.
+    pub local: SocketAddr,
+    /// The other end.
+    pub remote: SocketAddr,
+    /// The TCP state (`Established`, `TimeWait`, …).
+    pub state: String,
+    /// The owning process, when it can be known.
+    pub owner: Option<Owner>,
+}
+
+impl Connection {
+    /// `the local port of a connection to 172.17.0.2:6379 (Established, pid 42 (redis-cli))`.
+    pub fn describe(&self) -> String {
+        let owner = self.owner.as_ref().map_or_else(String::new, |owner| format!(", {owner}"));
+        format!("the local port of a connection to {} ({}{owner})", self.remote, self.state)
+    }
 }
 
 /// The process behind a socket.
@@ -92,6 +119,7 @@ impl Listener {
 #[derive(Debug, Clone, Default)]
 pub struct HostPorts {
     by_port: HashMap<u16, Vec<Listener>>,
+    connections: HashMap<u16, Vec<Connection>>,
 }
 
 impl HostPorts {
@@ -99,7 +127,12 @@ impl HostPorts {
     pub fn snapshot() -> Result<Self, ProbeError> {
         let sockets = sockets().map_err(|source| ProbeError { source })?;
         let owners = socket_owners();
-        Ok(Self::from_parts(sockets, &owners))
+        let mut ports = Self::from_parts(sockets, &owners);
+        for (local, remote, state, inode) in connections().map_err(|source| ProbeError { source })? {
+            let owner = owners.get(&inode).cloned();
+            ports.connections.entry(local.port()).or_default().push(Connection { local, remote, state, owner });
+        }
+        Ok(ports)
     }
 
     /// Joins sockets (protocol, address, inode) with an inode → owner map.
@@ -119,7 +152,7 @@ impl HostPorts {
             });
             listeners.dedup();
         }
-        Self { by_port }
+        Self { by_port, connections: HashMap::new() }
     }
 
     /// Every socket process `pid` holds, in port order.
@@ -138,6 +171,37 @@ impl HostPorts {
     pub fn holders(&self, port: u16) -> &[Listener] {
         self.by_port.get(&port).map_or(&[], Vec::as_slice)
     }
+
+    /// The TCP connections that use `port` as their local port without a listener on it
+    /// (a listener's accepted connections are the listener's business).
+    pub fn connections(&self, port: u16) -> &[Connection] {
+        if self.by_port.get(&port).is_some_and(|listeners| listeners.iter().any(|listener| listener.protocol == Protocol::Tcp)) {
+            return &[];
+        }
+        self.connections.get(&port).map_or(&[], Vec::as_slice)
+    }
+
+    /// Who holds `port`, in words: its listeners, else the connections using it, else `None`.
+    pub fn describe_holder(&self, port: u16) -> Option<String> {
+        if let Some(listener) = self.holders(port).first() {
+            return Some(listener.describe());
+        }
+        self.connections(port).first().map(Connection::describe)
+    }
+}
+
+/// Every TCP socket that is neither listening nor closed: (local, remote, state, inode).
+fn connections() -> Result<Vec<(SocketAddr, SocketAddr, String, u64)>, procfs::ProcError> {
+    let mut found = Vec::new();
+    for table in [procfs::net::tcp()?, procfs::net::tcp6()?] {
+        found.extend(
+            table
+                .into_iter()
+                .filter(|entry| !matches!(entry.state, TcpState::Listen | TcpState::Close))
+                .map(|entry| (entry.local_address, entry.remote_address, format!("{:?}", entry.state), entry.inode)),
+        );
+    }
+    Ok(found)
 }
 
 fn sockets() -> Result<Vec<(Protocol, SocketAddr, u64)>, procfs::ProcError> {
@@ -189,6 +253,20 @@ pub fn is_free(port: u16, protocol: Protocol) -> bool {
         Err(error) => error.kind() != std::io::ErrorKind::AddrInUse,
     };
     ipv4_free && ipv6_free
+}
+
+/// Whether a TCP listener could bind `port` on exactly `address`, the way the engine's
+/// port publishing will: a connection whose local port it is on another address does not
+/// count, and neither does one in TIME_WAIT (listeners reuse those). An address this host
+/// lacks (an engine elsewhere, a typo) is left for the engine to judge, so it counts as free.
+pub fn is_free_on(address: IpAddr, port: u16) -> bool {
+    if address.is_unspecified() {
+        return is_free(port, Protocol::Tcp);
+    }
+    match TcpListener::bind(SocketAddr::new(address, port)) {
+        Ok(_) => true,
+        Err(error) => error.kind() != std::io::ErrorKind::AddrInUse,
+    }
 }
 
 /// When process `pid` started, in clock ticks since boot; `None` when it does not exist.
@@ -261,6 +339,26 @@ mod tests {
         if let Ok(tcp6) = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) {
             assert!(!is_free(tcp6.local_addr().expect("addr").port(), Protocol::Tcp));
         }
+    }
+
+    #[test]
+    fn a_connection_s_local_port_is_told_from_a_listener() {
+        let server = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = std::net::TcpStream::connect(server.local_addr().expect("addr")).expect("connect");
+        let local = client.local_addr().expect("local");
+        let ports = HostPorts::snapshot().expect("snapshot");
+        assert!(ports.holders(local.port()).iter().all(|listener| listener.protocol != Protocol::Tcp));
+        let holder = ports.describe_holder(local.port()).expect("held");
+        assert!(
+            holder.starts_with(&format!("the local port of a connection to {} (Established", server.local_addr().expect("addr"))),
+            "{holder}"
+        );
+        assert!(ports.connections(server.local_addr().expect("addr").port()).is_empty(), "a listener's own");
+        // Bound to 127.0.0.1 only: the same port on another loopback address is free.
+        assert!(is_free_on("127.0.0.2".parse().expect("address"), local.port()));
+        assert!(!is_free_on("127.0.0.1".parse().expect("address"), local.port()));
+        assert!(!is_free(local.port(), Protocol::Tcp), "the wildcard bind test counts it");
+        assert!(is_free_on("203.0.113.7".parse().expect("address"), local.port()), "not this host's: the engine judges");
     }
 
     #[test]

@@ -344,3 +344,29 @@ fn gc_frees_the_lease_of_a_container_removed_outside_berth() {
         leases.as_array().expect("leases").iter().map(|lease| lease["project"].as_str().expect("project")).collect();
     assert_eq!(projects, [format!("container:{}", scene.container("web", 0))], "the running container keeps its lease");
 }
+
+/// The kernel hands ports of its ephemeral range to outgoing connections; one that uses a
+/// slot's port on another local address does not stop the engine publishing on loopback,
+/// so it must not stop the start either.
+#[test]
+fn a_connection_using_the_port_elsewhere_does_not_fail_the_start() {
+    let scene = DockerScene::new("ephemeral", 1, WEB);
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let local: std::net::SocketAddr = format!("127.0.0.2:{}", scene.base).parse().expect("address");
+    socket.bind(&local.into()).expect("bind the slot's port on 127.0.0.2");
+    socket.connect(&server.local_addr().expect("address").into()).expect("connect");
+    scene.berth()
+        .args(["who"])
+        .arg(scene.base.to_string())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "{}: used as the local port of a connection to {} (Established",
+            scene.base,
+            server.local_addr().expect("address")
+        )));
+    scene.berth().args(["up", "web"]).assert().success();
+    assert_eq!(containers_of(&scene.environment).len(), 1);
+    drop(socket);
+}

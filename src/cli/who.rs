@@ -1,4 +1,5 @@
-//! `berth who`: which process holds each of the given ports right now.
+//! `berth who`: which process holds each of the given ports right now, or, when nothing
+//! listens, which connection uses it as its local port.
 //!
 //! Answers for every port, free or not, and exits 0 once it could look; use
 //! `--format json` to script on the answer.
@@ -8,7 +9,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use super::output::{OutputFormat, emit, emit_json};
-use crate::probe::{HostPorts, Listener};
+use crate::probe::{Connection, HostPorts, Listener};
 
 /// Arguments of `berth who`.
 #[derive(Debug, Args)]
@@ -25,25 +26,32 @@ pub struct WhoArgs {
 struct PortHolders<'a> {
     port: u16,
     holders: &'a [Listener],
+    connections: &'a [Connection],
 }
 
 pub(super) fn run(args: WhoArgs) -> anyhow::Result<Outcome> {
     let host = HostPorts::snapshot()?;
     match args.format {
         OutputFormat::Json => {
-            let answers: Vec<PortHolders<'_>> =
-                args.ports.iter().map(|&port| PortHolders { port, holders: host.holders(port) }).collect();
+            let answers: Vec<PortHolders<'_>> = args
+                .ports
+                .iter()
+                .map(|&port| PortHolders { port, holders: host.holders(port), connections: host.connections(port) })
+                .collect();
             emit_json(&answers)?;
         }
         OutputFormat::Table => {
             let mut text = String::new();
             for &port in &args.ports {
-                let holders = host.holders(port);
-                if holders.is_empty() {
+                let (holders, connections) = (host.holders(port), host.connections(port));
+                if holders.is_empty() && connections.is_empty() {
                     text.push_str(&format!("{port}: free\n"));
                 }
                 for listener in holders {
                     text.push_str(&format!("{port}: {}\n", listener.describe()));
+                }
+                for connection in connections {
+                    text.push_str(&format!("{port}: used as {}\n", connection.describe()));
                 }
             }
             emit(&text, None)?;

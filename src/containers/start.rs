@@ -28,7 +28,7 @@ use super::spec::InstanceSpec;
 use super::undo::{ContainerStep, Journal, Replaced, set_aside_name, undo};
 use crate::ledger::{Claim, LeaseSlot, Ledger, container_project, now};
 use crate::metrics::METRICS;
-use crate::probe::{self, HostPorts, Protocol};
+use crate::probe::{self, HostPorts};
 
 /// What a start did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -423,7 +423,7 @@ pub fn not_managed(what: &'static str, name: &str, spec: &InstanceSpec, reason: 
 /// Every host port of the instance must be free right now; a taken one is named with the
 /// process holding it.
 async fn preflight(spec: &InstanceSpec) -> Result<(), StartError> {
-    let taken = |binding: &&super::spec::PortBinding| !probe::is_free(binding.host_port, Protocol::Tcp);
+    let taken = |binding: &&super::spec::PortBinding| !probe::is_free_on(binding.host_address, binding.host_port);
     let Some(mut first) = spec.ports.iter().find(taken) else { return Ok(()) };
     // Another berth testing the same port holds it for an instant; a real holder stays.
     for _ in 0..PREFLIGHT_RECHECKS {
@@ -435,8 +435,8 @@ async fn preflight(spec: &InstanceSpec) -> Result<(), StartError> {
     }
     let holder = HostPorts::snapshot()
         .ok()
-        .and_then(|host| host.holders(first.host_port).first().map(crate::probe::Listener::describe))
-        .unwrap_or_else(|| "a process berth cannot see (run as root to name it)".to_string());
+        .and_then(|host| host.describe_holder(first.host_port))
+        .unwrap_or_else(|| "a socket berth cannot see (run as root to name its process)".to_string());
     Err(StartError::PortTaken { port: first.host_port, slot: format!("{}.{}", spec.label(), first.key), holder })
 }
 
