@@ -175,7 +175,11 @@ impl HostPorts {
     /// The TCP connections that use `port` as their local port without a listener on it
     /// (a listener's accepted connections are the listener's business).
     pub fn connections(&self, port: u16) -> &[Connection] {
-        if self.by_port.get(&port).is_some_and(|listeners| listeners.iter().any(|listener| listener.protocol == Protocol::Tcp)) {
+        if self
+            .by_port
+            .get(&port)
+            .is_some_and(|listeners| listeners.iter().any(|listener| listener.protocol == Protocol::Tcp))
+        {
             return &[];
         }
         self.connections.get(&port).map_or(&[], Vec::as_slice)
@@ -350,7 +354,10 @@ mod tests {
         assert!(ports.holders(local.port()).iter().all(|listener| listener.protocol != Protocol::Tcp));
         let holder = ports.describe_holder(local.port()).expect("held");
         assert!(
-            holder.starts_with(&format!("the local port of a connection to {} (Established", server.local_addr().expect("addr"))),
+            holder.starts_with(&format!(
+                "the local port of a connection to {} (Established",
+                server.local_addr().expect("addr")
+            )),
             "{holder}"
         );
         assert!(ports.connections(server.local_addr().expect("addr").port()).is_empty(), "a listener's own");
@@ -358,7 +365,10 @@ mod tests {
         assert!(is_free_on("127.0.0.2".parse().expect("address"), local.port()));
         assert!(!is_free_on("127.0.0.1".parse().expect("address"), local.port()));
         assert!(!is_free(local.port(), Protocol::Tcp), "the wildcard bind test counts it");
-        assert!(is_free_on("203.0.113.7".parse().expect("address"), local.port()), "not this host's: the engine judges");
+        assert!(
+            is_free_on("203.0.113.7".parse().expect("address"), local.port()),
+            "not this host's: the engine judges"
+        );
     }
 
     #[test]

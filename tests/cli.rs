@@ -377,10 +377,7 @@ fn a_malformed_override_spoils_only_its_own_slot() {
         stderr,
         "error: environment variable REDIS_PORT=\"abc\" cannot set the port of redis[0].port: not a whole number; fix or unset it\n"
     );
-    berth()
-        .env("REDIS_PORT", "22")
-        .args(["check"])
-        .assert()
-        .code(1)
-        .stdout(predicate::str::contains("error[bad-override]: REDIS_PORT=22 sets redis[0].port: 22 sits on reserved 22 (ssh)"));
+    berth().env("REDIS_PORT", "22").args(["check"]).assert().code(1).stdout(predicate::str::contains(
+        "error[bad-override]: REDIS_PORT=22 sets redis[0].port: 22 sits on reserved 22 (ssh)",
+    ));
 }

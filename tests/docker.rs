@@ -356,16 +356,13 @@ fn a_connection_using_the_port_elsewhere_does_not_fail_the_start() {
     let local: std::net::SocketAddr = format!("127.0.0.2:{}", scene.base).parse().expect("address");
     socket.bind(&local.into()).expect("bind the slot's port on 127.0.0.2");
     socket.connect(&server.local_addr().expect("address").into()).expect("connect");
-    scene.berth()
-        .args(["who"])
-        .arg(scene.base.to_string())
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(format!(
+    scene.berth().args(["who"]).arg(scene.base.to_string()).assert().success().stdout(predicate::str::contains(
+        format!(
             "{}: used as the local port of a connection to {} (Established",
             scene.base,
             server.local_addr().expect("address")
-        )));
+        ),
+    ));
     scene.berth().args(["up", "web"]).assert().success();
     assert_eq!(containers_of(&scene.environment).len(), 1);
     drop(socket);

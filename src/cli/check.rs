@@ -63,7 +63,11 @@ struct JsonSlot<'a> {
     port: u32,
 }
 
-pub(super) fn run(args: CheckArgs, explicit: Option<&Path>, variables: &HashMap<String, String>) -> anyhow::Result<Outcome> {
+pub(super) fn run(
+    args: CheckArgs,
+    explicit: Option<&Path>,
+    variables: &HashMap<String, String>,
+) -> anyhow::Result<Outcome> {
     let path = registry::locate(explicit)?;
     let loaded = registry::load_file(&path)?;
     let mut report = registry::validate(&loaded);

@@ -15,8 +15,8 @@ use serde::Serialize;
 use super::ledger_args::open_ledger;
 use super::output::{OutputFormat, emit, emit_json};
 use super::{Outcome, runtime};
-use crate::containers::{Engine, StartError};
 use crate::containers::spec::{ENVIRONMENT_LABEL, INSTANCE_LABEL, SERVICE_LABEL};
+use crate::containers::{Engine, StartError};
 use crate::ledger::Lease;
 use crate::probe::{HostPorts, Listener};
 

@@ -189,11 +189,8 @@ pub enum StartError {
 /// A container's last log lines as the indented detail under the one-line error: blank
 /// lines dropped, control characters escaped so a log line cannot pass for an error line.
 fn log_tail(logs: &[String]) -> String {
-    let lines: Vec<String> = logs
-        .iter()
-        .map(|line| line.trim_end().escape_debug().to_string())
-        .filter(|line| !line.is_empty())
-        .collect();
+    let lines: Vec<String> =
+        logs.iter().map(|line| line.trim_end().escape_debug().to_string()).filter(|line| !line.is_empty()).collect();
     if lines.is_empty() {
         return "; it printed no log lines".to_string();
     }

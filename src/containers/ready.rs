@@ -99,7 +99,9 @@ async fn check(engine: &Engine, spec: &InstanceSpec, existing: &Existing) -> Res
             Ok(match client.get(format!("http://{address}{path}")).send().await {
                 Ok(response) if response.status().as_u16() == *status => Seen::Ready,
                 Ok(response) => Seen::NotYet(format!("HTTP {} from {address}{path}", response.status().as_u16())),
-                Err(error) if error.is_timeout() => Seen::NotYet(format!("no HTTP answer from {address} within {CHECK_TIMEOUT:?}")),
+                Err(error) if error.is_timeout() => {
+                    Seen::NotYet(format!("no HTTP answer from {address} within {CHECK_TIMEOUT:?}"))
+                }
                 Err(error) if error.is_connect() => Seen::NotYet(format!("connection to {address} refused")),
                 Err(error) => Seen::NotYet(format!("HTTP request to {address} failed: {error}")),
             })

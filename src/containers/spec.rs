@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use crate::registry::{container_name, volume_name};
 use crate::registry::{Ready, ResolvedPort, Service, expand};
+pub use crate::registry::{container_name, volume_name};
 
 /// Label on every container and volume berth manages.
 pub const MANAGED_LABEL: &str = "io.berth.managed";

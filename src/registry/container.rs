@@ -316,7 +316,8 @@ fn environment<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<St
 /// What Docker takes as a variable name: not empty, no `=`, no control characters
 /// (dots are fine: Elasticsearch reads `discovery.type`).
 fn environment_key(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.contains('=') || name.chars().any(|character| character.is_control() || character == ' ') {
+    if name.is_empty() || name.contains('=') || name.chars().any(|character| character.is_control() || character == ' ')
+    {
         return Err(format!(
             "environment variable name {} is not usable: it must not be empty or hold `=`, spaces or control characters",
             names::shown(name)
@@ -339,7 +340,10 @@ fn http_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Er
         if path.starts_with('/') && !path.chars().any(|character| character.is_control() || character == ' ') {
             Ok(())
         } else {
-            Err(format!("HTTP path {} must start with `/` and hold no spaces or control characters", names::shown(path)))
+            Err(format!(
+                "HTTP path {} must start with `/` and hold no spaces or control characters",
+                names::shown(path)
+            ))
         }
     };
     de::DeserializeSeed::deserialize(CheckedText { rule }, deserializer)
@@ -410,11 +414,14 @@ impl ContainerSection {
         if let Some(Ready::Log { pattern, .. }) = &self.ready
             && let Err(error) = regex::Regex::new(pattern)
         {
-            problems.push(format!("container.ready.log pattern does not compile: {}", names::one_line(&error.to_string())));
+            problems
+                .push(format!("container.ready.log pattern does not compile: {}", names::one_line(&error.to_string())));
         }
         let mut mount_points: Vec<&String> = self.volumes.values().collect();
         mount_points.sort();
-        for pair in mount_points.windows(2).filter(|pair| pair[0].trim_end_matches('/') == pair[1].trim_end_matches('/')) {
+        for pair in
+            mount_points.windows(2).filter(|pair| pair[0].trim_end_matches('/') == pair[1].trim_end_matches('/'))
+        {
             problems.push(format!("container.volumes mounts two volumes at {}; Docker allows one per path", pair[0]));
         }
         let templates = self.command.iter().flatten().chain(self.env.values());

@@ -8,8 +8,8 @@ mod container;
 mod load;
 mod manager;
 mod model;
-mod overrides;
 pub(crate) mod names;
+mod overrides;
 mod schema;
 mod suggest;
 mod validate;
@@ -17,17 +17,17 @@ mod variables;
 
 pub use container::{ContainerSection, DEFAULT_READY_TIMEOUT, MAXIMUM_READY_TIMEOUT, PLACEHOLDERS, Ready, expand};
 pub use load::{
-    LoadError, MAXIMUM_FILE_BYTES, MAXIMUM_NESTING, MAXIMUM_SERVICES, MAXIMUM_SLOTS, REGISTRY_PATH, REGISTRY_VARIABLE, load_file,
-    locate, parse,
+    LoadError, MAXIMUM_FILE_BYTES, MAXIMUM_NESTING, MAXIMUM_SERVICES, MAXIMUM_SLOTS, REGISTRY_PATH, REGISTRY_VARIABLE,
+    load_file, locate, parse,
 };
 pub use manager::{EnvironmentView, LookupError, ManagerError, PortManager, ResolvedPort};
-pub use names::{container_name, volume_name};
 pub use model::{
     DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, PortKey, PortRange, Registry,
     Reservation, Service, Slot,
 };
+pub use names::{container_name, volume_name};
+pub use overrides::{Ignored, Override, Overrides};
 pub use schema::parse_range;
 pub use suggest::did_you_mean;
-pub use overrides::{Ignored, Override, Overrides};
 pub use validate::{Finding, FindingCode, Report, Severity, ephemeral_findings, kernel_reserved_ports, validate};
 pub use variables::{slot_variable, variable_name};

@@ -71,7 +71,9 @@ pub(crate) fn check_name(kind: NameKind, name: &str) -> Result<(), String> {
 /// Checks a port key: it becomes a `{placeholder}` and part of a variable name.
 pub(crate) fn check_port_key(name: &str) -> Result<(), String> {
     let fits = name.starts_with(|character: char| character.is_ascii_lowercase())
-        && name.chars().all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_')
+        && name
+            .chars()
+            .all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_')
         && name.len() <= MAXIMUM_NAME_LENGTH;
     if !fits {
         return Err(format!(
@@ -171,7 +173,8 @@ mod tests {
 
     #[test]
     fn names_docker_refuses_are_refused() {
-        for bad in ["rl/web", "rl web", "..", ".x", "_x", "-", "-x", "ünï", "Upper", "dev/x", "a:b", "a.b", "", "a\nb"] {
+        for bad in ["rl/web", "rl web", "..", ".x", "_x", "-", "-x", "ünï", "Upper", "dev/x", "a:b", "a.b", "", "a\nb"]
+        {
             assert!(check_name(NameKind::Service, bad).is_err(), "{bad:?} should be refused");
         }
         assert!(check_name(NameKind::Service, &"a".repeat(64)).is_err());
@@ -226,6 +229,9 @@ mod tests {
 
     #[test]
     fn multi_line_errors_become_one_line() {
-        assert_eq!(one_line("regex parse error:\n    (\n    ^\nerror: unclosed group"), "regex parse error: ( ^ error: unclosed group");
+        assert_eq!(
+            one_line("regex parse error:\n    (\n    ^\nerror: unclosed group"),
+            "regex parse error: ( ^ error: unclosed group"
+        );
     }
 }

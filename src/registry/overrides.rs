@@ -64,11 +64,10 @@ impl Overrides {
                         overrides.ignored.push(ignored("a Docker link address (tcp://host:port) is not a port"));
                     } else {
                         let port = parse_port(value);
-                        overrides.applied.insert((service_index, instance, key_index), Override {
-                            variable,
-                            value: value.clone(),
-                            port,
-                        });
+                        overrides.applied.insert(
+                            (service_index, instance, key_index),
+                            Override { variable, value: value.clone(), port },
+                        );
                     }
                 }
             }
@@ -190,7 +189,8 @@ mod tests {
         let variables = variables.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
         let overrides = Overrides::read(&registry, &variables);
         let found = overrides.findings(&registry).iter().map(|finding| finding.message(&registry)).collect();
-        let ignored = overrides.ignored().iter().map(|ignored| format!("{}: {}", ignored.variable, ignored.reason)).collect();
+        let ignored =
+            overrides.ignored().iter().map(|ignored| format!("{}: {}", ignored.variable, ignored.reason)).collect();
         (found, ignored)
     }
 
@@ -242,7 +242,10 @@ mod tests {
         assert_eq!(found, Vec::<String>::new());
         let (found, _) = messages(text, &[("RL_PORT", "45500"), ("OTHER_PORT", "45500")]);
         assert_eq!(found.len(), 4, "both variables, in both environments: {found:?}");
-        assert_eq!(found[0], "RL_PORT=45500 sets rl[0].port@development: 45500 is also the port of other[0].port@development");
+        assert_eq!(
+            found[0],
+            "RL_PORT=45500 sets rl[0].port@development: 45500 is also the port of other[0].port@development"
+        );
     }
 
     #[test]

@@ -337,7 +337,9 @@ impl<'de> Visitor<'de> for EnvironmentsVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Environments, A::Error> {
         let mut environments = Vec::new();
         let mut seen = HashSet::new();
-        while let Some(name) = map.next_key_seed(UniqueKey { seen: &mut seen, kind: "environment", rule: environment_name })? {
+        while let Some(name) =
+            map.next_key_seed(UniqueKey { seen: &mut seen, kind: "environment", rule: environment_name })?
+        {
             let offset = map.next_value_seed(OFFSET)?;
             environments.push(Environment { name, offset });
         }

@@ -292,26 +292,59 @@ fn names_and_values_the_engine_rejects_are_refused_with_their_location() {
         ("'-':\n  port: 1\n".into(), "service name `-` is not usable"),
         ("ünï:\n  port: 1\n".into(), "service name `ünï` is not usable"),
         ("Kafka:\n  port: 1\n".into(), "service name `Kafka` is not usable"),
-        ("\"x\\nexport PATH=/tmp/evil\":\n  port: 1\n".into(), r"service name `x\nexport PATH=/tmp/evil` is not usable"),
-        ("environments:\n  dev/x: 0\nrl:\n  port: 1\n".into(), "ports.yaml:2:3: environments: environment name `dev/x` is not usable"),
+        (
+            "\"x\\nexport PATH=/tmp/evil\":\n  port: 1\n".into(),
+            r"service name `x\nexport PATH=/tmp/evil` is not usable",
+        ),
+        (
+            "environments:\n  dev/x: 0\nrl:\n  port: 1\n".into(),
+            "ports.yaml:2:3: environments: environment name `dev/x` is not usable",
+        ),
         ("environments:\n  'a:b': 0\nrl:\n  port: 1\n".into(), "environment name `a:b` is not usable"),
         ("rl:\n  http-x_port: 1\n".into(), "ports.yaml:2:3: rl: port key `http-x_port` is not usable"),
         ("rl:\n  port: {port: 1, env_var: 'A-B'}\n".into(), "variable name `A-B` is not usable"),
         ("rl:\n  description: \"two\\nlines\"\n  port: 1\n".into(), "holds a line break or control character"),
-        (container("    volumes:\n      a/b: /data\n"), "ports.yaml:6:7: rl.container.volumes: volume key name `a/b` is not usable"),
-        (container("    volumes:\n      data: data\n"), "ports.yaml:6:13: rl.container.volumes.data: mount path `data` is not usable: Docker mounts volumes only at absolute paths"),
-        (container("    env:\n      '': x\n"), "ports.yaml:6:7: rl.container.env: environment variable name `` is not usable"),
+        (
+            container("    volumes:\n      a/b: /data\n"),
+            "ports.yaml:6:7: rl.container.volumes: volume key name `a/b` is not usable",
+        ),
+        (
+            container("    volumes:\n      data: data\n"),
+            "ports.yaml:6:13: rl.container.volumes.data: mount path `data` is not usable: Docker mounts volumes only at absolute paths",
+        ),
+        (
+            container("    env:\n      '': x\n"),
+            "ports.yaml:6:7: rl.container.env: environment variable name `` is not usable",
+        ),
         (container("    env:\n      A: \"x\\0y\"\n"), "environment value `x\\0y` holds a NUL byte"),
-        ("rl:\n  port: 1\n  container:\n    image: RL/Upper\n".into(), "ports.yaml:4:12: rl.container.image: image `RL/Upper` is not a valid reference"),
+        (
+            "rl:\n  port: 1\n  container:\n    image: RL/Upper\n".into(),
+            "ports.yaml:4:12: rl.container.image: image `RL/Upper` is not a valid reference",
+        ),
         ("rl:\n  port: 1\n  container:\n    image: ''\n".into(), "image `` is not a valid reference (it is empty)"),
-        ("rl:\n  port: 1\n  container:\n    image: https://example.com/x\n".into(), "image `https://example.com/x` is not a valid reference (a reference has no scheme)"),
-        (container("    ports:\n      port: 0\n"), "ports.yaml:6:13: rl.container.ports.port: container port 0 is out of range"),
-        (container("    ready:\n      http: {port: port, status: 0}\n"), "HTTP status 0 is out of range: statuses run from 100 to 599"),
+        (
+            "rl:\n  port: 1\n  container:\n    image: https://example.com/x\n".into(),
+            "image `https://example.com/x` is not a valid reference (a reference has no scheme)",
+        ),
+        (
+            container("    ports:\n      port: 0\n"),
+            "ports.yaml:6:13: rl.container.ports.port: container port 0 is out of range",
+        ),
+        (
+            container("    ready:\n      http: {port: port, status: 0}\n"),
+            "HTTP status 0 is out of range: statuses run from 100 to 599",
+        ),
         (container("    ready:\n      http: {port: port, path: health}\n"), "HTTP path `health` must start with `/`"),
         (container("    ready:\n      log: {pattern: x, times: 0}\n"), "`times: 0` is out of range"),
         (container("    command: []\n"), "a command needs at least the program to run"),
-        (container("    timeout: 18446744073709551615s\n"), "ports.yaml:5:14: rl.container.timeout: timeout `18446744073709551615s` is out of range"),
-        (container("    timeout: 200000000s\n"), "timeout `200000000s` is out of range: a start may take from 1s to 1d"),
+        (
+            container("    timeout: 18446744073709551615s\n"),
+            "ports.yaml:5:14: rl.container.timeout: timeout `18446744073709551615s` is out of range",
+        ),
+        (
+            container("    timeout: 200000000s\n"),
+            "timeout `200000000s` is out of range: a start may take from 1s to 1d",
+        ),
         (container("    timeout: 0s\n"), "timeout `0s` is out of range"),
     ];
     let mismatches: Vec<String> = cases

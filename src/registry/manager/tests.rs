@@ -95,7 +95,10 @@ fn environment_variables_override_the_computed_port() {
 #[test]
 fn malformed_overrides_name_the_variable() {
     let cases = [
-        ("abc", "environment variable REDIS_PORT=\"abc\" cannot set the port of redis[0].port@development: not a whole number; fix or unset it"),
+        (
+            "abc",
+            "environment variable REDIS_PORT=\"abc\" cannot set the port of redis[0].port@development: not a whole number; fix or unset it",
+        ),
         (
             "0",
             "environment variable REDIS_PORT=\"0\" cannot set the port of redis[0].port@development: ports are whole numbers from 1 to 65535; fix or unset it",
@@ -104,7 +107,10 @@ fn malformed_overrides_name_the_variable() {
             "70000",
             "environment variable REDIS_PORT=\"70000\" cannot set the port of redis[0].port@development: ports are whole numbers from 1 to 65535; fix or unset it",
         ),
-        ("-1", "environment variable REDIS_PORT=\"-1\" cannot set the port of redis[0].port@development: not a whole number; fix or unset it"),
+        (
+            "-1",
+            "environment variable REDIS_PORT=\"-1\" cannot set the port of redis[0].port@development: not a whole number; fix or unset it",
+        ),
     ];
     for (value, expected) in cases {
         let manager = manager_with(&[("REDIS_PORT", value)]);

@@ -211,24 +211,35 @@ kafka:
 
 #[test]
 fn two_slots_exporting_the_same_variable_collide() {
-    let found = messages("kafka:\n  ui_port: 44000\n  max_instances: 1\nkafka_ui:\n  port: 44100\n  max_instances: 1\n");
+    let found =
+        messages("kafka:\n  ui_port: 44000\n  max_instances: 1\nkafka_ui:\n  port: 44100\n  max_instances: 1\n");
     assert_eq!(
         found,
-        ["variable-collision: kafka[0].ui_port and kafka_ui[0].port both export as KAFKA_UI_PORT: rename one, or give one its own `env_var:`"]
+        [
+            "variable-collision: kafka[0].ui_port and kafka_ui[0].port both export as KAFKA_UI_PORT: rename one, or give one its own `env_var:`"
+        ]
     );
-    let found = messages("kafka:\n  broker_port: 44000\n  max_instances: 2\nkafka_1:\n  broker_port: 45000\n  max_instances: 1\n");
+    let found = messages(
+        "kafka:\n  broker_port: 44000\n  max_instances: 2\nkafka_1:\n  broker_port: 45000\n  max_instances: 1\n",
+    );
     assert_eq!(
         found,
-        ["variable-collision: kafka[1].broker_port and kafka_1[0].broker_port both export as KAFKA_1_BROKER_PORT: rename one, or give one its own `env_var:`"]
+        [
+            "variable-collision: kafka[1].broker_port and kafka_1[0].broker_port both export as KAFKA_1_BROKER_PORT: rename one, or give one its own `env_var:`"
+        ]
     );
-    let found = messages("a:\n  port: {port: 44000, env_var: SHARED}\n  max_instances: 1\nb:\n  port: {port: 45000, env_var: SHARED}\n  max_instances: 1\n");
+    let found = messages(
+        "a:\n  port: {port: 44000, env_var: SHARED}\n  max_instances: 1\nb:\n  port: {port: 45000, env_var: SHARED}\n  max_instances: 1\n",
+    );
     assert_eq!(found.len(), 1, "{found:?}");
 }
 
 #[test]
 fn two_instances_with_the_same_container_or_volume_name_collide() {
     let service = |name: &str, port: u16, volume: &str| {
-        format!("{name}:\n  port: {port}\n  max_instances: 2\n  container:\n    image: redis:7\n    volumes:\n      {volume}: /data\n")
+        format!(
+            "{name}:\n  port: {port}\n  max_instances: 2\n  container:\n    image: redis:7\n    volumes:\n      {volume}: /data\n"
+        )
     };
     let text = format!(
         "environments:\n  development: 0\n  development-1: 10\n{}{}",
@@ -240,24 +251,40 @@ fn two_instances_with_the_same_container_or_volume_name_collide() {
         found.contains(&"name-collision: web[1]@development and web[0]@development-1 would both use container name `web-development-1`: rename a service or an environment".to_string()),
         "{found:?}"
     );
-    let text = format!("environments:\n  development: 0\n  staging: 10\n{}{}", service("web", 44000, "staging-data"), service("other", 45000, "data"));
+    let text = format!(
+        "environments:\n  development: 0\n  staging: 10\n{}{}",
+        service("web", 44000, "staging-data"),
+        service("other", 45000, "data")
+    );
     let found = messages(&text.replace("other:", "web2:"));
     assert_eq!(found, Vec::<String>::new(), "distinct names do not collide");
-    let found = messages(&format!("environments:\n  development: 0\n  staging: 10\n{}", service("web", 44000, "staging-data").replace("      staging-data: /data\n", "      staging-data: /data\n      data: /other\n")));
+    let found = messages(&format!(
+        "environments:\n  development: 0\n  staging: 10\n{}",
+        service("web", 44000, "staging-data")
+            .replace("      staging-data: /data\n", "      staging-data: /data\n      data: /other\n")
+    ));
     assert!(found.iter().any(|finding| finding.contains("would both use volume name `web-staging-data`")), "{found:?}");
 }
 
 #[test]
 fn two_volumes_at_one_mount_point_are_refused() {
-    let found = messages("web:\n  port: 44000\n  container:\n    image: redis:7\n    volumes:\n      a: /data\n      b: /data/\n");
-    assert_eq!(found, ["container-config: service `web`: container.volumes mounts two volumes at /data; Docker allows one per path"]);
+    let found = messages(
+        "web:\n  port: 44000\n  container:\n    image: redis:7\n    volumes:\n      a: /data\n      b: /data/\n",
+    );
+    assert_eq!(
+        found,
+        ["container-config: service `web`: container.volumes mounts two volumes at /data; Docker allows one per path"]
+    );
 }
 
 #[test]
 fn privileged_and_ephemeral_warnings_list_every_slot() {
-    let registry = registry("traefik:\n  port: 80\n  instance_increment: 1\n  max_instances: 3\napp:\n  port: 32700\n  max_instances: 3\n");
+    let registry = registry(
+        "traefik:\n  port: 80\n  instance_increment: 1\n  max_instances: 3\napp:\n  port: 32700\n  max_instances: 3\n",
+    );
     let report = validate(&registry);
-    let privileged = report.findings.iter().find(|finding| finding.code() == FindingCode::PrivilegedPort).expect("warned");
+    let privileged =
+        report.findings.iter().find(|finding| finding.code() == FindingCode::PrivilegedPort).expect("warned");
     let instances: Vec<u16> = privileged.slots().iter().map(|slot| slot.instance).collect();
     assert_eq!(instances, [0, 1, 2], "traefik[1] is listed too");
     let ephemeral = ephemeral_findings(&registry, PortRange { start: 32768, end: 60999 });
@@ -271,7 +298,9 @@ fn privileged_and_ephemeral_warnings_list_every_slot() {
 
 #[test]
 fn the_kernel_setting_covers_every_slot_and_stays_short() {
-    let small = registry("a:\n  port: 40000\n  instance_increment: 1\n  max_instances: 3\nb:\n  port: 40010\n  max_instances: 2\n");
+    let small = registry(
+        "a:\n  port: 40000\n  instance_increment: 1\n  max_instances: 3\nb:\n  port: 40010\n  max_instances: 2\n",
+    );
     assert_eq!(kernel_reserved_ports(&small), "40000-40002,40010,40110");
     let wide = registry_text_with_spread_slots();
     let setting = kernel_reserved_ports(&registry(&wide));
