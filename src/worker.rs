@@ -190,10 +190,26 @@ fn worker_options(queue: &str, activities: &BerthActivities, grace: Duration) ->
     Ok(options.graceful_shutdown_period(grace).build())
 }
 
+/// How often a scrape tries to list the managed containers.
+const LISTING_TRIES: usize = 3;
+
 /// berth's metrics in Prometheus text format; the gauges are refreshed first.
 async fn metrics(State(health): State<Health>) -> (StatusCode, String) {
-    if let Ok(containers) = health.engine.managed(None).await {
-        METRICS.running_instances.reset();
+    // Docker 20.10 can fail a listing while another client removes a container; a few
+    // tries get past that, and a gauge that still cannot be refreshed is emptied rather
+    // than left showing an older scrape's numbers.
+    let mut listed = health.engine.managed(None).await;
+    for _ in 1..LISTING_TRIES {
+        if listed.is_ok() {
+            break;
+        }
+        listed = health.engine.managed(None).await;
+    }
+    METRICS.running_instances.reset();
+    if let Err(error) = &listed {
+        tracing::warn!(%error, "running_instances_not_refreshed");
+    }
+    if let Ok(containers) = listed {
         for container in containers
             .iter()
             .filter(|container| container.state.as_ref().is_some_and(|state| state.to_string() == "running"))

@@ -432,19 +432,21 @@ fn a_readiness_command_that_never_ends_is_bounded_by_the_timeout() {
 }
 
 #[test]
-fn an_absurd_timeout_in_the_registry_does_not_crash_up() {
-    let mut scene = DockerScene::new(
+fn an_absurd_timeout_in_the_registry_is_refused_before_anything_starts() {
+    // It used to pass `check`, then overflow an Instant inside `up` and panic.
+    let scene = DockerScene::new(
         "hugetimeout",
         1,
-        "dying:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'exit 3']\n    timeout: 300000000000y\n",
+        "dying:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'exit 3']\n    timeout: 18446744073709551615s\n",
     );
-    scene.remove_on_drop("dying:0");
-    scene
-        .berth()
-        .args(["up", "dying"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("ExitedEarly").and(predicate::str::contains("panicked").not()));
+    scene.berth().args(["up", "dying"]).assert().code(2).stderr(
+        predicate::str::contains(
+            "dying.container.timeout: timeout `18446744073709551615s` is out of range: a start may take from 1s to 1d",
+        )
+        .and(predicate::str::contains("panicked").not()),
+    );
+    scene.berth().args(["check"]).assert().code(2);
+    assert!(containers_of(&scene.environment).is_empty());
 }
 
 #[test]

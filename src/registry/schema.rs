@@ -488,7 +488,10 @@ fn port_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<PortRange
 /// Parses `"8000"` or `"8000-8009"`; the error says what was wrong with the text.
 pub fn parse_range(text: &str) -> Result<PortRange, String> {
     let port = |part: &str| -> Result<u16, String> {
-        let value: i64 = part.trim().parse().map_err(|_| format!("`{part}` in range `{text}` is not a port number"))?;
+        let value: i64 = part
+            .trim()
+            .parse()
+            .map_err(|_| format!("{} in range {} is not a port number", names::shown(part), names::shown(text)))?;
         PORT.visit_i64::<de::value::Error>(value).map_err(|error| error.to_string())
     };
     let (start, end) = match text.split_once('-') {

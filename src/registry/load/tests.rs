@@ -346,6 +346,7 @@ fn names_and_values_the_engine_rejects_are_refused_with_their_location() {
             "timeout `200000000s` is out of range: a start may take from 1s to 1d",
         ),
         (container("    timeout: 0s\n"), "timeout `0s` is out of range"),
+        ("dynamic_range: \"9999\\nreserved:\"\nrl:\n  port: 1\n".into(), r"`9999\nreserved:` in range"),
     ];
     let mismatches: Vec<String> = cases
         .iter()
