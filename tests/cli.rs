@@ -96,11 +96,9 @@ fn unusable_registries_exit_2_with_one_clear_line() {
 
 #[test]
 fn missing_files_and_directories_exit_2() {
-    berth()
-        .args(["check", "--registry", "/nonexistent/ports.yaml"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("cannot read port registry /nonexistent/ports.yaml"));
+    berth().args(["check", "--registry", "/nonexistent/ports.yaml"]).assert().code(2).stderr(
+        "error: cannot read port registry /nonexistent/ports.yaml: No such file or directory (os error 2); check the path given by --registry or BERTH_REGISTRY\n",
+    );
     let directory = tempfile::tempdir().expect("tempdir");
     berth()
         .args(["check", "--registry"])
@@ -380,4 +378,32 @@ fn a_malformed_override_spoils_only_its_own_slot() {
     berth().env("REDIS_PORT", "22").args(["check"]).assert().code(1).stdout(predicate::str::contains(
         "error[bad-override]: REDIS_PORT=22 sets redis[0].port: 22 sits on reserved 22 (ssh)",
     ));
+}
+
+#[test]
+fn check_prints_the_kernel_setting_that_reserves_every_slot() {
+    let file = registry_file(
+        "a:\n  port: 40000\n  instance_increment: 1\n  max_instances: 3\nb:\n  port: 40010\n  max_instances: 2\n",
+    );
+    berth()
+        .args(["check", "--kernel-reserved-ports", "--registry"])
+        .arg(file.path())
+        .assert()
+        .success()
+        .stdout("net.ipv4.ip_local_reserved_ports = 40000-40002,40010,40110\n");
+}
+
+#[test]
+fn a_variable_that_is_not_text_is_skipped_not_a_crash() {
+    use std::os::unix::ffi::OsStrExt;
+    let junk = std::ffi::OsStr::from_bytes(b"\xff\xfe");
+    for command in [&["check"][..], &["port", "redis"], &["ports", "--format", "env"]] {
+        let output = berth().env("JUNK", junk).env("REDIS_1_PORT", junk).args(command).output().expect("runs");
+        assert!(
+            matches!(output.status.code(), Some(0 | 1)),
+            "{command:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    }
 }

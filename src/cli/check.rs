@@ -71,12 +71,31 @@ pub(super) fn run(
     let path = registry::locate(explicit)?;
     let loaded = registry::load_file(&path)?;
     let mut report = registry::validate(&loaded);
+    let ephemeral = ephemeral_range();
     if args.kernel_reserved_ports {
-        emit(&format!("net.ipv4.ip_local_reserved_ports = {}\n", registry::kernel_reserved_ports(&loaded)), None)?;
-        return Ok(if report.errors() > 0 { Outcome::Findings } else { Outcome::Clean });
+        if report.errors() > 0 {
+            anyhow::bail!(
+                "{} has {} error(s), so its slots are not final; run `berth check` and fix them first",
+                path.display(),
+                report.errors()
+            );
+        }
+        let setting = registry::kernel_reserved_ports(&loaded, ephemeral).map_err(anyhow::Error::msg)?;
+        if setting.is_empty() {
+            // An empty value would clear every reservation on the host, not just berth's.
+            let range = ephemeral.map_or_else(String::new, |range| format!(" {range}"));
+            eprintln!("nothing to reserve: no slot lies inside the kernel's ephemeral range{range}");
+        } else {
+            emit(&format!("net.ipv4.ip_local_reserved_ports = {setting}\n"), None)?;
+        }
+        return Ok(Outcome::Clean);
     }
-    report.findings.extend(Overrides::read(&loaded, variables).findings(&loaded));
-    if let Some(range) = ephemeral_range() {
+    let overrides = Overrides::read(&loaded, variables);
+    for ignored in overrides.ignored() {
+        tracing::info!(variable = %ignored.variable, value = %ignored.value, reason = ignored.reason, "override_ignored");
+    }
+    report.findings.extend(overrides.findings(&loaded));
+    if let Some(range) = ephemeral {
         report.findings.extend(registry::ephemeral_findings(&loaded, range));
     }
     report.findings.sort_by_key(|finding| finding.code().severity());

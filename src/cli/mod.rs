@@ -124,7 +124,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> ExitCode {
     logging::init(cli.log_format, cli.quiet, cli.verbose);
     let result = match cli.command {
-        Command::Check(args) => check::run(args, cli.registry.as_deref(), &std::env::vars().collect()),
+        Command::Check(args) => check::run(args, cli.registry.as_deref(), &crate::registry::process_variables()),
         Command::Port(args) => port::run(args, cli.registry.as_deref()),
         Command::Ports(args) => ports::run(args, cli.registry.as_deref()),
         Command::Who(args) => who::run(args),

@@ -10,7 +10,12 @@ use std::fmt::Write as _;
 use super::spec::InstanceSpec;
 
 fn quoted(text: &str) -> String {
-    serde_json::Value::String(text.replace('$', "$$")).to_string()
+    serde_json::Value::String(text.to_string()).to_string()
+}
+
+/// A value compose interpolates: `$` doubled so the container gets it as written.
+fn value(text: &str) -> String {
+    quoted(&text.replace('$', "$$"))
 }
 
 /// A compose file running every spec in `specs`.
@@ -24,13 +29,13 @@ pub fn render(specs: &[InstanceSpec]) -> String {
         let _ = writeln!(text, "    container_name: {}", quoted(&spec.container_name));
         text.push_str("    init: true\n");
         if let Some(command) = &spec.command {
-            let arguments: Vec<String> = command.iter().map(|argument| quoted(argument)).collect();
+            let arguments: Vec<String> = command.iter().map(|argument| value(argument)).collect();
             let _ = writeln!(text, "    command: [{}]", arguments.join(", "));
         }
         if !spec.env.is_empty() {
             text.push_str("    environment:\n");
-            for (name, value) in &spec.env {
-                let _ = writeln!(text, "      {}: {}", quoted(name), quoted(value));
+            for (name, setting) in &spec.env {
+                let _ = writeln!(text, "      {}: {}", quoted(name), value(setting));
             }
         }
         text.push_str("    ports:\n");

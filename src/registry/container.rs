@@ -417,11 +417,9 @@ impl ContainerSection {
             problems
                 .push(format!("container.ready.log pattern does not compile: {}", names::one_line(&error.to_string())));
         }
-        let mut mount_points: Vec<&String> = self.volumes.values().collect();
-        mount_points.sort();
-        for pair in
-            mount_points.windows(2).filter(|pair| pair[0].trim_end_matches('/') == pair[1].trim_end_matches('/'))
-        {
+        let mut mount_points: Vec<&str> = self.volumes.values().map(|path| names::mount_point(path)).collect();
+        mount_points.sort_unstable();
+        for pair in mount_points.windows(2).filter(|pair| pair[0] == pair[1]) {
             problems.push(format!("container.volumes mounts two volumes at {}; Docker allows one per path", pair[0]));
         }
         let templates = self.command.iter().flatten().chain(self.env.values());

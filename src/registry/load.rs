@@ -14,6 +14,7 @@ use super::model::{
     DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, Registry, Service,
 };
 use super::schema::Document;
+use yaml_rust2::scanner::{Scanner, Token, TokenType};
 
 /// Where the registry lives relative to a project root.
 pub const REGISTRY_PATH: &str = "dynamicconfig/port_registry.yaml";
@@ -23,7 +24,7 @@ pub const REGISTRY_VARIABLE: &str = "BERTH_REGISTRY";
 /// The largest registry file berth reads; a registry of a few thousand services fits in a
 /// tenth of it.
 pub const MAXIMUM_FILE_BYTES: u64 = 1 << 20;
-/// The most `[` and `{` that may be open at once; a registry needs a handful.
+/// The deepest nesting of maps and lists berth parses; a registry needs a handful.
 pub const MAXIMUM_NESTING: usize = 64;
 /// The most slots a registry may define across its environments: one per port, since more
 /// could never be collision-free.
@@ -111,18 +112,18 @@ pub fn load_file(path: &Path) -> Result<Registry, LoadError> {
         return Err(LoadError::TooLarge { path: path.to_path_buf(), what });
     }
     let text = String::from_utf8(bytes).map_err(|error| {
-        let what = format!("byte {} is not UTF-8; save the registry as UTF-8 text", error.utf8_error().valid_up_to());
-        LoadError::TooLarge { path: path.to_path_buf(), what }
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|byte| **byte == b'\n').count() + 1;
+        let column = valid.iter().rev().take_while(|byte| **byte != b'\n').count() + 1;
+        let message = "this is not UTF-8 text; save the registry as UTF-8".to_string();
+        LoadError::Syntax { path: path.to_path_buf(), line, column, message }
     });
     parse(&text?, path)
 }
 
 /// Parses registry text; `origin` names the file in errors.
 pub fn parse(text: &str, origin: &Path) -> Result<Registry, LoadError> {
-    if let Some((line, column)) = too_deep(text) {
-        let message = format!(
-            "more than {MAXIMUM_NESTING} `[` or `{{` are open here (brackets in strings count too); a registry nests a handful"
-        );
+    if let Some((line, column, message)) = prescan(text) {
         return Err(LoadError::Syntax { path: origin.to_path_buf(), line, column, message });
     }
     let document: Document = serde_yaml::from_str(text).map_err(|error| syntax_error(&error, origin))?;
@@ -141,31 +142,63 @@ pub fn parse(text: &str, origin: &Path) -> Result<Registry, LoadError> {
         );
         return Err(LoadError::TooLarge { path: origin.to_path_buf(), what });
     }
+    let named = registry
+        .services
+        .iter()
+        .filter_map(|service| Some((service, service.container.as_ref()?)))
+        .fold(0usize, |total, (service, section)| {
+            total.saturating_add(usize::from(service.max_instances).saturating_mul(1 + section.volumes.len()))
+        })
+        .saturating_mul(registry.environments.len());
+    if named > MAXIMUM_SLOTS {
+        let what = format!(
+            "its instances would name {named} containers and volumes, more than berth's limit of {MAXIMUM_SLOTS}: lower max_instances or drop environments"
+        );
+        return Err(LoadError::TooLarge { path: origin.to_path_buf(), what });
+    }
     Ok(registry)
 }
 
-/// Where the text first holds more than [`MAXIMUM_NESTING`] unclosed `[` or `{`, as a
-/// 1-based line and column. The YAML parser's time grows with the square of the nesting,
-/// so this linear count runs first. It counts brackets in strings and comments too: a
-/// registry never has dozens unclosed, and skipping them would let a forged quote hide
-/// real nesting.
-fn too_deep(text: &str) -> Option<(usize, usize)> {
+/// The first place where the text nests deeper than [`MAXIMUM_NESTING`] or uses an alias,
+/// as a 1-based line and column and what is wrong there. serde_yaml's parser takes time
+/// quadratic in the nesting and copies an aliased node at every use, so a small file could
+/// cost minutes or gigabytes; this scan of the YAML tokens stops at the first sign of
+/// either, or at the first syntax error it meets.
+fn prescan(text: &str) -> Option<(usize, usize, String)> {
     let mut depth = 0usize;
-    for (line_index, line) in text.lines().enumerate() {
-        for (column, character) in line.chars().enumerate() {
-            match character {
-                '[' | '{' => {
-                    depth += 1;
-                    if depth > MAXIMUM_NESTING {
-                        return Some((line_index + 1, column + 1));
-                    }
+    let mut scanner = Scanner::new(text.chars());
+    for Token(mark, token) in scanner.by_ref() {
+        let place = (mark.line().max(1), mark.col() + 1);
+        match token {
+            TokenType::BlockSequenceStart
+            | TokenType::BlockMappingStart
+            | TokenType::FlowSequenceStart
+            | TokenType::FlowMappingStart => {
+                depth += 1;
+                if depth > MAXIMUM_NESTING {
+                    let message = format!("nesting deeper than {MAXIMUM_NESTING} levels; a registry nests a handful");
+                    return Some((place.0, place.1, message));
                 }
-                ']' | '}' => depth = depth.saturating_sub(1),
-                _ => {}
             }
+            TokenType::BlockEnd | TokenType::FlowSequenceEnd | TokenType::FlowMappingEnd => {
+                depth = depth.saturating_sub(1);
+            }
+            TokenType::Alias(name) => {
+                let message = format!(
+                    "YAML alias `*{}` is not supported in a registry: write the value out where it is used",
+                    name.escape_debug()
+                );
+                return Some((place.0, place.1, message));
+            }
+            _ => {}
         }
     }
-    None
+    // The scan stops at its first error (such as its own nesting limit); what follows was
+    // not checked, so the text goes no further.
+    scanner.get_error().map(|error| {
+        let mark = error.marker();
+        (mark.line().max(1), mark.col() + 1, error.info().to_string())
+    })
 }
 
 fn syntax_error(error: &serde_yaml::Error, origin: &Path) -> LoadError {

@@ -173,7 +173,7 @@ impl PortManager {
     pub fn global(explicit: Option<&Path>) -> Result<&'static PortManager, ManagerError> {
         GLOBAL.get_or_try_init(|| {
             let path = load::locate(explicit)?;
-            Self::load(&path, std::env::vars().collect())
+            Self::load(&path, super::overrides::process_variables())
         })
     }
 

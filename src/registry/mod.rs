@@ -26,7 +26,7 @@ pub use model::{
     Reservation, Service, Slot,
 };
 pub use names::{container_name, volume_name};
-pub use overrides::{Ignored, Override, Overrides};
+pub use overrides::{Ignored, Override, Overrides, process_variables};
 pub use schema::parse_range;
 pub use suggest::did_you_mean;
 pub use validate::{Finding, FindingCode, Report, Severity, ephemeral_findings, kernel_reserved_ports, validate};

@@ -54,15 +54,19 @@ pub fn volume_name(service: &str, volume: &str, environment: Option<&str>, insta
 
 /// Checks a service, environment or volume key name against the container-name grammar.
 pub(crate) fn check_name(kind: NameKind, name: &str) -> Result<(), String> {
-    let starts_well = name.starts_with(|character: char| character.is_ascii_lowercase() || character.is_ascii_digit());
+    // A service name also begins variable names (`KAFKA_PORT`), which cannot start with a digit.
+    let digit_allowed = kind != NameKind::Service;
+    let starts_well = name
+        .starts_with(|character: char| character.is_ascii_lowercase() || (digit_allowed && character.is_ascii_digit()));
     let rest_fits = name.chars().all(|character| {
         character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-' || character == '_'
     });
     if name.is_empty() || !starts_well || !rest_fits || name.len() > MAXIMUM_NAME_LENGTH {
         return Err(format!(
-            "{} name {} is not usable: it names containers and volumes, so it must start with a lower-case letter or digit, hold only a-z, 0-9, `-` and `_`, and be at most {MAXIMUM_NAME_LENGTH} characters",
+            "{} name {} is not usable: it names containers and volumes, so it must start with a lower-case letter{}, hold only a-z, 0-9, `-` and `_`, and be at most {MAXIMUM_NAME_LENGTH} characters",
             kind.as_str(),
-            shown(name)
+            shown(name),
+            if digit_allowed { " or digit" } else { " (it begins variable names too)" }
         ));
     }
     Ok(())
@@ -84,14 +88,15 @@ pub(crate) fn check_port_key(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a variable name given with `env_var:` or under `container.env`: what a POSIX
-/// shell can `export`, so it is also what Docker and compose accept.
+/// Checks a variable name given with `env_var:`: what a POSIX shell can `export`, ending in
+/// `_PORT` so that it can never be `PATH`, `HOME` or another variable a shell or tool lives by.
 pub(crate) fn check_variable(name: &str) -> Result<(), String> {
     let fits = name.starts_with(|character: char| character.is_ascii_alphabetic() || character == '_')
-        && name.chars().all(|character| character.is_ascii_alphanumeric() || character == '_');
+        && name.chars().all(|character| character.is_ascii_alphanumeric() || character == '_')
+        && name.ends_with("_PORT");
     if !fits {
         return Err(format!(
-            "variable name {} is not usable: a shell can only export names of letters, digits and `_` that do not start with a digit",
+            "variable name {} is not usable: a port variable holds letters, digits and `_`, does not start with a digit, and ends in `_PORT` (CONTIMG_API_PORT)",
             shown(name)
         ));
     }
@@ -113,23 +118,38 @@ pub(crate) fn check_image(reference: &str) -> Result<(), String> {
     if reference.contains("://") {
         return refused("a reference has no scheme".to_string());
     }
+    if let Some((_, digest)) = reference.split_once('@')
+        && digest.chars().any(|character| character.is_ascii_uppercase())
+    {
+        return refused("a digest is written in lower case".to_string());
+    }
     match oci_spec::distribution::Reference::from_str(reference) {
         Ok(_) => Ok(()),
         Err(error) => refused(one_line(&error.to_string())),
     }
 }
 
-/// Checks a mount point inside a container: Docker takes only absolute paths below `/`.
+/// Checks a mount point inside a container: Docker takes only absolute paths below `/`,
+/// and the runtime refuses volumes inside the kernel's own file systems.
 pub(crate) fn check_mount_path(path: &str) -> Result<(), String> {
-    let walks = path.split('/').any(|part| part == "." || part == "..");
-    let below_root = path.split('/').any(|part| !part.is_empty());
-    if !path.starts_with('/') || !below_root || walks || path.contains(':') || has_control(path) {
+    let inner = path.strip_prefix('/').map(|inner| inner.strip_suffix('/').unwrap_or(inner));
+    let parts_fit = inner.is_some_and(|inner| {
+        !inner.is_empty() && inner.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+    });
+    let kernel =
+        inner.is_some_and(|inner| ["proc", "sys", "dev"].contains(&inner.split('/').next().unwrap_or_default()));
+    if !parts_fit || kernel || path.contains(':') || has_control(path) {
         return Err(format!(
-            "mount path {} is not usable: Docker mounts volumes only at absolute paths below `/`, without `.` or `..` parts, `:` or control characters, such as /var/lib/data",
+            "mount path {} is not usable: Docker mounts volumes only at absolute paths below `/`, without empty, `.` or `..` parts, `:` or control characters, and not inside /proc, /sys or /dev; such as /var/lib/data",
             shown(path)
         ));
     }
     Ok(())
+}
+
+/// A mount path as Docker compares them: without a trailing `/`.
+pub(crate) fn mount_point(path: &str) -> &str {
+    if path.len() > 1 { path.trim_end_matches('/') } else { path }
 }
 
 /// Checks free text that is printed on one line (descriptions, reservation reasons).
@@ -181,6 +201,7 @@ mod tests {
         for good in ["kafka", "kafka_ui", "kafka-ui", "0day", "a", &"a".repeat(63)] {
             assert_eq!(check_name(NameKind::Environment, good), Ok(()), "{good:?}");
         }
+        assert!(check_name(NameKind::Service, "0day").is_err(), "`export 0DAY_PORT` is no shell variable");
     }
 
     #[test]
@@ -201,8 +222,8 @@ mod tests {
     #[test]
     fn variables_are_what_a_shell_exports() {
         assert_eq!(check_variable("CONTIMG_API_PORT"), Ok(()));
-        assert_eq!(check_variable("_x1"), Ok(()));
-        for bad in ["", "1X", "A-B", "A=B", "A B", "A\nB"] {
+        assert_eq!(check_variable("_X1_PORT"), Ok(()));
+        for bad in ["", "1X_PORT", "A-B_PORT", "A=B_PORT", "A B_PORT", "A\nB_PORT", "PATH", "SHLVL", "HOME"] {
             assert!(check_variable(bad).is_err(), "{bad:?}");
         }
     }
@@ -213,7 +234,8 @@ mod tests {
         for good in ["redis:7", "apache/kafka:3.9.0", "localhost:5000/berth/redis:test", pinned.as_str()] {
             assert_eq!(check_image(good), Ok(()), "{good}");
         }
-        for bad in ["RL/Upper", "", "https://example.com/x", "a b", "redis:", ":7"] {
+        let upper_digest = format!("x@sha256:{}", "A".repeat(64));
+        for bad in ["RL/Upper", "", "https://example.com/x", "a b", "redis:", ":7", upper_digest.as_str()] {
             let message = check_image(bad).expect_err(bad);
             assert!(!message.contains('\n'), "{message}");
         }
@@ -222,7 +244,10 @@ mod tests {
     #[test]
     fn mount_paths_are_absolute() {
         assert_eq!(check_mount_path("/var/lib/kafka/data"), Ok(()));
-        for bad in ["data", "./data", "", "/a:b", "/a\nb", "/", "//", "/a/../", "/a/./b"] {
+        for bad in [
+            "data", "./data", "", "/a:b", "/a\nb", "/", "//", "/a/../", "/a/./b", "/a//b", "/proc/x", "/sys",
+            "/dev/shm",
+        ] {
             assert!(check_mount_path(bad).is_err(), "{bad:?}");
         }
     }

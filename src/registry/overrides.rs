@@ -13,6 +13,13 @@ use super::model::{Registry, Slot};
 use super::validate::Finding;
 use super::variables::slot_variable;
 
+/// This process's environment variables that are text; the others cannot name a port.
+pub fn process_variables() -> HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect()
+}
+
 /// A slot across environments: an override names no environment.
 type SlotKey = (usize, u16, usize);
 
@@ -62,6 +69,8 @@ impl Overrides {
                         overrides.ignored.push(ignored("the registry sets `overrides: false`"));
                     } else if is_link(value) {
                         overrides.ignored.push(ignored("a Docker link address (tcp://host:port) is not a port"));
+                    } else if value.trim().is_empty() {
+                        overrides.ignored.push(ignored("an empty value is no override"));
                     } else {
                         let port = parse_port(value);
                         overrides.applied.insert(
@@ -164,7 +173,7 @@ fn reserved(registry: &Registry, port: u16) -> Option<(super::model::PortRange, 
 /// Docker's link variables: `REDIS_PORT=tcp://10.0.0.5:6379`.
 fn is_link(value: &str) -> bool {
     let value = value.trim();
-    value.starts_with("tcp://") || value.starts_with("udp://")
+    ["tcp://", "udp://", "sctp://"].iter().any(|scheme| value.starts_with(scheme))
 }
 
 fn parse_port(value: &str) -> Result<u16, String> {
@@ -223,6 +232,13 @@ mod tests {
         let (found, ignored) = messages(TWO, &[("RLNL_PORT", "tcp://10.0.0.5:6379")]);
         assert_eq!(found, Vec::<String>::new());
         assert_eq!(ignored, ["RLNL_PORT: a Docker link address (tcp://host:port) is not a port"]);
+    }
+
+    #[test]
+    fn empty_values_and_every_link_scheme_are_not_overrides() {
+        let (found, ignored) = messages(TWO, &[("RLNL_PORT", ""), ("RLOK_PORT", "sctp://10.0.0.5:44300")]);
+        assert_eq!(found, Vec::<String>::new());
+        assert_eq!(ignored.len(), 2, "{ignored:?}");
     }
 
     #[test]

@@ -239,8 +239,20 @@ impl Finding {
         }
     }
 
-    /// The sentence for people: both sides, the numbers, and what to do.
+    /// The sentence for people: both sides, the numbers, and what to do; on one line,
+    /// whatever text from the registry it quotes.
     pub fn message(&self, registry: &Registry) -> String {
+        self.sentence(registry)
+            .chars()
+            .map(
+                |character| {
+                    if character.is_control() { character.escape_default().to_string() } else { character.to_string() }
+                },
+            )
+            .collect()
+    }
+
+    fn sentence(&self, registry: &Registry) -> String {
         let describe = |slot| registry.describe(slot);
         match *self {
             Self::Collision { first, other, port } => {
@@ -524,20 +536,23 @@ pub fn ephemeral_findings(registry: &Registry, ephemeral: PortRange) -> Vec<Find
     findings
 }
 
-/// The longest value berth suggests for `net.ipv4.ip_local_reserved_ports`; longer lists
-/// are merged across their smallest gaps, reserving a few ports more than needed.
+/// The longest `net.ipv4.ip_local_reserved_ports` value the kernel reads in one write.
 const MAXIMUM_SETTING_LENGTH: usize = 4000;
 
 /// The `net.ipv4.ip_local_reserved_ports` value that keeps the kernel from handing any
-/// registry slot (in any environment) to an outgoing connection.
-pub fn kernel_reserved_ports(registry: &Registry) -> String {
+/// registry slot (in any environment) inside `ephemeral` (every slot when `None`) to an
+/// outgoing connection. Exact, never widened: an error says why no setting fits.
+pub fn kernel_reserved_ports(registry: &Registry, ephemeral: Option<PortRange>) -> Result<String, String> {
     let mut ports: Vec<u16> = Vec::with_capacity(registry.slot_count());
     for (service_index, service) in registry.services.iter().enumerate() {
         for environment in 0..registry.environments.len() {
             for key in 0..service.ports.len() {
                 for instance in service.instances() {
                     let slot = Slot { service: service_index, environment, instance, key };
-                    if let Ok(port) = u16::try_from(registry.port_of(slot)) {
+                    let port = registry.port_of(slot);
+                    if let Ok(port) = u16::try_from(port)
+                        && ephemeral.is_none_or(|range| range.contains(u32::from(port)))
+                    {
                         ports.push(port);
                     }
                 }
@@ -553,17 +568,20 @@ pub fn kernel_reserved_ports(registry: &Registry) -> String {
             _ => ranges.push(PortRange { start: port, end: port }),
         }
     }
-    let text = |ranges: &[PortRange]| ranges.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-    let mut gap = 1;
-    while text(&ranges).len() > MAXIMUM_SETTING_LENGTH {
-        gap *= 2;
-        ranges = ranges.into_iter().fold(Vec::new(), |mut merged: Vec<PortRange>, range| {
-            match merged.last_mut() {
-                Some(last) if u32::from(range.start) - u32::from(last.end) <= gap => last.end = range.end,
-                _ => merged.push(range),
-            }
-            merged
-        });
+    if let Some(range) = ephemeral
+        && ranges.first().is_some_and(|first| first.start == range.start && first.end == range.end)
+    {
+        return Err(format!(
+            "the registry's slots fill the whole ephemeral range {range}: reserving them would leave no port for outgoing connections; move slots below it, or widen net.ipv4.ip_local_port_range"
+        ));
     }
-    text(&ranges)
+    let text = ranges.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    if text.len() > MAXIMUM_SETTING_LENGTH {
+        return Err(format!(
+            "the {} slot ranges inside the ephemeral range take {} characters, more than the kernel reads ({MAXIMUM_SETTING_LENGTH}): move slots below the range, or give services an instance_increment of 1 so their slots form runs",
+            ranges.len(),
+            text.len()
+        ));
+    }
+    Ok(text)
 }

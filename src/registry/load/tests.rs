@@ -91,10 +91,7 @@ docs:
 fn bad_inputs_are_refused_with_their_location() {
     let cases = [
         ("- kafka\n", "ports.yaml:1:1: invalid type: sequence, expected a map of services (`kafka:`, `redis:`, …)"),
-        (
-            "kafka:\n  port: 1\n\tbroker_port: 2\n",
-            "ports.yaml:3:1: found a tab character that violates indentation, while scanning a plain scalar at line 2 column 9",
-        ),
+        ("kafka:\n  port: 1\n\tbroker_port: 2\n", "ports.yaml:2:9: while scanning a plain scalar, found a tab"),
         (
             "kafka:\n  port: 1\nkafka:\n  port: 2\n",
             "ports.yaml:3:1: duplicate service `kafka`: each may appear once; merge the two entries",
@@ -303,6 +300,16 @@ fn names_and_values_the_engine_rejects_are_refused_with_their_location() {
         ("environments:\n  'a:b': 0\nrl:\n  port: 1\n".into(), "environment name `a:b` is not usable"),
         ("rl:\n  http-x_port: 1\n".into(), "ports.yaml:2:3: rl: port key `http-x_port` is not usable"),
         ("rl:\n  port: {port: 1, env_var: 'A-B'}\n".into(), "variable name `A-B` is not usable"),
+        ("rl:\n  port: {port: 1, env_var: PATH}\n".into(), "variable name `PATH` is not usable"),
+        ("0day:\n  port: 1\n".into(), "service name `0day` is not usable"),
+        (
+            "rl:\n  port: 1\n  container:\n    image: redis\n    volumes:\n      a: /proc/x\n".into(),
+            "mount path `/proc/x` is not usable",
+        ),
+        (
+            "rl:\n  port: 1\n  container:\n    image: redis\n    command: [*x]\n".into(),
+            "YAML alias `*x` is not supported",
+        ),
         ("rl:\n  description: \"two\\nlines\"\n  port: 1\n".into(), "holds a line break or control character"),
         (
             container("    volumes:\n      a/b: /data\n"),

@@ -229,7 +229,7 @@ fn two_slots_exporting_the_same_variable_collide() {
         ]
     );
     let found = messages(
-        "a:\n  port: {port: 44000, env_var: SHARED}\n  max_instances: 1\nb:\n  port: {port: 45000, env_var: SHARED}\n  max_instances: 1\n",
+        "a:\n  port: {port: 44000, env_var: SHARED_PORT}\n  max_instances: 1\nb:\n  port: {port: 45000, env_var: SHARED_PORT}\n  max_instances: 1\n",
     );
     assert_eq!(found.len(), 1, "{found:?}");
 }
@@ -297,23 +297,48 @@ fn privileged_and_ephemeral_warnings_list_every_slot() {
 }
 
 #[test]
-fn the_kernel_setting_covers_every_slot_and_stays_short() {
+fn the_kernel_setting_covers_every_slot_and_is_never_widened() {
     let small = registry(
         "a:\n  port: 40000\n  instance_increment: 1\n  max_instances: 3\nb:\n  port: 40010\n  max_instances: 2\n",
     );
-    assert_eq!(kernel_reserved_ports(&small), "40000-40002,40010,40110");
-    let wide = registry_text_with_spread_slots();
-    let setting = kernel_reserved_ports(&registry(&wide));
-    assert!(setting.len() <= 4000, "{}", setting.len());
-    for port in [20000_u32, 20002, 20000 + 2 * 4999] {
-        let covered = setting.split(',').any(|part| {
-            let (start, end) = part.split_once('-').unwrap_or((part, part));
-            start.parse::<u32>().expect("start") <= port && port <= end.parse::<u32>().expect("end")
-        });
-        assert!(covered, "{port} is reserved");
-    }
+    assert_eq!(kernel_reserved_ports(&small, None), Ok("40000-40002,40010,40110".to_string()));
+    let ephemeral = PortRange { start: 40001, end: 40100 };
+    assert_eq!(
+        kernel_reserved_ports(&small, Some(ephemeral)),
+        Ok("40001-40002,40010".to_string()),
+        "only slots inside"
+    );
+    let spread = registry(&registry_text_with_spread_slots());
+    let error = kernel_reserved_ports(&spread, None).expect_err("too long to write");
+    assert!(error.contains("more than the kernel reads (4000)"), "{error}");
+    let filling = registry("svc:\n  port: 32768\n  instance_increment: 1\n  max_instances: 100\n");
+    let error = kernel_reserved_ports(&filling, Some(PortRange { start: 32768, end: 32867 })).expect_err("fills it");
+    assert!(error.contains("would leave no port for outgoing connections"), "{error}");
 }
 
 fn registry_text_with_spread_slots() -> String {
     "spread:\n  port: 20000\n  instance_increment: 2\n  max_instances: 5000\n".to_string()
+}
+
+#[test]
+fn a_log_pattern_that_does_not_compile_is_one_line() {
+    let found =
+        messages("web:\n  port: 44000\n  container:\n    image: redis:7\n    ready:\n      log: {pattern: 'a(b'}\n");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with(
+            "container-config: service `web`: container.ready.log pattern does not compile: regex parse error:"
+        ),
+        "{}",
+        found[0]
+    );
+    assert!(!found[0].contains('\n'), "{}", found[0]);
+}
+
+#[test]
+fn a_port_key_can_name_its_own_variable() {
+    let registry = registry("api:\n  port: {port: 8000, env_var: CONTIMG_API_PORT}\n  max_instances: 2\n");
+    let service = &registry.services[0];
+    assert_eq!(crate::registry::slot_variable(service, &service.ports[0], 0), "CONTIMG_API_PORT");
+    assert_eq!(crate::registry::slot_variable(service, &service.ports[0], 1), "CONTIMG_API_PORT_1");
 }
