@@ -27,7 +27,7 @@ def write(name, text):
 write("deep-sequences", "a: " + "[" * 100_000 + "]" * 100_000 + "\n")
 write("deep-maps", "a: " + "{a: " * 60_000 + "}" * 60_000 + "\n")
 write("slot-bomb", "environments:\n" + "".join(f"  e{i}: 0\n" for i in range(7))
-      + "".join(f"s{i}:\n  a_port: 1\n  b_port: 2\n  c_port: 3\n  max_instances: 65535\n" for i in range(30)))
+      + "".join(f"s{i}:\n  a_port: 1\n  b_port: 2\n  c_port: 3\n  instance_increment: 1\n  max_instances: 65535\n" for i in range(30)))
 write("10k-services", "".join(f"s{i}:\n  port: {1024 + i * 6}\n  max_instances: 1\n" for i in range(10_000)))
 write("65k-colliding-slots", "defaults:\n  instance_increment: 1\n  max_instances: 50\n"
       + "".join(f"s{i}:\n  port: {2000 + i % 100}\n" for i in range(1300)))
@@ -35,7 +35,8 @@ PY
 
 measure() { # binary input -> "seconds, MB" or how it ended
   local binary=$1 input=$2 seconds kilobytes status
-  read -r seconds kilobytes status < <( { ulimit -v 3000000; /usr/bin/time -f '%e %M %x' timeout 60 "$binary" --registry "$input" check >/dev/null 2>/dev/null; } 2>&1 | tail -1 ) || true
+  ( ulimit -v 3000000; /usr/bin/time -o "$work/stats" -f '%e %M %x' timeout 60 "$binary" --registry "$input" check >/dev/null 2>&1 ) || true
+  read -r seconds kilobytes status < <(tail -1 "$work/stats")
   case $status in
     124) echo "killed after 60 s" ;;
     134) echo "aborted after $seconds s: out of memory at the 3 GB cap" ;;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::model::Service;
 use super::names::{self, NameKind};
+use super::schema::PORT;
 
 /// How long an instance may take to become ready when the section does not say.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -253,36 +254,6 @@ impl Visitor<'_> for CheckedText {
     }
 }
 
-/// A container-side port, 1 to 65535, checked where the parser stands.
-#[derive(Clone, Copy)]
-struct ContainerPort;
-
-impl<'de> de::DeserializeSeed<'de> for ContainerPort {
-    type Value = u16;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u16, D::Error> {
-        deserializer.deserialize_i64(self)
-    }
-}
-
-impl Visitor<'_> for ContainerPort {
-    type Value = u16;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("a container port from 1 to 65535")
-    }
-
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<u16, E> {
-        u16::try_from(value).ok().filter(|port| *port >= 1).ok_or_else(|| {
-            E::custom(format_args!("container port {value} is out of range: ports are whole numbers from 1 to 65535"))
-        })
-    }
-
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<u16, E> {
-        self.visit_i64(i64::try_from(value).unwrap_or(i64::MAX))
-    }
-}
-
 /// A map whose keys follow `key_rule` and whose values are read by `value`.
 struct CheckedMap<S> {
     key_rule: fn(&str) -> Result<(), String>,
@@ -327,7 +298,7 @@ fn environment_key(name: &str) -> Result<(), String> {
 }
 
 fn container_ports<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, u16>, D::Error> {
-    deserializer.deserialize_map(CheckedMap { key_rule: names::check_port_key, value: ContainerPort })
+    deserializer.deserialize_map(CheckedMap { key_rule: names::check_port_key, value: PORT })
 }
 
 fn volumes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {

@@ -259,14 +259,14 @@ impl Visitor<'_> for ServiceFieldSeed<'_> {
 
 /// An integer setting with bounds, named in its error message.
 #[derive(Clone, Copy)]
-struct Bounded {
+pub(super) struct Bounded {
     what: &'static str,
     min: i64,
     max: i64,
     help: &'static str,
 }
 
-const PORT: Bounded = Bounded { what: "a port", min: 1, max: 65535, help: "ports are whole numbers from 1 to 65535" };
+pub(super) const PORT: Bounded = Bounded { what: "a port", min: 1, max: 65535, help: "ports are whole numbers from 1 to 65535" };
 const INCREMENT: Bounded = Bounded {
     what: "`instance_increment`",
     min: 1,

@@ -293,18 +293,7 @@ impl Finding {
                 format!("service `{}`: {problem}", registry.services[service].name)
             }
             Self::Privileged { first, last } => {
-                let which = if first == last {
-                    format!("{} = {} is", describe(first), registry.port_of(first))
-                } else {
-                    format!(
-                        "{} to {} = {} to {} are",
-                        describe(first),
-                        describe(last),
-                        registry.port_of(first),
-                        registry.port_of(last)
-                    )
-                };
-                format!("{which} below 1024: binding needs root or CAP_NET_BIND_SERVICE")
+                format!("{} below 1024: binding needs root or CAP_NET_BIND_SERVICE", run_of(registry, first, last))
             }
             Self::VariableCollision { first, other, ref variable } => format!(
                 "{} and {} both export as {variable}: rename one, or give one its own `env_var:`",
@@ -319,23 +308,27 @@ impl Finding {
                 format!("{variable}={value} sets {}: {problem}", describe(slot))
             }
             Self::Ephemeral { first, last, range } => {
-                let which = if first == last {
-                    format!("{} = {} is", describe(first), registry.port_of(first))
-                } else {
-                    format!(
-                        "{} to {} = {} to {} are",
-                        describe(first),
-                        describe(last),
-                        registry.port_of(first),
-                        registry.port_of(last)
-                    )
-                };
                 format!(
-                    "{which} inside the kernel's ephemeral range {range}, where outgoing connections take their local ports: reserve them with `berth check --kernel-reserved-ports`"
+                    "{} inside the kernel's ephemeral range {range}, where outgoing connections take their local ports: reserve them with `berth check --kernel-reserved-ports`",
+                    run_of(registry, first, last)
                 )
             }
         }
     }
+}
+
+/// `kafka[0].port = 80 is`, or `kafka[0].port to kafka[2].port = 80 to 280 are`.
+fn run_of(registry: &Registry, first: Slot, last: Slot) -> String {
+    if first == last {
+        return format!("{} = {} is", registry.describe(first), registry.port_of(first));
+    }
+    format!(
+        "{} to {} = {} to {} are",
+        registry.describe(first),
+        registry.describe(last),
+        registry.port_of(first),
+        registry.port_of(last)
+    )
 }
 
 impl Report {

@@ -335,7 +335,7 @@ fn names_and_values_the_engine_rejects_are_refused_with_their_location() {
         ),
         (
             container("    ports:\n      port: 0\n"),
-            "ports.yaml:6:13: rl.container.ports.port: container port 0 is out of range",
+            "ports.yaml:6:13: rl.container.ports.port: a port of 0 is out of range",
         ),
         (
             container("    ready:\n      http: {port: port, status: 0}\n"),
