@@ -266,7 +266,8 @@ pub(super) struct Bounded {
     help: &'static str,
 }
 
-pub(super) const PORT: Bounded = Bounded { what: "a port", min: 1, max: 65535, help: "ports are whole numbers from 1 to 65535" };
+pub(super) const PORT: Bounded =
+    Bounded { what: "a port", min: 1, max: 65535, help: "ports are whole numbers from 1 to 65535" };
 const INCREMENT: Bounded = Bounded {
     what: "`instance_increment`",
     min: 1,
