@@ -293,19 +293,22 @@ fn container_id(name: &str) -> String {
 
 #[test]
 fn metrics_are_valid_prometheus_exposition() {
-    let mut scene = DockerScene::new("tmetrics", 1, WEB);
-    scene.remove_on_drop("web:0");
+    // The running-instances gauge counts every managed container on the engine, other
+    // tests' included: a service name of its own makes this test's count exact.
+    let registry = WEB.replacen("web:", "metered:", 1);
+    let mut scene = DockerScene::new("tmetrics", 1, &registry);
+    scene.remove_on_drop("metered:0");
     let server = DevServer::start();
     let worker = WorkerProcess::start(&scene, &server, &format!("metrics-{}", std::process::id()));
-    scene.berth().args(["up", "web", "--temporal", &server.address]).assert().success();
+    scene.berth().args(["up", "metered", "--temporal", &server.address]).assert().success();
     let metrics = worker.get("/metrics").expect("metrics");
     for name in [
-        "berth_container_starts_total{outcome=\"created\",service=\"web\"} 1",
-        "berth_container_start_duration_seconds_count{service=\"web\"} 1",
-        "berth_container_ready_duration_seconds_count{service=\"web\"} 1",
-        "berth_running_instances{service=\"web\"} 1",
+        "berth_container_starts_total{outcome=\"created\",service=\"metered\"} 1",
+        "berth_container_start_duration_seconds_count{service=\"metered\"} 1",
+        "berth_container_ready_duration_seconds_count{service=\"metered\"} 1",
+        "berth_running_instances{service=\"metered\"} 1",
         "berth_activity_executions_total{activity=\"start_service\"} 1",
-        "berth_port_allocations_total{key=\"port\",service=\"web\"}",
+        "berth_port_allocations_total{key=\"port\",service=\"metered\"}",
         "berth_ledger_leases 1",
     ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
