@@ -350,7 +350,8 @@ fn gc_frees_the_lease_of_a_container_removed_outside_berth() {
 /// so it must not stop the start either.
 #[test]
 fn a_connection_using_the_port_elsewhere_does_not_fail_the_start() {
-    let scene = DockerScene::new("ephemeral", 1, WEB);
+    let mut scene = DockerScene::new("ephemeral", 1, WEB);
+    scene.remove_on_drop("web:0");
     let server = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     let local: std::net::SocketAddr = format!("127.0.0.2:{}", scene.base).parse().expect("address");
