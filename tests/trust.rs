@@ -398,7 +398,12 @@ fn a_recreate_that_fails_restores_the_container_it_replaced() {
     let registry = std::fs::read_to_string(scene.registry.path()).expect("read");
     std::fs::write(scene.registry.path(), registry.replace("image: berth-test-busybox", "image: berth-test-nowhere"))
         .expect("write");
-    scene.berth().args(["up", "web", "--recreate"]).assert().code(1).stderr(predicate::str::contains("ImageMissing"));
+    scene
+        .berth()
+        .args(["up", "web", "--recreate", "--pull", "never"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ImageMissing"));
     assert_eq!(running(&name), Some(original.clone()), "a missing image touches nothing");
     std::fs::write(scene.registry.path(), registry.replace("exec httpd", "exit 3; exec httpd")).expect("write");
     scene

@@ -21,6 +21,7 @@ mod logs;
 mod output;
 mod port;
 mod ports;
+mod pulling;
 mod release;
 mod scan;
 mod status;
@@ -216,6 +217,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn engine_target() -> Result<crate::containers::EngineTarget, crate::containers::engine_target::EngineSettingError> {
     let settings = crate::containers::EngineSettings::from_environment(|name| std::env::var_os(name));
     crate::containers::engine_target::resolve(&settings)
+}
+
+/// The docker CLI's configuration directory (`$DOCKER_CONFIG`, else `~/.docker`), where
+/// registry logins are.
+fn docker_config() -> Option<std::path::PathBuf> {
+    crate::containers::EngineSettings::from_environment(|name| std::env::var_os(name)).config_dir
 }
 
 /// The process-wide manager, with the registry named on the command line.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use berth_workflows::activities::{ServiceStarted, Undone};
-use berth_workflows::{FailureKind, SpinUpInput};
+use berth_workflows::{FailureKind, PullPolicy, SpinUpInput};
 use clap::Args;
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -20,9 +20,9 @@ use serde::Serialize;
 use super::failures::{self, Failure};
 use super::output::{OutputFormat, emit, emit_json};
 use super::via_temporal::{self, Target};
-use super::{Outcome, engine_target, manager, runtime};
+use super::{Outcome, engine_target, manager, pulling, runtime};
 use crate::containers::undo::undo;
-use crate::containers::{self, Engine, Failed, InstanceSpec, Phase, Selection, StartOptions, Started};
+use crate::containers::{self, Engine, Failed, ImageSettings, InstanceSpec, Phase, Selection, StartOptions, Started};
 use crate::ledger;
 use crate::signals::Termination;
 
@@ -38,6 +38,12 @@ pub struct UpArgs {
     /// Replace containers whose configuration changed.
     #[arg(long)]
     recreate: bool,
+    /// When to pull images: those the host lacks, all of them, or none.
+    #[arg(long, value_name = "WHEN", default_value = "missing", value_parser = pull_policy())]
+    pull: PullPolicy,
+    /// Pull Docker Hub images through this registry (`registry.internal/library/redis:7.2`).
+    #[arg(long, value_name = "REGISTRY", env = "BERTH_IMAGE_MIRROR", value_parser = image_mirror)]
+    image_mirror: Option<String>,
     /// How long each instance may take to start and become ready, 1s to 1d [default: the service's].
     #[arg(long, value_parser = start_timeout)]
     timeout: Option<Duration>,
@@ -66,12 +72,25 @@ impl UpArgs {
             env: self.environment.clone(),
             host: self.host.clone(),
             recreate: self.recreate,
+            pull: self.pull,
             start_timeout_seconds: self.timeout.map(|timeout| timeout.as_secs()),
             parallel: self.parallel,
             keep_failed: self.keep_failed,
             ..SpinUpInput::new(self.selections.iter().map(ToString::to_string).collect())
         }
     }
+}
+
+/// `--pull`: one of the policies, each listed in `--help`.
+pub(super) fn pull_policy() -> impl clap::builder::TypedValueParser<Value = PullPolicy> {
+    use clap::builder::TypedValueParser;
+    let names: Vec<&'static str> = PullPolicy::ALL.iter().map(|policy| policy.as_str()).collect();
+    clap::builder::PossibleValuesParser::new(names).try_map(|text| text.parse::<PullPolicy>())
+}
+
+/// `--image-mirror`: a registry address.
+pub(super) fn image_mirror(text: &str) -> Result<String, String> {
+    containers::images::check_mirror(text).map_err(|error| error.to_string())
 }
 
 /// `--timeout`: whole seconds from one second to a day.
@@ -105,16 +124,24 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
         .map(|start| Selection::one(start.service.as_deref().unwrap_or_default(), start.instance_id))
         .collect();
     let mut specs = containers::plan(manager(registry)?, request.env.as_deref(), &selections)?;
-    if let Some(timeout) = args.timeout {
-        for spec in &mut specs {
+    for spec in &mut specs {
+        spec.image = containers::images::mirrored(&spec.image, args.image_mirror.as_deref());
+        if let Some(timeout) = args.timeout {
             spec.timeout = timeout;
         }
     }
+    let began = std::time::Instant::now();
     let options = StartOptions {
         recreate: args.recreate,
         ledger: ledger::state_dir(),
         run: run_id,
         keep_failed: args.keep_failed,
+        images: ImageSettings {
+            policy: args.pull,
+            mirror: args.image_mirror.clone(),
+            docker_config: super::docker_config(),
+        },
+        request_began: Some(began),
     };
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     runtime()?.block_on(async {
@@ -125,9 +152,36 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
             termination.received().await;
             let _ = interrupt.send(true);
         });
+        let mut report = Report { started: Vec::new(), failed: Vec::new(), undone: Undone::default() };
+        let mut pull_interrupted = interrupted.clone();
+        let unavailable = tokio::select! {
+            unavailable = pulling::pull_all(&engine, &specs, &options.images, began) => unavailable,
+            _ = pull_interrupted.wait_for(|interrupted| *interrupted) => {
+                eprintln!("interrupted while pulling: nothing was started");
+                return Ok(Outcome::Exit(130));
+            }
+        };
+        if !unavailable.is_empty() {
+            // Nothing starts when an image cannot be had: the run is all or nothing.
+            for spec in &specs {
+                if let Some(error) = unavailable.get(&spec.image) {
+                    report.failed.push(Failure {
+                        service: spec.service.clone(),
+                        instance: u32::from(spec.instance),
+                        container: spec.container_name.clone(),
+                        kind: error.kind(),
+                        error: error.to_string(),
+                    });
+                }
+            }
+            print(&report, args.format)?;
+            if args.format == OutputFormat::Table {
+                eprintln!("{}", summary(&report.undone));
+            }
+            return Ok(failures::outcome(&report.failed));
+        }
         let results = start_all(&engine, &specs, &options, usize::from(args.parallel), &interrupted).await;
         signals.abort();
-        let mut report = Report { started: Vec::new(), failed: Vec::new(), undone: Undone::default() };
         for (spec, result) in specs.iter().zip(&results) {
             if let Err(failed) = result {
                 report.failed.push(failure(spec, failed));
@@ -202,6 +256,9 @@ async fn start_all(
             let strategy = containers::ready::describe(&spec.ready);
             let reported = AtomicU64::new(0);
             let progress = |phase: Phase| match phase {
+                Phase::Pull { done_bytes, total_bytes } => {
+                    eprintln!("{label}: pulling {} ({done_bytes} of {total_bytes} bytes)", spec.image);
+                }
                 Phase::Preflight => eprintln!("{label}: checking ports"),
                 Phase::Create => eprintln!("{label}: creating"),
                 Phase::Start => eprintln!("{label}: starting"),

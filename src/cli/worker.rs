@@ -32,6 +32,9 @@ pub struct WorkerArgs {
     /// registry's `berth` sdk_metrics_port; none without it].
     #[arg(long, value_name = "ADDR:PORT")]
     sdk_metrics_addr: Option<SocketAddr>,
+    /// Pull Docker Hub images through this registry (`registry.internal/library/redis:7.2`).
+    #[arg(long, value_name = "REGISTRY", env = "BERTH_IMAGE_MIRROR", value_parser = super::up::image_mirror)]
+    image_mirror: Option<String>,
     /// How long running activities may finish after SIGTERM/SIGINT.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     grace: Duration,
@@ -52,6 +55,8 @@ pub(super) fn run(args: WorkerArgs, registry: Option<&Path>) -> anyhow::Result<O
         sdk_metrics_addr: args.sdk_metrics_addr.or_else(|| registry_port("sdk_metrics_port").map(loopback)),
         grace: args.grace,
         engine: super::engine_target()?,
+        image_mirror: args.image_mirror,
+        docker_config: super::docker_config(),
     };
     runtime()?.block_on(worker::run(settings))?;
     Ok(Outcome::Clean)

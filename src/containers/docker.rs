@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 
 use super::StartError;
 use super::engine_target::{Endpoint, EngineTarget};
+use super::images::{PULL_STALL, PullFailure, PullStep, Pulls, classify_pull_failure};
 use super::ownership::RUN_LABEL;
 use super::spec::{InstanceSpec, MANAGED_LABEL};
 
@@ -37,6 +38,7 @@ pub struct Engine {
     docker: Docker,
     target: EngineTarget,
     id: String,
+    pulls: std::sync::Arc<Pulls>,
 }
 
 /// What berth needs to know about an existing container.
@@ -93,7 +95,7 @@ impl Engine {
             }
         };
         let id = docker.info().await.map_err(unreachable)?.id.unwrap_or_default();
-        Ok(Self { docker, target: target.clone(), id })
+        Ok(Self { docker, target: target.clone(), id, pulls: std::sync::Arc::default() })
     }
 
     /// The engine's own ID (`docker info`), the same whichever address reaches it.
@@ -104,6 +106,82 @@ impl Engine {
     /// The engine this connection talks to.
     pub fn target(&self) -> &EngineTarget {
         &self.target
+    }
+
+    /// This process's pulls through this engine.
+    pub(super) fn pulls(&self) -> &Pulls {
+        &self.pulls
+    }
+
+    /// Pulls `image` for `service`, reporting each step; fails as `ImageMissing` when the
+    /// registry has no such image and `RegistryUnreachable` when it does not answer, or when
+    /// the engine reports nothing for [`PULL_STALL`].
+    pub async fn pull(
+        &self,
+        image: &str,
+        service: &str,
+        credentials: Option<bollard::auth::DockerCredentials>,
+        progress: &(dyn Fn(PullStep) + Send + Sync),
+    ) -> Result<(), StartError> {
+        let options = bollard::query_parameters::CreateImageOptionsBuilder::new().from_image(image).build();
+        let mut steps = self.docker.create_image(Some(options), None, credentials);
+        let failed = |status: Option<u16>, message: String| {
+            let detail = message.trim().to_string();
+            match classify_pull_failure(status, &detail) {
+                PullFailure::Missing => StartError::ImageMissing {
+                    image: image.to_string(),
+                    service: service.to_string(),
+                    reason: format!("its registry has no such image ({detail})"),
+                    remedy: "check the image name and tag in the registry file (and the image mirror), or `docker login` if the registry needs it".to_string(),
+                },
+                PullFailure::Unreachable => StartError::RegistryUnreachable {
+                    image: image.to_string(),
+                    service: service.to_string(),
+                    detail,
+                },
+                PullFailure::Other => StartError::docker(image, DockerError::DockerStreamError { error: detail }),
+            }
+        };
+        loop {
+            let step = match tokio::time::timeout(PULL_STALL, steps.next()).await {
+                Err(_) => {
+                    return Err(StartError::RegistryUnreachable {
+                        image: image.to_string(),
+                        service: service.to_string(),
+                        detail: format!("the pull made no progress for {}s", PULL_STALL.as_secs()),
+                    });
+                }
+                Ok(None) => return Ok(()),
+                Ok(Some(step)) => step,
+            };
+            match step {
+                Ok(info) => progress(PullStep {
+                    image: image.to_string(),
+                    layer: info.id,
+                    status: info.status.unwrap_or_default(),
+                    bytes: info.progress_detail.and_then(|detail| {
+                        let done = u64::try_from(detail.current?).ok()?;
+                        let total = u64::try_from(detail.total?).ok()?;
+                        Some((done, total))
+                    }),
+                }),
+                Err(DockerError::DockerResponseServerError { status_code, message }) => {
+                    return Err(failed(Some(status_code), message));
+                }
+                Err(DockerError::DockerStreamError { error }) => return Err(failed(None, error)),
+                Err(
+                    error @ (DockerError::IOError { .. }
+                    | DockerError::HyperResponseError { .. }
+                    | DockerError::RequestTimeoutError),
+                ) => {
+                    return Err(StartError::EngineUnreachable {
+                        engine: self.target.to_string(),
+                        detail: error.to_string(),
+                    });
+                }
+                Err(error) => return Err(StartError::docker(image, error)),
+            }
+        }
     }
 
     /// Whether `image` is on the host.

@@ -13,6 +13,7 @@
 pub mod compose;
 pub mod docker;
 pub mod engine_target;
+pub mod images;
 pub mod ownership;
 pub mod plan;
 pub mod ready;
@@ -26,6 +27,7 @@ use std::time::Duration;
 pub use berth_workflows::{FailureKind, Selection};
 pub use docker::Engine;
 pub use engine_target::{EngineSettings, EngineTarget};
+pub use images::ImageSettings;
 pub use plan::{PlanError, plan};
 pub use spec::{InstanceSpec, SpecError};
 pub use start::{Failed, Phase, StartOptions, StartOutcome, Started};
@@ -51,15 +53,29 @@ pub enum StartError {
     /// The engine setting cannot be honoured as given.
     #[error("{0}")]
     EngineSetting(#[from] engine_target::EngineSettingError),
-    /// The image is not on the host, and nothing can be pulled.
-    #[error(
-        "image `{image}` for `{service}` is not on this host and berth does not pull: pull it (`docker pull {image}`), build it, or load it (`docker load -i image.tar`)"
-    )]
+    /// The image is not on the host and cannot be got.
+    #[error("image `{image}` for `{service}`: {reason}; {remedy}")]
     ImageMissing {
         /// The image.
         image: String,
         /// The service that names it.
         service: String,
+        /// Why it cannot be had (`the registry has no such image: manifest unknown`).
+        reason: String,
+        /// What to do.
+        remedy: String,
+    },
+    /// The registry holding the image did not answer.
+    #[error(
+        "cannot pull `{image}` for `{service}`: its registry did not answer ({detail}); check that the registry (or the image mirror) is up and reachable from the Docker engine, then try again"
+    )]
+    RegistryUnreachable {
+        /// The image.
+        image: String,
+        /// The service that names it.
+        service: String,
+        /// What the engine said.
+        detail: String,
     },
     /// A container or volume of the instance's name exists and is not berth's for it.
     #[error(
@@ -213,6 +229,7 @@ impl StartError {
             Self::EngineUnreachable { .. } => FailureKind::EngineUnreachable,
             Self::EngineSetting(_) => FailureKind::EngineSetting,
             Self::ImageMissing { .. } => FailureKind::ImageMissing,
+            Self::RegistryUnreachable { .. } => FailureKind::RegistryUnreachable,
             Self::NotManaged { .. } => FailureKind::NotManaged,
             Self::ConfigChanged { .. } => FailureKind::ConfigChanged,
             Self::PortTaken { .. } => FailureKind::PortTaken,

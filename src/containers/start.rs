@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use super::StartError;
 use super::docker::Engine;
+use super::images::{self, ImageSettings, PullStep};
 use super::ownership::{self, Ownership};
 use super::ready;
 use super::spec::InstanceSpec;
@@ -60,6 +61,13 @@ impl StartOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "phase", rename_all = "kebab-case")]
 pub enum Phase {
+    /// Pulling the image: bytes done of the layers whose size is known so far.
+    Pull {
+        /// Bytes downloaded.
+        done_bytes: u64,
+        /// Bytes to download, as far as known.
+        total_bytes: u64,
+    },
     /// Checking ports and the ledger.
     Preflight,
     /// Creating or adopting the container.
@@ -84,6 +92,11 @@ pub struct StartOptions {
     pub run: String,
     /// Keep what a failed start made, for inspection, instead of undoing it.
     pub keep_failed: bool,
+    /// When and from where the image is pulled.
+    pub images: ImageSettings,
+    /// When the request this start belongs to began: a pull of the image this process
+    /// finished since then is not repeated [default: when this start began].
+    pub request_began: Option<Instant>,
 }
 
 /// A start that failed, and what was done about what it had made.
@@ -264,6 +277,8 @@ async fn place<I: Future<Output = ()>>(
     mut interrupted: Pin<&mut I>,
 ) -> Result<(StartOutcome, String), StartError> {
     let name = &spec.container_name;
+    // Before anything else, so that a missing image changes nothing, whatever is found.
+    get_image(engine, spec, options, progress, interrupted.as_mut()).await?;
     for attempt in 0..CREATE_ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(CREATE_PAUSE).await;
@@ -300,12 +315,6 @@ async fn place<I: Future<Output = ()>>(
                 }
                 Ownership::OtherConfiguration { .. } => {
                     // Set aside, not removed: restored if the new configuration fails.
-                    if !engine.has_image(&spec.image).await? {
-                        return Err(StartError::ImageMissing {
-                            image: spec.image.clone(),
-                            service: spec.service.clone(),
-                        });
-                    }
                     let set_aside_as = set_aside_name(name, &options.run);
                     engine.stop(&existing.id).await?;
                     journal.replaced = Some(Replaced {
@@ -316,9 +325,6 @@ async fn place<I: Future<Output = ()>>(
                     engine.rename(&existing.id, &set_aside_as).await?;
                 }
             },
-        }
-        if !engine.has_image(&spec.image).await? {
-            return Err(StartError::ImageMissing { image: spec.image.clone(), service: spec.service.clone() });
         }
         if let Err(taken) = preflight(spec).await {
             // Another start may have made the container meanwhile: look again and adopt it.
@@ -342,6 +348,32 @@ async fn place<I: Future<Output = ()>>(
         return Ok((if journal.replaced.is_some() { StartOutcome::Recreated } else { StartOutcome::Created }, id));
     }
     Err(StartError::Interrupted { name: name.clone() })
+}
+
+/// Gets the spec's image onto the host as the options say, reporting the pull's bytes. An
+/// interruption drops the pull: it changes nothing on the host that berth would undo.
+async fn get_image<I: Future<Output = ()>>(
+    engine: &Engine,
+    spec: &InstanceSpec,
+    options: &StartOptions,
+    progress: &(dyn Fn(Phase) + Send + Sync),
+    interrupted: Pin<&mut I>,
+) -> Result<(), StartError> {
+    let layers = std::sync::Mutex::new(std::collections::HashMap::<String, (u64, u64)>::new());
+    let on_step = |step: PullStep| {
+        let (Some(layer), Some(bytes)) = (step.layer, step.bytes) else { return };
+        let mut layers = layers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        layers.insert(layer, bytes);
+        let (done_bytes, total_bytes) = layers
+            .values()
+            .fold((0, 0), |(done, total), (layer_done, layer_total)| (done + layer_done, total + layer_total));
+        progress(Phase::Pull { done_bytes, total_bytes });
+    };
+    let since = options.request_began.unwrap_or_else(Instant::now);
+    tokio::select! {
+        ensured = images::ensure(engine, &spec.image, &spec.service, &options.images, since, &on_step) => ensured.map(|_| ()),
+        () = interrupted => Err(StartError::Interrupted { name: spec.container_name.clone() }),
+    }
 }
 
 /// Whether the container `name`, found stopped with its ports taken, turns out to be being

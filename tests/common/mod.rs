@@ -190,3 +190,86 @@ pub(crate) fn up_json(scene: &DockerScene, selections: &[&str]) -> serde_json::V
     assert!(output.status.success(), "berth up failed: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("json report")
 }
+
+/// A real image registry (Debian's `docker-registry`) on a free loopback port, with its
+/// storage and log in a temporary directory; stopped, and the images pulled from it
+/// removed, on drop. The engine treats 127.0.0.0/8 registries as insecure, so no TLS.
+pub(crate) struct LoopbackRegistry {
+    /// `127.0.0.1:PORT`.
+    pub(crate) address: String,
+    directory: tempfile::TempDir,
+    process: std::process::Child,
+    /// References to remove from the engine on drop.
+    pulled: Vec<String>,
+}
+
+impl LoopbackRegistry {
+    /// Starts a registry and waits until it answers.
+    pub(crate) fn start() -> Self {
+        let directory = tempfile::tempdir().expect("registry dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let address = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n",
+            directory.path().join("data").display()
+        );
+        std::fs::write(directory.path().join("config.yml"), config).expect("registry config");
+        let log = std::fs::File::create(directory.path().join("registry.log")).expect("registry log");
+        let process = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(directory.path().join("config.yml"))
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("docker-registry is missing: run `bash scripts/ensure-test-tools.sh`");
+        let registry = Self { address, directory, process, pulled: Vec::new() };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(&registry.address).is_ok() {
+                return registry;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("docker-registry did not listen on {} within 5s", registry.address);
+    }
+
+    /// Pushes local image `local` as `repository:tag` and removes the local tag again, so
+    /// the engine must pull it; returns the full reference.
+    pub(crate) fn push(&mut self, local: &str, repository_and_tag: &str) -> String {
+        let reference = format!("{}/{repository_and_tag}", self.address);
+        let run = |arguments: &[&str]| {
+            let output = std::process::Command::new("docker").args(arguments).output().expect("docker");
+            assert!(output.status.success(), "docker {arguments:?}: {}", String::from_utf8_lossy(&output.stderr));
+        };
+        run(&["tag", local, &reference]);
+        run(&["push", &reference]);
+        run(&["rmi", &reference]);
+        self.pulled.push(reference.clone());
+        reference
+    }
+
+    /// How many times the registry's access log shows a pull asking for a manifest of
+    /// `repository` (a pull asks HEAD or GET once per tag; a push PUTs).
+    pub(crate) fn manifest_requests(&self, repository: &str) -> usize {
+        let log = std::fs::read_to_string(self.directory.path().join("registry.log")).unwrap_or_default();
+        let asked = |method: &str| format!("\"{method} /v2/{repository}/manifests/");
+        log.lines().filter(|line| line.contains(&asked("HEAD")) || line.contains(&asked("GET"))).count()
+    }
+}
+
+impl Drop for LoopbackRegistry {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        for reference in &self.pulled {
+            let _ = std::process::Command::new("docker").args(["rmi", "--force", reference]).output();
+        }
+    }
+}
+
+/// Whether the engine holds image `reference`.
+pub(crate) fn image_exists(reference: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["image", "inspect", reference])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}

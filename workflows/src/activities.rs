@@ -50,6 +50,9 @@ pub struct StartRequest {
     /// Replace a container of the instance that runs another configuration.
     #[serde(default)]
     pub recreate: bool,
+    /// When the image is pulled [default: missing].
+    #[serde(default)]
+    pub pull: crate::requests::PullPolicy,
     /// How long the start and readiness may take, in seconds [default: the service's `timeout`].
     #[serde(default)]
     pub timeout_seconds: Option<u64>,

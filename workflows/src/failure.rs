@@ -20,8 +20,11 @@ pub enum FailureKind {
     EngineSetting,
     /// The Docker engine did not answer.
     EngineUnreachable,
-    /// The image is not on the host.
+    /// The image is not on the host and cannot be pulled: it exists in no registry asked,
+    /// or the pull policy forbids pulling.
     ImageMissing,
+    /// The registry holding an image did not answer (down, unreachable, timed out).
+    RegistryUnreachable,
     /// A container or volume of the instance's name exists and is not berth's for it.
     NotManaged,
     /// The instance's container runs another configuration.
@@ -56,12 +59,13 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// Every kind, for documentation and retry policies.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 21] = [
         Self::InvalidInput,
         Self::InvalidSpec,
         Self::EngineSetting,
         Self::EngineUnreachable,
         Self::ImageMissing,
+        Self::RegistryUnreachable,
         Self::NotManaged,
         Self::ConfigChanged,
         Self::PortTaken,
@@ -87,6 +91,7 @@ impl FailureKind {
             Self::EngineSetting => "EngineSetting",
             Self::EngineUnreachable => "EngineUnreachable",
             Self::ImageMissing => "ImageMissing",
+            Self::RegistryUnreachable => "RegistryUnreachable",
             Self::NotManaged => "NotManaged",
             Self::ConfigChanged => "ConfigChanged",
             Self::PortTaken => "PortTaken",
@@ -106,9 +111,12 @@ impl FailureKind {
     }
 
     /// Whether trying the same thing again can succeed without a person changing anything:
-    /// an engine that was away, a ledger that was locked, a step cut short.
+    /// an engine or registry that was away, a ledger that was locked, a step cut short.
     pub fn retryable(self) -> bool {
-        matches!(self, Self::EngineUnreachable | Self::LedgerBusy | Self::Interrupted | Self::Docker)
+        matches!(
+            self,
+            Self::EngineUnreachable | Self::RegistryUnreachable | Self::LedgerBusy | Self::Interrupted | Self::Docker
+        )
     }
 
     /// The CLI's exit code: 2 when the input or the setup is unusable, 1 for findings about
@@ -119,6 +127,7 @@ impl FailureKind {
             | Self::InvalidSpec
             | Self::EngineSetting
             | Self::EngineUnreachable
+            | Self::RegistryUnreachable
             | Self::Ledger
             | Self::LedgerBusy
             | Self::Docker

@@ -12,7 +12,7 @@ pub mod selection;
 mod workflows;
 
 pub use failure::FailureKind;
-pub use requests::{SpinUpInput, TearDownInput};
+pub use requests::{PullPolicy, SpinUpInput, TearDownInput};
 pub use selection::Selection;
 pub use workflows::{
     InstanceFailure, RunActivity, RunActivityInput, SpinUp, SpinUpOutput, TearDown, TearDownOutput, activity_id,

@@ -20,6 +20,50 @@ pub const MAXIMUM_INSTANCES: usize = 10_000;
 /// The longest start (and readiness wait) a request may ask for: one day.
 pub const MAXIMUM_TIMEOUT_SECONDS: u64 = 86_400;
 
+/// When an instance's image is pulled from its registry, as in compose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullPolicy {
+    /// Pull only an image the host does not have.
+    #[default]
+    Missing,
+    /// Pull every image, so that a moved tag is followed.
+    Always,
+    /// Never pull: an image the host lacks fails the start as `ImageMissing`.
+    Never,
+}
+
+impl PullPolicy {
+    /// Every policy, in the order `--help` lists them.
+    pub const ALL: [Self; 3] = [Self::Missing, Self::Always, Self::Never];
+
+    /// The policy's name, as written on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Always => "always",
+            Self::Never => "never",
+        }
+    }
+}
+
+impl std::fmt::Display for PullPolicy {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PullPolicy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|policy| policy.as_str() == text)
+            .ok_or_else(|| format!("`{text}` is no pull policy: use missing, always or never"))
+    }
+}
+
 /// Input of `SpinUp` and of `berth up`: start instances, all or nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +79,9 @@ pub struct SpinUpInput {
     /// Replace containers whose configuration changed.
     #[serde(default)]
     pub recreate: bool,
+    /// When images are pulled [default: missing].
+    #[serde(default)]
+    pub pull: PullPolicy,
     /// How long each instance may take to start and become ready, in seconds
     /// [default: the service's `timeout`].
     #[serde(default)]
@@ -96,6 +143,7 @@ impl SpinUpInput {
             env: None,
             host: None,
             recreate: false,
+            pull: PullPolicy::Missing,
             start_timeout_seconds: None,
             heartbeat_timeout_seconds: default_heartbeat_seconds(),
             maximum_attempts: default_attempts(),
@@ -122,6 +170,7 @@ impl SpinUpInput {
                 instance_id,
                 env: self.env.clone(),
                 recreate: self.recreate,
+                pull: self.pull,
                 timeout_seconds: self.start_timeout_seconds,
                 keep_failed: self.keep_failed,
                 run: Some(run.to_string()),

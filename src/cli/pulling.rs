@@ -1,0 +1,102 @@
+//! `berth up`'s pulls, before any instance starts: each image once however many instances
+//! use it, all at once, with a bar per layer on a terminal and one line per image otherwise.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::containers::images::{self, Ensured, ImageSettings, PullStep};
+use crate::containers::{Engine, InstanceSpec, StartError};
+
+/// Gets every spec's image as `settings` say; the error of each image that could not be
+/// had, keyed by image. `since` is when the run began.
+pub(super) async fn pull_all(
+    engine: &Engine,
+    specs: &[InstanceSpec],
+    settings: &ImageSettings,
+    since: Instant,
+) -> HashMap<String, StartError> {
+    let mut images: Vec<(&str, &str)> = Vec::new();
+    for spec in specs {
+        if !images.iter().any(|(image, _)| *image == spec.image) {
+            images.push((&spec.image, &spec.service));
+        }
+    }
+    let bars = std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+    let pulls = images.iter().map(|(image, service)| {
+        let bars = bars.clone();
+        async move {
+            let display = Display::new(bars, image);
+            let begun = Instant::now();
+            let result = images::ensure(engine, image, service, settings, since, &|step| display.step(step)).await;
+            display.finish(&result, begun);
+            (image.to_string(), result)
+        }
+    });
+    futures_util::future::join_all(pulls)
+        .await
+        .into_iter()
+        .filter_map(|(image, result)| result.err().map(|error| (image, error)))
+        .collect()
+}
+
+/// How one image's pull is shown.
+struct Display {
+    image: String,
+    bars: Option<MultiProgress>,
+    layers: Mutex<HashMap<String, ProgressBar>>,
+    announced: Mutex<bool>,
+}
+
+impl Display {
+    fn new(bars: Option<MultiProgress>, image: &str) -> Self {
+        Self { image: image.to_string(), bars, layers: Mutex::default(), announced: Mutex::new(false) }
+    }
+
+    fn step(&self, step: PullStep) {
+        let mut announced = self.announced.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !*announced {
+            *announced = true;
+            if self.bars.is_none() {
+                eprintln!("pulling {}", self.image);
+            }
+        }
+        let (Some(bars), Some(layer)) = (&self.bars, step.layer) else { return };
+        let mut layers = self.layers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bar = layers.entry(layer.clone()).or_insert_with(|| {
+            let bar = bars.add(ProgressBar::new(0));
+            let style = ProgressStyle::with_template("{prefix} {msg:<18} [{bar:30}] {bytes}/{total_bytes}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(format!("{} {}", self.image, short(&layer)));
+            bar
+        });
+        bar.set_message(step.status);
+        if let Some((done, total)) = step.bytes {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    }
+
+    fn finish(&self, result: &Result<Ensured, StartError>, begun: Instant) {
+        let layers = self.layers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for bar in layers.values() {
+            bar.finish_and_clear();
+        }
+        let seconds = begun.elapsed().as_secs_f64();
+        match result {
+            Ok(Ensured::Pulled) => eprintln!("pulled {} in {seconds:.1}s", self.image),
+            Ok(Ensured::Present | Ensured::PulledAlready) => {}
+            Err(error) => eprintln!("could not get {}: {}", self.image, error.kind()),
+        }
+    }
+}
+
+/// A layer id as the docker CLI shows it.
+fn short(layer: &str) -> &str {
+    layer.get(..12).unwrap_or(layer)
+}
