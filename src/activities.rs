@@ -181,6 +181,7 @@ impl BerthActivities {
             removed: stopped.removed,
             volumes_removed: stopped.volumes_removed,
             released_ports: stopped.released_ports,
+            network_removed: stopped.network_removed,
             host: self.host.clone(),
         })
     }

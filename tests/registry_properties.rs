@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use berth::containers::spec::build;
+use berth::containers::plan;
 use berth::export::{ExportRow, Format, render};
 use berth::registry::{self, MAXIMUM_READY_TIMEOUT, PortManager, Registry};
 use proptest::prelude::*;
@@ -164,8 +164,8 @@ fn assert_usable(registry: &Registry) {
                 if service.container.is_none() {
                     continue;
                 }
-                let default = environment.name == registry.environments[0].name;
-                let spec = build(service, &resolved, default).expect("spec");
+                let selection = berth::containers::Selection::one(&service.name, u32::from(instance));
+                let spec = plan(&manager, Some(&environment.name), &[selection]).expect("spec").remove(0);
                 assert!(names.is_match(&spec.container_name), "container name {:?}", spec.container_name);
                 assert!(references.is_match(&spec.image), "image {:?}", spec.image);
                 assert!(spec.timeout >= std::time::Duration::from_secs(1) && spec.timeout <= MAXIMUM_READY_TIMEOUT);

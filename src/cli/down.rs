@@ -22,7 +22,8 @@ use crate::ledger;
 /// Arguments of `berth down`.
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Instances to stop: `kafka:0-2`, `redis:1`, `mongodb` (instance 0).
+    /// Instances to stop: `kafka:0-2`, `redis:1`, `mongodb` (instance 0), or a stack's
+    /// (`observability:0-2`).
     #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]")]
     selections: Vec<Selection>,
     /// The environment [default: the registry's first].
@@ -78,11 +79,16 @@ pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Out
         let engine = Engine::connect(&engine_target()?).await?;
         let engine = &engine;
         let options = &options;
-        let results: Vec<_> = futures_util::stream::iter(&specs)
-            .map(|spec| async move { (spec, containers::stop::stop(engine, spec, options).await) })
-            .buffer_unordered(usize::from(args.parallel))
-            .collect()
-            .await;
+        // Dependents before what they depend on: the reverse of the order `up` starts them.
+        let mut results = Vec::new();
+        for level in containers::plan::levels(&specs).into_iter().rev() {
+            let stops: Vec<_> = futures_util::stream::iter(level.into_iter().map(|index| &specs[index]))
+                .map(|spec| async move { (spec, containers::stop::stop(engine, spec, options).await) })
+                .buffer_unordered(usize::from(args.parallel))
+                .collect()
+                .await;
+            results.extend(stops);
+        }
         let mut stopped = Vec::new();
         let mut failed = Vec::new();
         for (spec, result) in results {
@@ -92,6 +98,7 @@ pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Out
                     removed: done.removed,
                     volumes_removed: done.volumes_removed,
                     released_ports: done.released_ports,
+                    network_removed: done.network_removed,
                     host: host.clone(),
                 }),
                 Err(error) => {
@@ -131,6 +138,9 @@ fn line(stopped: &ServiceStopped) -> String {
     if !stopped.released_ports.is_empty() {
         let ports: Vec<String> = stopped.released_ports.iter().map(u16::to_string).collect();
         text.push_str(&format!(", released port(s) {}", ports.join(", ")));
+    }
+    if let Some(network) = &stopped.network_removed {
+        text.push_str(&format!(", network {network} removed"));
     }
     text.push('\n');
     text

@@ -33,7 +33,9 @@ enum ExportTarget {
 
 pub(super) fn run(args: ExportArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
     let ExportTarget::Compose { selections, environment, output } = args.target;
-    let specs = containers::plan(manager(registry)?, environment.as_deref(), &selections)?;
-    emit(&containers::compose::render(&specs), output.as_deref())?;
+    // The dependencies too, as `up` starts them, so that the file's `depends_on` resolve.
+    let dependencies = containers::plan::Dependencies::Include;
+    let plan = containers::plan::plan_with(manager(registry)?, environment.as_deref(), &selections, dependencies)?;
+    emit(&containers::compose::render(&plan.specs), output.as_deref())?;
     Ok(Outcome::Clean)
 }

@@ -29,7 +29,8 @@ use crate::signals::Termination;
 /// Arguments of `berth up`.
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Instances to start: `kafka:0-2`, `redis:1`, `mongodb` (instance 0).
+    /// Instances to start: `kafka:0-2`, `redis:1`, `mongodb` (instance 0), or a stack's
+    /// (`observability:0-2`); what they depend on starts first.
     #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]")]
     selections: Vec<Selection>,
     /// The environment [default: the registry's first].
@@ -123,7 +124,16 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
         .iter()
         .map(|start| Selection::one(start.service.as_deref().unwrap_or_default(), start.instance_id))
         .collect();
-    let mut specs = containers::plan(manager(registry)?, request.env.as_deref(), &selections)?;
+    let plan = containers::plan::plan_with(
+        manager(registry)?,
+        request.env.as_deref(),
+        &selections,
+        containers::plan::Dependencies::Include,
+    )?;
+    for added in &plan.added {
+        eprintln!("also starting {added}");
+    }
+    let mut specs = plan.specs;
     for spec in &mut specs {
         spec.image = containers::images::mirrored(&spec.image, args.image_mirror.as_deref());
         if let Some(timeout) = args.timeout {
@@ -180,36 +190,51 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
             }
             return Ok(failures::outcome(&report.failed));
         }
-        let results = start_all(&engine, &specs, &options, usize::from(args.parallel), &interrupted).await;
+        // Step by step in dependency order: a step starts once every instance of the one
+        // before is ready, and none starts after a failure.
+        let mut results: Vec<(usize, Result<Started, Failed>)> = Vec::new();
+        for level in containers::plan::levels(&specs) {
+            let step = start_all(&engine, &specs, &level, &options, usize::from(args.parallel), &interrupted).await;
+            let failed = step.iter().any(|(_, result)| result.is_err());
+            results.extend(step);
+            if failed || *interrupted.borrow() {
+                break;
+            }
+        }
         signals.abort();
-        for (spec, result) in specs.iter().zip(&results) {
+        for (index, result) in &results {
             if let Err(failed) = result {
-                report.failed.push(failure(spec, failed));
+                report.failed.push(failure(&specs[*index], failed));
                 report.undone.undone.extend(failed.undone.undone.iter().cloned());
                 report.undone.left.extend(failed.undone.left.iter().cloned());
             }
         }
         // A signal after every instance was ready came too late to stop anything.
-        let was_interrupted = *interrupted.borrow() && !report.failed.is_empty();
-        if report.failed.is_empty() || args.keep_failed {
-            for (spec, started) in
-                specs.iter().zip(&results).filter_map(|(spec, result)| Some((spec, result.as_ref().ok()?)))
-            {
-                containers::start::finish(&engine, spec, started, options.ledger.clone()).await;
-            }
-        }
-        if report.failed.is_empty() || args.keep_failed {
-            report.started =
-                results.into_iter().filter_map(Result::ok).map(|started| started.into_contract(host.clone())).collect();
-        } else {
-            // All or nothing: undo what this run did to the instances that did start.
-            for (spec, result) in specs.iter().zip(results) {
+        let was_interrupted = *interrupted.borrow() && (!report.failed.is_empty() || results.len() < specs.len());
+        let all_started = report.failed.is_empty() && results.len() == specs.len();
+        if all_started || args.keep_failed {
+            for (index, result) in &results {
                 if let Ok(started) = result {
-                    let undone = undo(&engine, spec, &started.journal, options.ledger.clone()).await;
+                    containers::start::finish(&engine, &specs[*index], started, options.ledger.clone()).await;
+                }
+            }
+            report.started = results
+                .into_iter()
+                .filter_map(|(_, result)| result.ok())
+                .map(|started| started.into_contract(host.clone()))
+                .collect();
+        } else {
+            // All or nothing: undo what this run did, dependents before their dependencies.
+            for (index, result) in results.into_iter().rev() {
+                if let Ok(started) = result {
+                    let undone = undo(&engine, &specs[index], &started.journal, options.ledger.clone()).await;
                     report.undone.undone.extend(undone.undone);
                     report.undone.left.extend(undone.left);
                 }
             }
+            let swept = containers::undo::sweep_networks(&engine, &specs, &options.run).await;
+            report.undone.undone.extend(swept.undone);
+            report.undone.left.extend(swept.left);
         }
         print(&report, args.format)?;
         if was_interrupted {
@@ -242,49 +267,53 @@ fn failure(spec: &InstanceSpec, failed: &Failed) -> Failure {
     }
 }
 
-/// Starts every spec, at most `parallel` at once; results in the order of `specs`.
+/// Starts the specs at `indices`, at most `parallel` at once; results in the order of `indices`.
 async fn start_all(
     engine: &Engine,
     specs: &[InstanceSpec],
+    indices: &[usize],
     options: &StartOptions,
     parallel: usize,
     interrupted: &tokio::sync::watch::Receiver<bool>,
-) -> Vec<Result<Started, Failed>> {
-    let mut results: Vec<(usize, Result<Started, Failed>)> = futures_util::stream::iter(specs.iter().enumerate())
-        .map(|(index, spec)| async move {
-            let label = format!("{} {}", spec.label(), spec.container_name);
-            let strategy = containers::ready::describe(&spec.ready);
-            let reported = AtomicU64::new(0);
-            let progress = |phase: Phase| match phase {
-                Phase::Pull { done_bytes, total_bytes } => {
-                    eprintln!("{label}: pulling {} ({done_bytes} of {total_bytes} bytes)", spec.image);
-                }
-                Phase::Preflight => eprintln!("{label}: checking ports"),
-                Phase::Create => eprintln!("{label}: creating"),
-                Phase::Start => eprintln!("{label}: starting"),
-                Phase::Ready { waited_seconds } => {
-                    if waited_seconds >= reported.load(Ordering::Relaxed) + READY_REPORT_SECONDS {
-                        reported.store(waited_seconds, Ordering::Relaxed);
-                        eprintln!("{label}: waiting for {strategy} ({waited_seconds}s)");
+) -> Vec<(usize, Result<Started, Failed>)> {
+    let mut results: Vec<(usize, Result<Started, Failed>)> =
+        futures_util::stream::iter(indices.iter().map(|&index| (index, &specs[index])))
+            .map(|(index, spec)| async move {
+                let label = format!("{} {}", spec.label(), spec.container_name);
+                let strategy = containers::ready::describe(&spec.ready);
+                let reported = AtomicU64::new(0);
+                let progress = |phase: Phase| match phase {
+                    Phase::Pull { done_bytes, total_bytes } => {
+                        eprintln!("{label}: pulling {} ({done_bytes} of {total_bytes} bytes)", spec.image);
                     }
+                    Phase::Preflight => eprintln!("{label}: checking ports"),
+                    Phase::Create => eprintln!("{label}: creating"),
+                    Phase::Start => eprintln!("{label}: starting"),
+                    Phase::Ready { waited_seconds } => {
+                        if waited_seconds >= reported.load(Ordering::Relaxed) + READY_REPORT_SECONDS {
+                            reported.store(waited_seconds, Ordering::Relaxed);
+                            eprintln!("{label}: waiting for {strategy} ({waited_seconds}s)");
+                        }
+                    }
+                };
+                let mut interrupted = interrupted.clone();
+                let signal = async move {
+                    let _ = interrupted.wait_for(|interrupted| *interrupted).await;
+                };
+                let result = containers::start::start(engine, spec, options, &progress, signal).await;
+                match &result {
+                    Ok(started) => {
+                        eprintln!("{label}: {} and ready in {:.1}s", started.outcome.as_str(), started.seconds)
+                    }
+                    Err(failed) => eprintln!("{label}: failed ({})", failed.kind()),
                 }
-            };
-            let mut interrupted = interrupted.clone();
-            let signal = async move {
-                let _ = interrupted.wait_for(|interrupted| *interrupted).await;
-            };
-            let result = containers::start::start(engine, spec, options, &progress, signal).await;
-            match &result {
-                Ok(started) => eprintln!("{label}: {} and ready in {:.1}s", started.outcome.as_str(), started.seconds),
-                Err(failed) => eprintln!("{label}: failed ({})", failed.kind()),
-            }
-            (index, result)
-        })
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
+                (index, result)
+            })
+            .buffer_unordered(parallel)
+            .collect()
+            .await;
     results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
+    results
 }
 
 /// How often a readiness wait says it is still waiting.

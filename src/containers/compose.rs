@@ -1,6 +1,10 @@
 //! `berth export compose`: the same instances as a docker-compose file, with the same
 //! container names, ports, volumes and labels, for people who prefer compose.
 //!
+//! Each instance's stack network is declared with its name and aliases, `depends_on` waits
+//! for health where berth's readiness is a command (compose runs it as the healthcheck) and
+//! for the start otherwise, and `files:` become inline `configs` (compose 2.23 or later).
+//!
 //! Pure rendering. Every scalar is written as a JSON string, which YAML reads unchanged,
 //! so no value can break the file's syntax; `$` is doubled, because compose reads `$x`
 //! in any value as a variable of its own.
@@ -8,6 +12,7 @@
 use std::fmt::Write as _;
 
 use super::spec::InstanceSpec;
+use crate::registry::Ready;
 
 fn quoted(text: &str) -> String {
     serde_json::Value::String(text.to_string()).to_string()
@@ -53,6 +58,69 @@ pub fn render(specs: &[InstanceSpec]) -> String {
         for (name, value) in &spec.labels {
             let _ = writeln!(text, "      {}: {}", quoted(name), quoted(value));
         }
+        let _ = writeln!(
+            text,
+            "    networks:\n      {}:\n        aliases: [{}]",
+            quoted(&spec.network),
+            quoted(&spec.service)
+        );
+        if let Ready::Command(command) = &spec.ready {
+            let test: Vec<String> =
+                std::iter::once("CMD".to_string()).chain(command.iter().cloned()).map(|part| value(&part)).collect();
+            let _ = writeln!(
+                text,
+                "    healthcheck:\n      test: [{}]\n      interval: 1s\n      retries: {}",
+                test.join(", "),
+                spec.timeout.as_secs().max(1)
+            );
+        }
+        let dependencies: Vec<&InstanceSpec> = spec
+            .depends_on
+            .iter()
+            .filter_map(|service| {
+                specs.iter().find(|other| {
+                    &other.service == service
+                        && other.instance == spec.instance
+                        && other.environment == spec.environment
+                })
+            })
+            .collect();
+        if !dependencies.is_empty() {
+            text.push_str("    depends_on:\n");
+            for dependency in dependencies {
+                let condition =
+                    if matches!(dependency.ready, Ready::Command(_)) { "service_healthy" } else { "service_started" };
+                let _ = writeln!(text, "      {}:\n        condition: {condition}", quoted(&dependency.container_name));
+            }
+        }
+        if !spec.files.is_empty() {
+            text.push_str("    configs:\n");
+            for path in spec.files.keys() {
+                let _ = writeln!(
+                    text,
+                    "      - source: {}\n        target: {}",
+                    quoted(&config_name(spec, path)),
+                    quoted(path)
+                );
+            }
+        }
+    }
+    let mut networks: Vec<&str> = specs.iter().map(|spec| spec.network.as_str()).collect();
+    networks.sort_unstable();
+    networks.dedup();
+    text.push_str("networks:\n");
+    for network in networks {
+        let _ = writeln!(text, "  {}:\n    name: {}", quoted(network), quoted(network));
+    }
+    let configs: Vec<(String, &String)> = specs
+        .iter()
+        .flat_map(|spec| spec.files.iter().map(move |(path, content)| (config_name(spec, path), content)))
+        .collect();
+    if !configs.is_empty() {
+        text.push_str("configs:\n");
+        for (name, content) in configs {
+            let _ = writeln!(text, "  {}:\n    content: {}", quoted(&name), value(content));
+        }
     }
     let volumes: Vec<&str> =
         specs.iter().flat_map(|spec| spec.volumes.iter().map(|mount| mount.volume.as_str())).collect();
@@ -65,31 +133,41 @@ pub fn render(specs: &[InstanceSpec]) -> String {
     text
 }
 
+/// The compose config holding `spec`'s file at `path`: the container and the path, in the
+/// characters compose allows in names.
+fn config_name(spec: &InstanceSpec, path: &str) -> String {
+    let path: String =
+        path.chars().map(|character| if character.is_ascii_alphanumeric() { character } else { '_' }).collect();
+    format!("{}{path}", spec.container_name)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::containers::spec::build;
     use crate::registry::{PortManager, parse};
 
     #[test]
     fn compose_files_carry_names_ports_volumes_and_labels() {
         let registry = parse(
-            "redis:\n  port: 6379\n  container:\n    image: redis:7\n    command: [redis-server, --port, '{port}']\n    env:\n      GREETING: 'say \"hi\"'\n      PASSWORD: p$ss\n    volumes:\n      data: /data\n",
+            "redis:\n  port: 6379\n  container:\n    image: redis:7\n    command: [redis-server, --port, '{port}']\n    env:\n      GREETING: 'say \"hi\"'\n      PASSWORD: p$ss\n    volumes:\n      data: /data\n    ready:\n      command: [redis-cli, ping]\nweb:\n  port: 8000\n  container:\n    image: web:1\n    depends_on: [redis]\n    files:\n      /etc/web.conf: 'upstream {redis.port.address}'\n",
             Path::new("test.yaml"),
         )
         .expect("loads");
         let manager = PortManager::new(registry, PathBuf::from("test.yaml"), HashMap::new()).expect("valid");
-        let specs: Vec<_> = (0..2)
-            .map(|instance| {
-                let ports = manager.instance_ports("redis", instance).expect("ports");
-                build(manager.service("redis").expect("service"), &ports, true).expect("spec")
-            })
-            .collect();
-        let text = render(&specs);
-        let hash = specs[1].config_hash();
-        insta::assert_snapshot!(text.replace(hash, "HASH1").replace(specs[0].config_hash(), "HASH0"));
+        let selections = ["web:1".parse().expect("selection"), "redis:0".parse().expect("selection")];
+        let dependencies = crate::containers::plan::Dependencies::Include;
+        let specs = crate::containers::plan::plan_with(&manager, None, &selections, dependencies).expect("plan").specs;
+        assert_eq!(
+            specs.iter().map(|spec| spec.container_name.as_str()).collect::<Vec<_>>(),
+            ["redis-development-1", "web-development-1", "redis-development"]
+        );
+        let text = specs
+            .iter()
+            .enumerate()
+            .fold(render(&specs), |text, (index, spec)| text.replace(spec.config_hash(), &format!("HASH{index}")));
+        insta::assert_snapshot!(text);
     }
 }

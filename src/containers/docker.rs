@@ -10,8 +10,8 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, HealthStatusEnum, HostConfig, Mount, MountType,
-    PortBinding as DockerPortBinding, VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, EndpointSettings, HealthStatusEnum, HostConfig,
+    Mount, MountType, NetworkCreateRequest, NetworkingConfig, PortBinding as DockerPortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -254,7 +254,14 @@ impl Engine {
                 port_bindings: Some(bindings),
                 mounts: Some(mounts),
                 init: Some(true),
+                network_mode: Some(spec.network.clone()),
                 ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    spec.network.clone(),
+                    EndpointSettings { aliases: Some(vec![spec.service.clone()]), ..Default::default() },
+                )])),
             }),
             ..Default::default()
         };
@@ -262,8 +269,86 @@ impl Engine {
         match self.docker.create_container(Some(options), body).await {
             Ok(created) => Ok(Some(created.id)),
             Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(None),
+            Err(DockerError::DockerResponseServerError { status_code: 404, message })
+                if message.contains("network") =>
+            {
+                Ok(None)
+            }
             Err(error) => Err(StartError::docker(&spec.container_name, error)),
         }
+    }
+
+    /// The labels of network `name` and how many containers are attached to it, if it exists.
+    pub async fn network(&self, name: &str) -> Result<Option<(HashMap<String, String>, usize)>, StartError> {
+        match self.docker.inspect_network(name, None).await {
+            Ok(network) => Ok(Some((
+                network.labels.unwrap_or_default(),
+                network.containers.map_or(0, |containers| containers.len()),
+            ))),
+            Err(error) if not_found(&error) => Ok(None),
+            Err(error) => Err(StartError::docker(name, error)),
+        }
+    }
+
+    /// Creates the spec's stack network, labelled with its environment, instance and `run`;
+    /// `false` when a network of that name appeared meanwhile.
+    pub async fn create_network(&self, spec: &InstanceSpec, run: &str) -> Result<bool, StartError> {
+        let mut labels = network_labels(spec);
+        labels.insert(RUN_LABEL.to_string(), run.to_string());
+        let request = NetworkCreateRequest {
+            name: spec.network.clone(),
+            driver: Some("bridge".to_string()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(true),
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(false),
+            Err(error) => Err(StartError::docker(&spec.network, error)),
+        }
+    }
+
+    /// Removes network `name` when no container is attached; `false` when it was missing or
+    /// still in use (a container attached meanwhile keeps it).
+    pub async fn remove_network(&self, name: &str) -> Result<bool, StartError> {
+        match self.docker.remove_network(name).await {
+            Ok(()) => Ok(true),
+            Err(error) if not_found(&error) => Ok(false),
+            Err(DockerError::DockerResponseServerError { status_code: 403 | 409, .. }) => Ok(false),
+            Err(error) => Err(StartError::docker(name, error)),
+        }
+    }
+
+    /// Writes the spec's files into its created, not yet started container.
+    pub async fn write_files(&self, spec: &InstanceSpec) -> Result<(), StartError> {
+        if spec.files.is_empty() {
+            return Ok(());
+        }
+        let mut archive = tar::Builder::new(Vec::new());
+        for (path, content) in &spec.files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_cksum();
+            archive.append_data(&mut header, path.trim_start_matches('/'), content.as_bytes()).map_err(|error| {
+                StartError::Spec(super::SpecError::Invalid {
+                    service: spec.service.clone(),
+                    problem: format!("file {path} cannot be packed: {error}"),
+                })
+            })?;
+        }
+        let bytes = archive.into_inner().map_err(|error| {
+            StartError::Spec(super::SpecError::Invalid {
+                service: spec.service.clone(),
+                problem: format!("files cannot be packed: {error}"),
+            })
+        })?;
+        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::new().path("/").build();
+        self.docker
+            .upload_to_container(&spec.container_name, Some(options), bollard::body_full(bytes::Bytes::from(bytes)))
+            .await
+            .map_err(|error| StartError::docker(&spec.container_name, error))
     }
 
     /// Renames the container `name` (a name or an id) to `new_name`.
@@ -387,6 +472,16 @@ impl Engine {
         let inspected = self.docker.inspect_exec(&exec.id).await.map_err(|error| StartError::docker(name, error))?;
         Ok(inspected.exit_code)
     }
+}
+
+/// A stack network's labels: berth's, the environment's and the instance's; no service,
+/// since the instance's services share it.
+pub fn network_labels(spec: &InstanceSpec) -> HashMap<String, String> {
+    HashMap::from([
+        (MANAGED_LABEL.to_string(), "true".to_string()),
+        (super::spec::ENVIRONMENT_LABEL.to_string(), spec.environment.clone()),
+        (super::spec::INSTANCE_LABEL.to_string(), spec.instance.to_string()),
+    ])
 }
 
 /// A container's or volume's labels: the spec's, and the run that made it.

@@ -48,6 +48,25 @@ pub fn volume(labels: &HashMap<String, String>, spec: &InstanceSpec) -> Ownershi
     foreign(labels, spec).map_or(Ownership::Ours, |reason| Ownership::NotOurs { reason })
 }
 
+/// Judges a stack network's labels against `spec`: berth's for the same environment and
+/// instance (the instance's services share it, so no service is named).
+pub fn network(labels: &HashMap<String, String>, spec: &InstanceSpec) -> Ownership {
+    let label = |name: &str| labels.get(name).map_or("?", String::as_str);
+    if label(MANAGED_LABEL) != "true" {
+        return Ownership::NotOurs { reason: "it has no berth labels (berth did not make it)".to_string() };
+    }
+    if label(INSTANCE_LABEL) != spec.instance.to_string() || label(ENVIRONMENT_LABEL) != spec.environment {
+        return Ownership::NotOurs {
+            reason: format!(
+                "its labels name instance {} in environment {}",
+                label(INSTANCE_LABEL),
+                label(ENVIRONMENT_LABEL)
+            ),
+        };
+    }
+    Ownership::Ours
+}
+
 /// Whether the thing carries the run label `run`.
 pub fn made_by(labels: &HashMap<String, String>, run: &str) -> bool {
     labels.get(RUN_LABEL).is_some_and(|label| label == run)
@@ -99,6 +118,9 @@ mod tests {
             ready: crate::registry::Ready::Tcp("port".into()),
             timeout: std::time::Duration::from_secs(5),
             labels,
+            network: "berth-development-4".into(),
+            depends_on: Vec::new(),
+            files: Default::default(),
         }
     }
 

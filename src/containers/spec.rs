@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::registry::{Ready, ResolvedPort, Service, expand};
-pub use crate::registry::{container_name, volume_name};
+use crate::registry::{Ready, Registry, ResolvedPort, Service, StackReference, expand};
+pub use crate::registry::{container_name, network_name, volume_name};
 
 /// Label on every container and volume berth manages.
 pub const MANAGED_LABEL: &str = "io.berth.managed";
@@ -96,6 +96,37 @@ pub struct InstanceSpec {
     pub timeout: Duration,
     /// Labels, the config hash among them.
     pub labels: BTreeMap<String, String>,
+    /// The network of the instance's stack (`berth-development-1`), where the container
+    /// answers to its service's name.
+    pub network: String,
+    /// Services of the same instance that must be ready first.
+    pub depends_on: Vec<String>,
+    /// Files written into the container before it starts: path → content.
+    pub files: BTreeMap<String, String>,
+}
+
+/// What a spec may refer to beyond its own service: the registry, and the ports of the
+/// other services' copy of the same instance in the same environment.
+pub struct Neighbours<'a> {
+    /// The registry.
+    pub registry: &'a Registry,
+    /// The resolved ports of `service`'s instance, or `None` when it has no such instance.
+    pub ports: &'a dyn Fn(&str) -> Option<Vec<ResolvedPort>>,
+}
+
+impl Neighbours<'_> {
+    /// The value of `{other.key}` (host port) or `{other.key.address}` (`other:port` inside
+    /// the stack).
+    fn value(&self, reference: StackReference<'_>) -> Option<String> {
+        let ports = (self.ports)(reference.service)?;
+        let port = ports.iter().find(|port| port.key == reference.key)?.port;
+        if !reference.address {
+            return Some(port.to_string());
+        }
+        let section = self.registry.service(reference.service)?.container.as_ref()?;
+        let inside = section.ports.get(reference.key).copied().unwrap_or(port);
+        Some(format!("{}:{inside}", reference.service))
+    }
 }
 
 /// The part of a spec that shapes the container; its hash is the config hash.
@@ -106,11 +137,19 @@ struct Shape<'a> {
     env: &'a BTreeMap<String, String>,
     ports: &'a [PortBinding],
     volumes: &'a [VolumeMount],
+    network: &'a str,
+    files: &'a BTreeMap<String, String>,
 }
 
 /// Builds the spec of `service`'s instance whose ports are `ports` (all keys, one instance,
-/// one environment, as `EnvironmentView::instance_ports` returns them).
-pub fn build(service: &Service, ports: &[ResolvedPort], default_environment: bool) -> Result<InstanceSpec, SpecError> {
+/// one environment, as `EnvironmentView::instance_ports` returns them), with the other
+/// services of its stack as `neighbours` give them.
+pub fn build(
+    service: &Service,
+    ports: &[ResolvedPort],
+    default_environment: bool,
+    neighbours: &Neighbours<'_>,
+) -> Result<InstanceSpec, SpecError> {
     let section = service.container.as_ref().ok_or_else(|| SpecError::NoContainer { service: service.name.clone() })?;
     let invalid = |problem: String| SpecError::Invalid { service: service.name.clone(), problem };
     let first = ports.first().ok_or_else(|| invalid("it has no port keys".to_string()))?;
@@ -124,7 +163,10 @@ pub fn build(service: &Service, ports: &[ResolvedPort], default_environment: boo
             "environment" => Some(environment.clone()),
             "host" => Some(host.clone()),
             "container" => Some(name.clone()),
-            key => ports.iter().find(|port| port.key == key).map(|port| port.port.to_string()),
+            key => match StackReference::parse(key) {
+                Some(reference) => neighbours.value(reference),
+                None => ports.iter().find(|port| port.key == key).map(|port| port.port.to_string()),
+            },
         }
     };
     let command = section
@@ -157,8 +199,15 @@ pub fn build(service: &Service, ports: &[ResolvedPort], default_environment: boo
             path: path.clone(),
         })
         .collect::<Vec<_>>();
+    let files = section
+        .files
+        .iter()
+        .map(|(path, template)| Ok((path.clone(), expand(template, value)?)))
+        .collect::<Result<BTreeMap<_, _>, String>>()
+        .map_err(invalid)?;
+    let network = network_name(&environment, instance);
     let ready = section.ready.clone().unwrap_or_else(|| Ready::Tcp(first.key.clone()));
-    if let Some(problem) = section.problems(service).into_iter().next() {
+    if let Some(problem) = section.problems(service, neighbours.registry).into_iter().next() {
         return Err(invalid(problem));
     }
     let hash = config_hash(&Shape {
@@ -167,6 +216,8 @@ pub fn build(service: &Service, ports: &[ResolvedPort], default_environment: boo
         env: &env,
         ports: &bindings,
         volumes: &volumes,
+        network: &network,
+        files: &files,
     });
     let labels = BTreeMap::from([
         (MANAGED_LABEL.to_string(), "true".to_string()),
@@ -188,6 +239,9 @@ pub fn build(service: &Service, ports: &[ResolvedPort], default_environment: boo
         ready,
         timeout: section.timeout,
         labels,
+        network,
+        depends_on: section.depends_on.clone(),
+        files,
     })
 }
 

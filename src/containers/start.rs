@@ -337,11 +337,14 @@ async fn place<I: Future<Output = ()>>(
         journal.leases.extend(claim(engine, spec, options).await?);
         go_on(interrupted.as_mut(), spec)?;
         prepare_volumes(engine, spec, &options.run, journal).await?;
+        prepare_network(engine, spec, &options.run, journal).await?;
         go_on(interrupted.as_mut(), spec)?;
         progress(Phase::Create);
-        // `None`: another start created the container first; look again and adopt it.
+        // `None`: another start created the container first, or a stop removed the stack's
+        // network since it was prepared; look again.
         let Some(id) = engine.create(spec, &options.run).await? else { continue };
         journal.container = Some(ContainerStep::Created);
+        engine.write_files(spec).await?;
         go_on(interrupted.as_mut(), spec)?;
         progress(Phase::Start);
         engine.start(spec).await?;
@@ -438,6 +441,26 @@ async fn prepare_volumes(
             journal.volumes.push(mount.volume.clone());
         }
         created?;
+    }
+    Ok(())
+}
+
+/// Makes the instance's stack network if it is missing; an existing one must be berth's for
+/// this environment and instance.
+async fn prepare_network(
+    engine: &Engine,
+    spec: &InstanceSpec,
+    run: &str,
+    journal: &mut Journal,
+) -> Result<(), StartError> {
+    if let Some((labels, _)) = engine.network(&spec.network).await? {
+        if let Ownership::NotOurs { reason } = ownership::network(&labels, spec) {
+            return Err(not_managed("network", &spec.network, spec, reason));
+        }
+        return Ok(());
+    }
+    if engine.create_network(spec, run).await? {
+        journal.network = Some(spec.network.clone());
     }
     Ok(())
 }

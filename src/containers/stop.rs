@@ -36,6 +36,8 @@ pub struct Stopped {
     pub volumes_removed: Vec<String>,
     /// The ports whose leases were released.
     pub released_ports: Vec<u16>,
+    /// The stack network, removed with the last of its containers.
+    pub network_removed: Option<String>,
 }
 
 /// `error`, saying what the stop had done before it: nothing is left unsaid.
@@ -50,6 +52,9 @@ fn partly(error: StartError, stopped: &Stopped, name: &str) -> StartError {
     if !stopped.released_ports.is_empty() {
         let ports: Vec<String> = stopped.released_ports.iter().map(u16::to_string).collect();
         done.push(format!("released port(s) {}", ports.join(", ")));
+    }
+    if let Some(network) = &stopped.network_removed {
+        done.push(format!("removed network {network}"));
     }
     if done.is_empty() {
         return error;
@@ -117,6 +122,20 @@ pub async fn stop(engine: &Engine, spec: &InstanceSpec, options: &StopOptions) -
     if let Some(error) = first_failure {
         return Err(partly(error, &stopped, name));
     }
-    tracing::info!(service = %spec.service, instance = spec.instance, container = %name, removed = stopped.removed, volumes = ?stopped.volumes_removed, released = ?stopped.released_ports, "container_stopped");
+    match remove_network_if_last(engine, spec).await {
+        Ok(removed) => stopped.network_removed = removed,
+        Err(error) => return Err(partly(error, &stopped, name)),
+    }
+    tracing::info!(service = %spec.service, instance = spec.instance, container = %name, removed = stopped.removed, volumes = ?stopped.volumes_removed, released = ?stopped.released_ports, network = ?stopped.network_removed, "container_stopped");
     Ok(stopped)
+}
+
+/// Removes the instance's stack network once no container is attached to it, when it is
+/// berth's for this environment and instance.
+async fn remove_network_if_last(engine: &Engine, spec: &InstanceSpec) -> Result<Option<String>, StartError> {
+    let Some((labels, attached)) = engine.network(&spec.network).await? else { return Ok(None) };
+    if attached > 0 || ownership::network(&labels, spec) != Ownership::Ours {
+        return Ok(None);
+    }
+    Ok(engine.remove_network(&spec.network).await?.then(|| spec.network.clone()))
 }

@@ -27,6 +27,8 @@ pub struct Journal {
     pub volumes: Vec<String>,
     /// Ports it newly leased for the container.
     pub leases: Vec<u16>,
+    /// The stack network it created.
+    pub network: Option<String>,
 }
 
 /// A container of another configuration, stopped and renamed out of the way while its
@@ -70,6 +72,9 @@ impl Journal {
         }
         if !self.leases.is_empty() {
             left.push(format!("leases on port(s) {} (`{down}` releases them)", ports(&self.leases)));
+        }
+        if let Some(network) = &self.network {
+            left.push(format!("network {network} (`{down}` removes it with the stack's last container)"));
         }
         if let Some(replaced) = &self.replaced {
             left.push(format!(
@@ -130,6 +135,16 @@ pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledge
             Err(error) => report.left.push(format!("volume {volume} ({error}; `{down} --volumes` removes it)")),
         }
     }
+    if let Some(network) = &journal.network {
+        // Only once empty: another start may have attached a container of the stack meanwhile.
+        match engine.remove_network(network).await {
+            Ok(true) => report.undone.push(format!("removed network {network}")),
+            Ok(false) => {}
+            Err(error) => report
+                .left
+                .push(format!("network {network} ({error}; `docker network rm {network}` removes it once empty)")),
+        }
+    }
     if let (Some(directory), false) = (ledger, journal.leases.is_empty()) {
         let project = container_project(name);
         let leased = journal.leases.clone();
@@ -181,5 +196,39 @@ pub async fn journal_of_run(
             journal.volumes.push(mount.volume.clone());
         }
     }
+    if let Some((labels, _)) = engine.network(&spec.network).await?
+        && ownership::network(&labels, spec) == Ownership::Ours
+        && ownership::made_by(&labels, run)
+    {
+        journal.network = Some(spec.network.clone());
+    }
     Ok(journal)
+}
+
+/// Removes the stack networks of `specs` that run `run` made and that no container uses
+/// any more: after a failed run's undo, whichever of its instances made a network.
+pub async fn sweep_networks(engine: &Engine, specs: &[InstanceSpec], run: &str) -> Undone {
+    let mut report = Undone::default();
+    let mut seen = std::collections::HashSet::new();
+    for spec in specs.iter().filter(|spec| seen.insert(spec.network.clone())) {
+        let network = &spec.network;
+        match engine.network(network).await {
+            Ok(Some((labels, 0)))
+                if ownership::network(&labels, spec) == Ownership::Ours && ownership::made_by(&labels, run) =>
+            {
+                match engine.remove_network(network).await {
+                    Ok(true) => report.undone.push(format!("removed network {network}")),
+                    Ok(false) => {}
+                    Err(error) => report
+                        .left
+                        .push(format!("network {network} ({error}; `docker network rm {network}` removes it)")),
+                }
+            }
+            Ok(_) => {}
+            Err(error) => report.left.push(format!(
+                "network {network} perhaps ({error}; `docker network rm {network}` removes it once empty)"
+            )),
+        }
+    }
+    report
 }

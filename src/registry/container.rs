@@ -14,7 +14,7 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::model::Service;
+use super::model::{Registry, Service};
 use super::names::{self, NameKind};
 use super::schema::PORT;
 
@@ -51,6 +51,12 @@ pub struct ContainerSection {
     /// How long start plus readiness may take (`30s`, `2m`).
     #[serde(default = "default_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
+    /// Services of the same instance that must be ready before this one starts.
+    #[serde(default, deserialize_with = "dependencies")]
+    pub depends_on: Vec<String>,
+    /// Files written into the container before it starts: path → content (a template).
+    #[serde(default, deserialize_with = "files")]
+    pub files: BTreeMap<String, String>,
 }
 
 /// Readiness strategies, after testcontainers' wait strategies. Written as a map with one
@@ -306,6 +312,32 @@ fn volumes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String
     deserializer.deserialize_map(CheckedMap { key_rule, value: CheckedText { rule: names::check_mount_path } })
 }
 
+fn dependencies<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let services = Vec::<String>::deserialize(deserializer)?;
+    for service in &services {
+        names::check_name(NameKind::Service, service).map_err(de::Error::custom)?;
+    }
+    Ok(services)
+}
+
+/// The most a `files:` entry may hold: configuration, not data.
+const MAXIMUM_FILE_CONTENT: usize = 64 * 1024;
+
+fn files<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let content = CheckedText {
+        rule: |text| {
+            if text.len() > MAXIMUM_FILE_CONTENT || text.contains('\0') {
+                return Err(format!(
+                    "a file's content must be text without NUL bytes and at most {} KiB (mount a volume for data)",
+                    MAXIMUM_FILE_CONTENT / 1024
+                ));
+            }
+            Ok(())
+        },
+    };
+    deserializer.deserialize_map(CheckedMap { key_rule: names::check_mount_path, value: content })
+}
+
 fn http_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let rule = |path: &str| {
         if path.starts_with('/') && !path.chars().any(|character| character.is_control() || character == ' ') {
@@ -334,8 +366,35 @@ fn log_times<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error
     })
 }
 
-/// The names every template may use besides the service's port keys.
+/// The names every template may use besides the service's port keys and the stack
+/// references `{other.key}` (the other service's host port, same instance and environment)
+/// and `{other.key.address}` (`other:port` as containers of the stack reach it).
 pub const PLACEHOLDERS: [&str; 5] = ["instance_id", "service", "environment", "host", "container"];
+
+/// A template placeholder that names another service of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackReference<'a> {
+    /// The other service.
+    pub service: &'a str,
+    /// Its port key.
+    pub key: &'a str,
+    /// `{other.key.address}`: the address inside the stack, not the host port.
+    pub address: bool,
+}
+
+impl<'a> StackReference<'a> {
+    /// `mongodb.port` or `mongodb.port.address`; `None` for a plain placeholder.
+    pub fn parse(placeholder: &'a str) -> Option<Self> {
+        let mut parts = placeholder.split('.');
+        let (service, key) = (parts.next()?, parts.next()?);
+        let address = match parts.next() {
+            None => false,
+            Some("address") => true,
+            Some(_) => return None,
+        };
+        parts.next().is_none().then_some(Self { service, key, address })
+    }
+}
 
 /// Fills `{name}` placeholders in `template` from `value`; `{{` and `}}` stand for braces.
 /// The error names the first unknown or unclosed placeholder.
@@ -366,12 +425,21 @@ pub fn expand(template: &str, value: impl Fn(&str) -> Option<String>) -> Result<
 }
 
 impl ContainerSection {
-    /// Everything in the section that cannot work for `service`: keys that do not exist,
-    /// templates with unknown placeholders. Empty when the section is sound.
-    pub fn problems(&self, service: &Service) -> Vec<String> {
+    /// Everything in the section that cannot work for `service` in `registry`: keys that do
+    /// not exist, templates with unknown placeholders, dependencies and stack references that
+    /// name nothing runnable. Empty when the section is sound.
+    pub fn problems(&self, service: &Service, registry: &Registry) -> Vec<String> {
         let known_key = |key: &str| service.port_key(key).is_some();
-        let placeholder = |name: &str| (PLACEHOLDERS.contains(&name) || known_key(name)).then(String::new);
         let mut problems = Vec::new();
+        let other = |name: &str, needs_container: bool| neighbour(registry, service, name, needs_container);
+        let placeholder = |name: &str| -> Option<String> {
+            if PLACEHOLDERS.contains(&name) || known_key(name) {
+                return Some(String::new());
+            }
+            let reference = StackReference::parse(name)?;
+            let target = other(reference.service, reference.address).ok()?;
+            target.port_key(reference.key).map(|_| String::new())
+        };
         for key in self.ports.keys().filter(|key| !known_key(key)) {
             problems.push(format!("container.ports names `{key}`, which is not a port key of `{}`", service.name));
         }
@@ -393,9 +461,58 @@ impl ContainerSection {
         for pair in mount_points.windows(2).filter(|pair| pair[0] == pair[1]) {
             problems.push(format!("container.volumes mounts two volumes at {}; Docker allows one per path", pair[0]));
         }
-        let templates = self.command.iter().flatten().chain(self.env.values());
-        problems.extend(templates.filter_map(|template| expand(template, placeholder).err()));
+        for dependency in &self.depends_on {
+            if dependency == &service.name {
+                problems.push(format!("container.depends_on names `{}` itself", service.name));
+            } else if let Err(problem) = other(dependency, true) {
+                problems.push(format!("container.depends_on names {problem}"));
+            }
+        }
+        let templates = self.command.iter().flatten().chain(self.env.values()).chain(self.files.values());
+        for template in templates {
+            if let Err(problem) = expand(template, placeholder) {
+                problems.push(stack_hint(&problem, template, other));
+            }
+        }
         problems
+    }
+}
+
+/// The service `name` that `service` refers to (or depends on), if it can serve: it exists,
+/// runs as a container when `needs_container`, and has every instance `service` has.
+fn neighbour<'r>(
+    registry: &'r Registry,
+    service: &Service,
+    name: &str,
+    needs_container: bool,
+) -> Result<&'r Service, String> {
+    let other = registry.service(name).ok_or_else(|| format!("`{name}`, which is not a service of this registry"))?;
+    if needs_container && other.container.is_none() {
+        return Err(format!("`{name}`, which has no `container:` section"));
+    }
+    if other.max_instances < service.max_instances {
+        return Err(format!(
+            "`{name}`, which has {} instances while `{}` has {}: give `{name}` at least as many",
+            other.max_instances, service.name, service.max_instances
+        ));
+    }
+    Ok(other)
+}
+
+/// An unknown-placeholder message, made precise when the placeholder is a stack reference.
+fn stack_hint<'r>(problem: &str, template: &str, other: impl Fn(&str, bool) -> Result<&'r Service, String>) -> String {
+    let unknown = problem.strip_prefix("unknown placeholder `{").and_then(|rest| rest.split_once("}`"));
+    let Some(reference) = unknown.and_then(|(name, _)| StackReference::parse(name)) else {
+        return problem.to_string();
+    };
+    match other(reference.service, reference.address) {
+        Err(why) => format!("`{template}` refers to {why}"),
+        Ok(target) => format!(
+            "`{template}` names port key `{}` of `{}`, which has {}",
+            reference.key,
+            target.name,
+            target.ports.iter().map(|key| format!("`{}`", key.name)).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 

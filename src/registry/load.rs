@@ -245,6 +245,7 @@ fn resolve(document: Document) -> Registry {
         reserved: document.reserved,
         dynamic_range: document.dynamic_range,
         overrides: document.overrides.unwrap_or(true),
+        stacks: document.stacks,
     }
 }
 

@@ -11,11 +11,14 @@ mod model;
 pub(crate) mod names;
 mod overrides;
 mod schema;
+mod stacks;
 mod suggest;
 mod validate;
 mod variables;
 
-pub use container::{ContainerSection, DEFAULT_READY_TIMEOUT, MAXIMUM_READY_TIMEOUT, PLACEHOLDERS, Ready, expand};
+pub use container::{
+    ContainerSection, DEFAULT_READY_TIMEOUT, MAXIMUM_READY_TIMEOUT, PLACEHOLDERS, Ready, StackReference, expand,
+};
 pub use load::{
     LoadError, MAXIMUM_FILE_BYTES, MAXIMUM_NESTING, MAXIMUM_SERVICES, MAXIMUM_SLOTS, REGISTRY_PATH, REGISTRY_VARIABLE,
     load_file, locate, parse,
@@ -25,9 +28,10 @@ pub use model::{
     DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, PortKey, PortRange, Registry,
     Reservation, Service, Slot,
 };
-pub use names::{container_name, volume_name};
+pub use names::{container_name, network_name, volume_name};
 pub use overrides::{Ignored, Override, Overrides, process_variables};
 pub use schema::parse_range;
+pub use stacks::{dependency_cycles, stack_problems};
 pub use suggest::did_you_mean;
 pub use validate::{Finding, FindingCode, Report, Severity, ephemeral_findings, kernel_reserved_ports, validate};
 pub use variables::{slot_variable, variable_name};

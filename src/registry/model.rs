@@ -29,6 +29,17 @@ pub struct Registry {
     pub dynamic_range: Option<PortRange>,
     /// Whether variables such as `KAFKA_1_BROKER_PORT` may override computed ports.
     pub overrides: bool,
+    /// Named sets of services started together per instance, in file order.
+    pub stacks: Vec<Stack>,
+}
+
+/// A named set of services that run together, one copy per instance (`observability`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stack {
+    /// The stack's name.
+    pub name: String,
+    /// Its services, as listed.
+    pub services: Vec<String>,
 }
 
 /// One service (`kafka`), with one or more port keys and its instance layout.
@@ -150,6 +161,11 @@ impl Service {
 
 impl Registry {
     /// The service called `name`, if the registry has one.
+    pub fn stack(&self, name: &str) -> Option<&Stack> {
+        self.stacks.iter().find(|stack| stack.name == name)
+    }
+
+    /// The service called `name`, if there is one.
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|service| service.name == name)
     }
@@ -261,6 +277,7 @@ mod tests {
             reserved: vec![],
             dynamic_range: None,
             overrides: true,
+            stacks: vec![],
         };
         let slot = Slot { environment: 0, service: 0, instance: 1, key: 0 };
         assert_eq!(registry.describe(slot), "kafka[1].broker_port");

@@ -41,6 +41,11 @@ pub fn container_name(service: &str, environment: &str, instance: u16) -> String
     }
 }
 
+/// The network the containers of one instance of a stack share: `berth-development-1`.
+pub fn network_name(environment: &str, instance: u16) -> String {
+    format!("berth-{environment}-{instance}")
+}
+
 /// The name of an instance's volume: `kafka-data`, `kafka-data-1`. Environments other than
 /// the registry's default carry their name too (`kafka-staging-data-1`) so that they never
 /// share data with the default environment.

@@ -14,12 +14,13 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::container::ContainerSection;
-use super::model::{Environment, PortKey, PortRange, Reservation};
+use super::model::{Environment, PortKey, PortRange, Reservation, Stack};
 use super::names::{self, NameKind};
 use super::suggest::did_you_mean;
 
 /// The top-level words that are not services.
-pub(super) const TOP_LEVEL_WORDS: [&str; 5] = ["defaults", "dynamic_range", "environments", "overrides", "reserved"];
+pub(super) const TOP_LEVEL_WORDS: [&str; 6] =
+    ["defaults", "dynamic_range", "environments", "overrides", "reserved", "stacks"];
 /// The settings a service may have besides its port keys.
 const SERVICE_SETTINGS: [&str; 5] = ["container", "description", "instance_increment", "max_instances", "range"];
 
@@ -32,6 +33,7 @@ pub(super) struct Document {
     pub(super) reserved: Vec<Reservation>,
     pub(super) dynamic_range: Option<PortRange>,
     pub(super) overrides: Option<bool>,
+    pub(super) stacks: Vec<Stack>,
 }
 
 /// The `defaults:` block.
@@ -80,6 +82,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
                 "overrides" => document.overrides = Some(map.next_value()?),
                 "dynamic_range" => document.dynamic_range = Some(map.next_value::<RangeValue>()?.0),
                 "environments" => document.environments = map.next_value::<Environments>()?.0,
+                "stacks" => document.stacks = map.next_value::<Stacks>()?.0,
                 "reserved" => {
                     document.reserved = map
                         .next_value::<Vec<ReservationEntry>>()?
@@ -318,6 +321,40 @@ fn max_instances<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u1
 }
 
 /// `environments:` — a map of name to offset, in file order.
+struct Stacks(Vec<Stack>);
+
+impl<'de> Deserialize<'de> for Stacks {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(StacksVisitor)
+    }
+}
+
+struct StacksVisitor;
+
+impl<'de> Visitor<'de> for StacksVisitor {
+    type Value = Stacks;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a map of stack names to lists of services, such as `observability: [prometheus, grafana]`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Stacks, A::Error> {
+        let mut stacks = Vec::new();
+        let mut seen = HashSet::new();
+        while let Some(name) = map.next_key_seed(UniqueKey { seen: &mut seen, kind: "stack", rule: service_name })? {
+            let services = map.next_value::<Vec<String>>()?;
+            if services.is_empty() {
+                return Err(de::Error::custom(format_args!("stack `{name}` lists no services; name at least one")));
+            }
+            for service in &services {
+                service_name(service).map_err(de::Error::custom)?;
+            }
+            stacks.push(Stack { name, services });
+        }
+        Ok(Stacks(stacks))
+    }
+}
+
 struct Environments(Vec<Environment>);
 
 impl<'de> Deserialize<'de> for Environments {

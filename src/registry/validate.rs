@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::model::{PortRange, Registry, Slot};
 use super::names::{container_name, volume_name};
 use super::schema::TOP_LEVEL_WORDS;
+use super::stacks::{dependency_cycles, stack_problems};
 use super::suggest::did_you_mean;
 use super::variables::slot_variable;
 
@@ -42,6 +43,10 @@ pub enum FindingCode {
     NameCollision,
     /// An override variable is not a port, or puts its slot where it cannot be.
     BadOverride,
+    /// A `stacks:` entry that cannot work.
+    StackConfig,
+    /// Services whose `depends_on` form a loop.
+    DependencyCycle,
     /// A slot is below 1024 and needs privileges to bind.
     PrivilegedPort,
     /// A slot lies in the kernel's ephemeral range, where outgoing connections take ports.
@@ -147,6 +152,16 @@ pub enum Finding {
         /// What is wrong.
         problem: String,
     },
+    /// A `stacks:` entry that cannot work.
+    Stack {
+        /// What is wrong, naming the stack.
+        problem: String,
+    },
+    /// Services whose `depends_on` loop back to the first.
+    Cycle {
+        /// The loop, first service repeated at the end.
+        services: Vec<String>,
+    },
     /// Instances `first` to `last` of one key lie inside the kernel's ephemeral range.
     Ephemeral {
         /// The lowest such instance's slot.
@@ -191,6 +206,8 @@ impl fmt::Display for FindingCode {
             Self::VariableCollision => "variable-collision",
             Self::NameCollision => "name-collision",
             Self::BadOverride => "bad-override",
+            Self::StackConfig => "stack-config",
+            Self::DependencyCycle => "dependency-cycle",
             Self::PrivilegedPort => "privileged-port",
             Self::EphemeralPort => "ephemeral-port",
         })
@@ -220,6 +237,8 @@ impl Finding {
             Self::VariableCollision { .. } => FindingCode::VariableCollision,
             Self::NameCollision { .. } => FindingCode::NameCollision,
             Self::Override { .. } => FindingCode::BadOverride,
+            Self::Stack { .. } => FindingCode::StackConfig,
+            Self::Cycle { .. } => FindingCode::DependencyCycle,
             Self::Ephemeral { .. } => FindingCode::EphemeralPort,
         }
     }
@@ -232,7 +251,11 @@ impl Finding {
             | Self::OutsideServiceRange { slot, .. }
             | Self::Reserved { slot, .. }
             | Self::Override { slot, .. } => vec![slot],
-            Self::NoPorts { .. } | Self::Container { .. } | Self::NameCollision { .. } => Vec::new(),
+            Self::NoPorts { .. }
+            | Self::Container { .. }
+            | Self::NameCollision { .. }
+            | Self::Stack { .. }
+            | Self::Cycle { .. } => Vec::new(),
             Self::Privileged { first, last } | Self::Ephemeral { first, last, .. } => {
                 (first.instance..=last.instance).map(|instance| Slot { instance, ..first }).collect()
             }
@@ -307,6 +330,11 @@ impl Finding {
                 let value = if value.parse::<u64>().is_ok() { value.clone() } else { format!("{value:?}") };
                 format!("{variable}={value} sets {}: {problem}", describe(slot))
             }
+            Self::Stack { ref problem } => problem.clone(),
+            Self::Cycle { ref services } => format!(
+                "depends_on makes a cycle: {}; nothing in it could start first, so remove one of the dependencies",
+                services.join(" → ")
+            ),
             Self::Ephemeral { first, last, range } => {
                 format!(
                     "{} inside the kernel's ephemeral range {range}, where outgoing connections take their local ports: reserve them with `berth check --kernel-reserved-ports`",
@@ -359,7 +387,7 @@ pub fn validate(registry: &Registry) -> Report {
         if let Some(container) = &service.container {
             findings.extend(
                 container
-                    .problems(service)
+                    .problems(service, registry)
                     .into_iter()
                     .map(|problem| Finding::Container { service: service_index, problem }),
             );
@@ -400,6 +428,8 @@ pub fn validate(registry: &Registry) -> Report {
     reserved_hits(registry, &placed, &mut findings);
     variable_collisions(registry, &mut findings);
     name_collisions(registry, &mut findings);
+    findings.extend(stack_problems(registry).into_iter().map(|problem| Finding::Stack { problem }));
+    findings.extend(dependency_cycles(registry).into_iter().map(|services| Finding::Cycle { services }));
     findings.append(&mut warnings);
     Report { findings, services: registry.services.len(), slots: registry.slot_count() }
 }

@@ -66,7 +66,8 @@ pub(crate) struct DockerScene {
 }
 
 /// The test images the scenes use; `.ci/run` builds them with docker/test-images/build.sh.
-pub(crate) const TEST_IMAGES: [&str; 2] = ["berth-test-busybox", "berth-test-redis"];
+pub(crate) const TEST_IMAGES: [&str; 4] =
+    ["berth-test-busybox", "berth-test-redis", "berth-test-prometheus", "berth-test-alertmanager"];
 
 impl DockerScene {
     /// A scene for test `name` whose registry is `services`, a YAML fragment where `{base}`
@@ -272,4 +273,21 @@ pub(crate) fn image_exists(reference: &str) -> bool {
         .args(["image", "inspect", reference])
         .output()
         .is_ok_and(|output| output.status.success())
+}
+
+/// The body of `GET path` from `127.0.0.1:port` (HTTP/1.0, so the server closes), or `None`
+/// when nothing answers.
+pub(crate) fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+}
+
+/// Whether Docker network `name` exists.
+pub(crate) fn network_exists(name: &str) -> bool {
+    block_on(async { docker().inspect_network(name, None).await.is_ok() })
 }

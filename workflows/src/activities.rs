@@ -120,6 +120,9 @@ pub struct ServiceStopped {
     /// The ports whose leases were released.
     #[serde(default)]
     pub released_ports: Vec<u16>,
+    /// The stack network, removed with the last of its containers.
+    #[serde(default)]
+    pub network_removed: Option<String>,
     /// The host whose worker ran it.
     pub host: String,
 }

@@ -43,9 +43,11 @@ fn spec(
     service: &str,
     instance: u32,
 ) -> Result<InstanceSpec, SpecError> {
-    let view = manager.environment(environment).expect("environment");
-    let ports = view.instance_ports(service, instance).expect("ports");
-    build(manager.service(service).expect("service"), &ports, environment.is_none())
+    match crate::containers::plan(manager, environment, &[crate::containers::Selection::one(service, instance)]) {
+        Ok(mut specs) => Ok(specs.remove(0)),
+        Err(crate::containers::PlanError::Spec(error)) => Err(error),
+        Err(other) => panic!("not a spec error: {other}"),
+    }
 }
 
 #[test]

@@ -1,0 +1,228 @@
+//! Stacks against a real engine: the services of one instance share a network where each
+//! answers to its service's name, `depends_on` starts dependencies first, named stacks
+//! start wired copies, and taking them down leaves no network, container or lease.
+//! The Prometheus + Alertmanager test runs Debian's real programs (test images built by
+//! docker/test-images/build.sh).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{DockerScene, containers_of, http_get, network_exists, up_json};
+use predicates::prelude::*;
+
+/// `server` serves a page naming its instance; `client` fetches it from `server` through
+/// the stack network by name and serves what it got, so the host can see who answered.
+const CLIENT_SERVER: &str = "\
+server:
+  port: {base}
+  instance_increment: 1
+  max_instances: 3
+  container:
+    image: berth-test-busybox
+    command: [sh, -c, 'mkdir -p /www; echo server-{instance_id} > /www/index.html; exec httpd -f -p {port} -h /www']
+    ready:
+      http: {port: port, path: /index.html}
+    timeout: 20s
+client:
+  port: {base+3}
+  instance_increment: 1
+  max_instances: 3
+  container:
+    image: berth-test-busybox
+    depends_on: [server]
+    env:
+      UPSTREAM: '{server.port.address}'
+      UPSTREAM_ON_HOST: '{server.port}'
+    command: [sh, -c, 'mkdir -p /www; wget -q -O /www/index.html http://$UPSTREAM/index.html && exec httpd -f -p {port} -h /www']
+    ready:
+      http: {port: port, path: /index.html}
+    timeout: 20s
+";
+
+#[test]
+fn a_dependent_reaches_its_own_instances_dependency_by_name() {
+    let mut scene = DockerScene::new("clientserver", 6, CLIENT_SERVER);
+    scene.remove_on_drop("client:0-1");
+    scene.remove_on_drop("server:0-1");
+    let output = scene.berth().args(["up", "client:0-1", "--format", "json"]).output().expect("up");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("also starting server[1] (client[1] depends on it)"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let started: Vec<&str> = report["started"]
+        .as_array()
+        .expect("started")
+        .iter()
+        .map(|instance| instance["service"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(started, ["server", "server", "client", "client"], "dependencies start first");
+    for instance in 0..2u16 {
+        let page = http_get(scene.base + 3 + instance, "/index.html").expect("client answers");
+        assert_eq!(page.trim(), format!("server-{instance}"), "client[{instance}] reached server[{instance}]");
+        let network = format!("berth-{}-{instance}", scene.environment);
+        assert!(network_exists(&network), "{network}");
+    }
+    let env = common::block_on(async {
+        common::docker()
+            .inspect_container(&scene.container("client", 1), None)
+            .await
+            .expect("inspect")
+            .config
+            .expect("config")
+            .env
+            .expect("env")
+    });
+    assert!(env.contains(&format!("UPSTREAM_ON_HOST={}", scene.base + 1)), "{env:?}");
+
+    scene
+        .berth()
+        .args(["down", "client:0-1", "server:0-1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("network berth-{}-1 removed", scene.environment)));
+    assert!(containers_of(&scene.environment).is_empty());
+    for instance in 0..2 {
+        assert!(!network_exists(&format!("berth-{}-{instance}", scene.environment)));
+    }
+    let leases = scene.berth().args(["leases", "--format", "json"]).output().expect("leases");
+    assert_eq!(String::from_utf8_lossy(&leases.stdout).trim(), "[]", "no lease left");
+}
+
+#[test]
+fn a_failing_dependent_undoes_its_dependencies_and_their_network() {
+    let broken = CLIENT_SERVER.replace("&& exec httpd", "&& exit 4 && exec httpd");
+    let mut scene = DockerScene::new("brokenclient", 6, &broken);
+    scene.remove_on_drop("client:2");
+    scene.remove_on_drop("server:2");
+    let output = scene.berth().args(["up", "client:2"]).output().expect("up");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ExitedEarly"), "{stderr}");
+    let network = format!("berth-{}-2", scene.environment);
+    assert!(stderr.contains(&format!("removed container {}", scene.container("server", 2))), "{stderr}");
+    assert!(stderr.contains(&format!("removed network {network}")), "{stderr}");
+    assert!(containers_of(&scene.environment).is_empty());
+    assert!(!network_exists(&network));
+}
+
+#[test]
+fn a_network_of_the_stack_name_that_is_not_berths_is_left_alone() {
+    let mut scene = DockerScene::new("foreignnet", 6, CLIENT_SERVER);
+    scene.remove_on_drop("server:1");
+    let network = format!("berth-{}-1", scene.environment);
+    let created = std::process::Command::new("docker").args(["network", "create", &network]).output().expect("docker");
+    assert!(created.status.success());
+    scene
+        .berth()
+        .args(["up", "server:1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("network `{network}` is not berth's for server[1]")));
+    assert!(containers_of(&scene.environment).is_empty());
+    assert!(network_exists(&network), "the foreign network stays");
+    let _ = std::process::Command::new("docker").args(["network", "rm", &network]).output();
+}
+
+const ALERTING: &str = "\
+stacks:
+  alerting: [alertmanager, prometheus]
+alertmanager:
+  port: {base}
+  instance_increment: 1
+  max_instances: 2
+  container:
+    image: berth-test-alertmanager
+    ports:
+      port: 9093
+    files:
+      /etc/alertmanager/alertmanager.yml: |
+        route:
+          receiver: copy-{instance_id}
+        receivers:
+          - name: copy-{instance_id}
+    ready:
+      http: {port: port, path: /-/ready}
+    timeout: 30s
+prometheus:
+  port: {base+2}
+  instance_increment: 1
+  max_instances: 2
+  container:
+    image: berth-test-prometheus
+    depends_on: [alertmanager]
+    ports:
+      port: 9090
+    files:
+      /etc/prometheus/prometheus.yml: |
+        global:
+          scrape_interval: 1s
+          evaluation_interval: 1s
+        alerting:
+          alertmanagers:
+            - static_configs:
+                - targets: ['{alertmanager.port.address}']
+        scrape_configs:
+          - job_name: alertmanager
+            static_configs:
+              - targets: ['{alertmanager.port.address}']
+    ready:
+      http: {port: port, path: /-/ready}
+    timeout: 30s
+";
+
+/// The value of the `alertmanager_config_hash` sample in a Prometheus text exposition.
+fn config_hash_in_metrics(text: &str) -> Option<String> {
+    text.lines()
+        .find(|line| line.starts_with("alertmanager_config_hash "))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .map(str::to_string)
+}
+
+/// What Prometheus's API on `port` answers at `path` once `found` finds something in it:
+/// polled for at most a minute (service discovery takes about 5 s, then one scrape).
+fn prometheus_answer(port: u16, path: &str, found: impl Fn(&serde_json::Value) -> Option<String>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let body = http_get(port, path).unwrap_or_default();
+        if let Some(value) = found(&serde_json::from_str(&body).unwrap_or_default()) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "Prometheus on {port} answered {path} with nothing within a minute: {body}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn two_copies_of_a_prometheus_and_alertmanager_stack_stay_apart() {
+    let mut scene = DockerScene::new("alerting", 4, ALERTING);
+    scene.remove_on_drop("alerting:0-1");
+    let report = up_json(&scene, &["alerting:0-1"]);
+    assert_eq!(report["started"].as_array().map(Vec::len), Some(4));
+    let mut hashes = Vec::new();
+    for instance in 0..2u16 {
+        let own = http_get(scene.base + instance, "/metrics").and_then(|text| config_hash_in_metrics(&text));
+        let own = own.expect("alertmanager exposes its config hash");
+        let prometheus = scene.base + 2 + instance;
+        let active = prometheus_answer(prometheus, "/api/v1/alertmanagers", |answer| {
+            answer["data"]["activeAlertmanagers"][0]["url"].as_str().map(str::to_string)
+        });
+        assert_eq!(active, "http://alertmanager:9093/api/v2/alerts");
+        let scraped = prometheus_answer(prometheus, "/api/v1/query?query=alertmanager_config_hash", |answer| {
+            answer["data"]["result"][0]["value"][1].as_str().map(str::to_string)
+        });
+        let own: f64 = own.parse().expect("number");
+        let scraped: f64 = scraped.parse().expect("number");
+        assert_eq!(own, scraped, "prometheus[{instance}] scraped alertmanager[{instance}]");
+        hashes.push(own);
+    }
+    assert_ne!(hashes[0], hashes[1], "the copies run their own configurations");
+
+    scene.berth().args(["down", "alerting:0-1", "--volumes"]).assert().success();
+    assert!(containers_of(&scene.environment).is_empty());
+    for instance in 0..2 {
+        assert!(!network_exists(&format!("berth-{}-{instance}", scene.environment)));
+    }
+    let leases = scene.berth().args(["leases", "--format", "json"]).output().expect("leases");
+    assert_eq!(String::from_utf8_lossy(&leases.stdout).trim(), "[]");
+}
