@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use berth_workflows::FailureKind;
 use berth_workflows::activities::{
-    ALLOCATE_PORTS, AllocateRequest, ContainerState, Ports, RELEASE_PORTS, ReleaseRequest, SERVICE_STATUS,
-    START_SERVICE, STOP_SERVICE, ServiceStarted, ServiceStopped, StartRequest, StatusRequest, StopRequest, UNDO_START,
-    UndoRequest, Undone, start_activity_name, stop_activity_name,
+    ALLOCATE_PORTS, AllocateRequest, ContainerState, PLAN_INSTANCES, PlanRequest, Planned, PlannedInstance, Ports,
+    RELEASE_PORTS, ReleaseRequest, SERVICE_STATUS, START_SERVICE, STOP_SERVICE, ServiceStarted, ServiceStopped,
+    StartRequest, StatusRequest, StopRequest, UNDO_START, UndoRequest, Undone, start_activity_name, stop_activity_name,
 };
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -200,6 +200,35 @@ impl BerthActivities {
         Ok(containers::undo::undo(&self.engine, &spec, &journal, self.ledger.clone()).await)
     }
 
+    fn plan(&self, request: &PlanRequest) -> Result<Planned, ActivityError> {
+        let selections = request
+            .specs
+            .iter()
+            .map(|word| word.parse::<Selection>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid_input)?;
+        let dependencies = if request.dependencies {
+            containers::plan::Dependencies::Include
+        } else {
+            containers::plan::Dependencies::OfStacks
+        };
+        let plan = containers::plan::plan_with(self.manager, request.env.as_deref(), &selections, dependencies)
+            .map_err(|error| invalid_input(error.to_string()))?;
+        let levels = containers::plan::levels(&plan.specs)
+            .into_iter()
+            .map(|level| {
+                level
+                    .into_iter()
+                    .map(|index| PlannedInstance {
+                        service: plan.specs[index].service.clone(),
+                        instance_id: u32::from(plan.specs[index].instance),
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Planned { levels, added: plan.added })
+    }
+
     fn ledger_directory(&self) -> Result<PathBuf, ActivityError> {
         self.ledger
             .clone()
@@ -261,6 +290,20 @@ mod fixed {
                 self.undo(&request).await
             };
             observe(UNDO_START, result.await)
+        }
+
+        /// `plan_instances` [`PlanRequest`]: the instances a request names, in steps.
+        #[activity(name = "plan_instances")]
+        pub async fn plan_instances(
+            self: Arc<Self>,
+            _ctx: ActivityContext,
+            input: serde_json::Value,
+        ) -> Result<Planned, ActivityError> {
+            let result = async {
+                let request: PlanRequest = decode(PLAN_INSTANCES, input)?;
+                self.plan(&request)
+            };
+            observe(PLAN_INSTANCES, result.await)
         }
 
         /// `service_status` `{env?}`: the managed containers on this host.

@@ -126,3 +126,46 @@ fn docker_hub_names_are_pulled_through_the_mirror() {
         .code(2)
         .stderr(predicate::str::contains("image mirror `https://registry.internal` is not a registry address"));
 }
+
+#[test]
+fn an_empty_mirror_setting_means_no_mirror() {
+    let mut scene = DockerScene::new("pullnomirror", 1, &web("berth-test-busybox"));
+    scene.remove_on_drop("web");
+    let output = scene
+        .berth()
+        .args(["up", "web", "--pull", "never", "--format", "json"])
+        .env("BERTH_IMAGE_MIRROR", "")
+        .output()
+        .expect("run berth up");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn a_credential_helper_that_hangs_is_bounded_and_named() {
+    let mut registry = LoopbackRegistry::start();
+    let image = registry.push("berth-test-busybox", "berth/helped:1");
+    let scene = DockerScene::new("pullhelper", 1, &web(&image));
+    let config = tempfile::tempdir().expect("docker config");
+    std::fs::write(config.path().join("config.json"), r#"{"credsStore": "berthhangs"}"#).expect("config");
+    let helper = config.path().join("docker-credential-berthhangs");
+    std::fs::write(&helper, "#!/bin/sh\nexec sleep 600\n").expect("helper");
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let path = format!("{}:{}", config.path().display(), std::env::var("PATH").unwrap_or_default());
+    let (output, report) = {
+        let output = scene
+            .berth()
+            .args(["up", "web", "--format", "json"])
+            .env("DOCKER_CONFIG", config.path())
+            .env("PATH", path)
+            .output()
+            .expect("run berth up");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        (output, report)
+    };
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(report["failed"][0]["kind"], "RegistryUnreachable");
+    let message = report["failed"][0]["error"].as_str().expect("error");
+    assert!(message.contains("credential helper") && message.contains("did not answer within 30s"), "{message}");
+    assert!(containers_of(&scene.environment).is_empty());
+    let _ = std::process::Command::new("pkill").args(["-f", "docker-credential-berthhangs"]).output();
+}

@@ -226,3 +226,93 @@ fn two_copies_of_a_prometheus_and_alertmanager_stack_stay_apart() {
     let leases = scene.berth().args(["leases", "--format", "json"]).output().expect("leases");
     assert_eq!(String::from_utf8_lossy(&leases.stdout).trim(), "[]");
 }
+
+/// How many networks are called exactly `name` (older engines allow several).
+fn networks_named(name: &str) -> usize {
+    let output = std::process::Command::new("docker")
+        .args(["network", "ls", "--filter", &format!("name={name}"), "--format", "{{.Name}}"])
+        .output()
+        .expect("docker network ls");
+    String::from_utf8_lossy(&output.stdout).lines().filter(|line| *line == name).count()
+}
+
+const TWO_SERVICES: &str = "\
+one:
+  port: {base}
+  instance_increment: 1
+  max_instances: 2
+  container:
+    image: berth-test-busybox
+    command: [httpd, -f, -p, '{port}', -h, /tmp]
+    timeout: 20s
+two:
+  port: {base+2}
+  instance_increment: 1
+  max_instances: 2
+  container:
+    image: berth-test-busybox
+    command: [httpd, -f, -p, '{port}', -h, /tmp]
+    timeout: 20s
+";
+
+#[test]
+fn services_started_at_once_share_one_network() {
+    let mut scene = DockerScene::new("onenet", 4, TWO_SERVICES);
+    scene.remove_on_drop("one:0-1");
+    scene.remove_on_drop("two:0-1");
+    // In one process, both at once.
+    up_json(&scene, &["one:0", "two:0"]);
+    assert_eq!(networks_named(&format!("berth-{}-0", scene.environment)), 1);
+    // In two processes at once.
+    let (first, second) = std::thread::scope(|threads| {
+        let first = threads.spawn(|| scene.berth().args(["up", "one:1"]).output().expect("run"));
+        let second = scene.berth().args(["up", "two:1"]).output().expect("run");
+        (first.join().expect("first"), second)
+    });
+    assert!(first.status.success() && second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(networks_named(&format!("berth-{}-1", scene.environment)), 1);
+    scene.berth().args(["down", "one:0-1", "two:0-1"]).assert().success();
+    assert_eq!(networks_named(&format!("berth-{}-0", scene.environment)), 0);
+    assert_eq!(networks_named(&format!("berth-{}-1", scene.environment)), 0);
+}
+
+#[test]
+fn a_network_a_stopped_or_foreign_container_uses_is_kept() {
+    let mut scene = DockerScene::new("keptnet", 6, CLIENT_SERVER);
+    scene.remove_on_drop("client:0-1");
+    scene.remove_on_drop("server:0-1");
+    up_json(&scene, &["client:0-1"]);
+    let docker = |arguments: &[&str]| {
+        let output = std::process::Command::new("docker").args(arguments).output().expect("docker");
+        assert!(output.status.success(), "docker {arguments:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    // A stopped berth container still needs its network to start again.
+    docker(&["stop", &scene.container("server", 0)]);
+    scene.berth().args(["down", "client:0"]).assert().success();
+    let network = format!("berth-{}-0", scene.environment);
+    assert!(network_exists(&network), "server[0] is stopped, not gone");
+    up_json(&scene, &["server:0"]);
+
+    // A container that is not berth's keeps the network too, and stays startable.
+    let foreign = format!("foreign-{}", scene.environment);
+    let network = format!("berth-{}-1", scene.environment);
+    docker(&["create", "--name", &foreign, "--network", &network, "berth-test-busybox", "sleep", "30"]);
+    scene.berth().args(["down", "client:1", "server:1"]).assert().success();
+    assert!(network_exists(&network));
+    docker(&["start", &foreign]);
+    docker(&["rm", "--force", &foreign]);
+    docker(&["network", "rm", &network]);
+}
+
+#[test]
+fn a_stack_goes_down_with_what_it_brought_up() {
+    let stacked = format!("stacks:\n  front: [client]\n{CLIENT_SERVER}");
+    let mut scene = DockerScene::new("stackdown", 6, &stacked);
+    scene.remove_on_drop("front:2");
+    scene.remove_on_drop("server:2");
+    let report = up_json(&scene, &["front:2"]);
+    assert_eq!(report["started"].as_array().map(Vec::len), Some(2), "the stack's client and the server it needs");
+    scene.berth().args(["down", "front:2"]).assert().success();
+    assert!(containers_of(&scene.environment).is_empty(), "the server went down with the stack");
+    assert!(!network_exists(&format!("berth-{}-2", scene.environment)));
+}

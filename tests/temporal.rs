@@ -512,3 +512,63 @@ fn tear_down_refuses_a_container_berth_did_not_make() {
     assert!(running_id(&name).is_some(), "the foreign container still runs");
     let _ = Command::new("docker").args(["rm", "-f", &name]).output();
 }
+
+/// `client` depends on `server` and fetches its page through the stack network by name.
+const STACK: &str = "\
+server:
+  port: {base}
+  instance_increment: 1
+  max_instances: 2
+  container:
+    image: berth-test-busybox
+    command: [sh, -c, 'mkdir -p /www; echo server-{instance_id} > /www/index.html; exec httpd -f -p {port} -h /www']
+    ready:
+      http: {port: port, path: /index.html}
+    timeout: 20s
+client:
+  port: {base+2}
+  instance_increment: 1
+  max_instances: 2
+  container:
+    image: berth-test-busybox
+    depends_on: [server]
+    command: [sh, -c, 'mkdir -p /www; wget -q -O /www/index.html http://{server.port.address}/index.html && exec httpd -f -p {port} -h /www']
+    ready:
+      http: {port: port, path: /index.html}
+    timeout: 20s
+";
+
+#[test]
+fn spin_up_starts_dependencies_first_and_tear_down_removes_the_stack_network() {
+    let mut scene = DockerScene::new("tstack", 4, STACK);
+    scene.remove_on_drop("client:1");
+    scene.remove_on_drop("server:1");
+    let server = DevServer::start();
+    let _worker = WorkerProcess::start(&scene, &server, &format!("stack-{}", std::process::id()));
+    let output = scene
+        .berth()
+        .args(["up", "client:1", "--temporal", &server.address, "--format", "json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("also started server[1] (client[1] depends on it)"));
+    let report: serde_json::Value = serde_json::from_slice(&output.get_output().stdout).expect("json");
+    let started: Vec<&str> = report["started"]
+        .as_array()
+        .expect("started")
+        .iter()
+        .map(|instance| instance["container"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(started, [scene.container("server", 1), scene.container("client", 1)]);
+    let page = common::http_get(scene.base + 3, "/index.html").expect("client[1] answers");
+    assert_eq!(page.trim(), "server-1", "client[1] reached server[1] by name");
+    let network = format!("berth-{}-1", scene.environment);
+    assert!(common::network_exists(&network));
+    scene
+        .berth()
+        .args(["down", "client:1", "server:1", "--temporal", &server.address])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("network {network} removed")));
+    assert!(containers(&scene.environment).is_empty());
+    assert!(!common::network_exists(&network));
+}

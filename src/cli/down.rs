@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use super::failures::{self, Failure};
 use super::output::emit;
 use super::via_temporal::{self, Target};
-use super::{Outcome, engine_target, manager, runtime};
+use super::{Outcome, block_on, engine_target, manager};
 use crate::containers::{self, Engine, Selection, StopOptions};
 use crate::ledger;
 
@@ -23,7 +23,7 @@ use crate::ledger;
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// Instances to stop: `kafka:0-2`, `redis:1`, `mongodb` (instance 0), or a stack's
-    /// (`observability:0-2`).
+    /// (`observability:0-2`) with what its services depend on.
     #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]")]
     selections: Vec<Selection>,
     /// The environment [default: the registry's first].
@@ -65,17 +65,19 @@ pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Out
     let request = args.request();
     if let Some(address) = args.temporal.as_deref() {
         let target = Target { address: Some(address), host: args.host.clone() };
-        return runtime()?.block_on(via_temporal::tear_down(target, request));
+        return block_on(via_temporal::tear_down(target, request));
     }
     let stops = request.stops().map_err(|problem| anyhow::anyhow!("{problem}"))?;
     let selections: Vec<Selection> = stops
         .iter()
         .map(|stop| Selection::one(stop.service.as_deref().unwrap_or_default(), stop.instance_id))
         .collect();
-    let specs = containers::plan(manager(registry)?, request.env.as_deref(), &selections)?;
+    let dependencies = containers::plan::Dependencies::OfStacks;
+    let specs =
+        containers::plan::plan_with(manager(registry)?, request.env.as_deref(), &selections, dependencies)?.specs;
     let options = StopOptions { volumes: args.volumes, force: args.force, ledger: ledger::state_dir() };
     let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let (stopped, failed) = runtime()?.block_on(async {
+    let (stopped, failed) = block_on(async {
         let engine = Engine::connect(&engine_target()?).await?;
         let engine = &engine;
         let options = &options;

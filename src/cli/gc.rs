@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::ledger_args::open_ledger;
 use super::output::{OutputFormat, emit, emit_json};
-use super::{Outcome, runtime};
+use super::{Outcome, block_on};
 use crate::containers::Engine;
 use crate::ledger::{ContainerListing, GcAction, Lease, LeaseOwner, action, now, staleness};
 use crate::probe;
@@ -67,7 +67,7 @@ fn list_containers(ledger: &crate::ledger::Ledger) -> anyhow::Result<Option<Cont
     if !ledger.leases(None)?.iter().any(|lease| lease.container().is_some()) {
         return Ok(None);
     }
-    let listed = runtime()?.block_on(async {
+    let listed = block_on(async {
         let engine = Engine::connect(&super::engine_target()?).await?;
         let names = engine.container_names().await?;
         Ok::<_, crate::containers::StartError>((engine.id().to_string(), names))

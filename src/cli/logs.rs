@@ -5,7 +5,7 @@ use std::path::Path;
 use clap::Args;
 
 use super::output::emit;
-use super::{Outcome, manager, runtime};
+use super::{Outcome, block_on, manager};
 use crate::containers::{self, Engine, Selection};
 
 /// Arguments of `berth logs`.
@@ -30,7 +30,7 @@ pub(super) fn run(args: LogsArgs, registry: Option<&Path>) -> anyhow::Result<Out
     let specs =
         containers::plan(manager(registry)?, args.environment.as_deref(), std::slice::from_ref(&args.selection))?;
     let name = &specs[0].container_name;
-    let lines = runtime()?.block_on(async {
+    let lines = block_on(async {
         let engine = Engine::connect(&super::engine_target()?).await?;
         anyhow::ensure!(
             engine.inspect(name).await?.is_some(),

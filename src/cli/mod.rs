@@ -207,9 +207,14 @@ fn report_spoiled_slots(spoiled: &[crate::registry::LookupError]) -> anyhow::Res
     Ok(if spoiled.is_empty() { Outcome::Clean } else { Outcome::Exit(2) })
 }
 
-/// A runtime for the commands that talk to Docker.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+/// Runs `work` on a runtime for the commands that talk to Docker. The process does not wait
+/// at exit for a blocking call that never returns (a hung docker credential helper): what
+/// waits on it has already given up with a bounded error.
+fn block_on<T, E: Into<anyhow::Error>>(work: impl std::future::Future<Output = Result<T, E>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let output = runtime.block_on(work);
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    output.map_err(Into::into)
 }
 
 /// The Docker engine this process was pointed at: the environment is read here, at the

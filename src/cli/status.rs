@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::ledger_args::open_ledger;
 use super::output::{OutputFormat, emit, emit_json};
-use super::{Outcome, runtime};
+use super::{Outcome, block_on};
 use crate::containers::spec::{ENVIRONMENT_LABEL, INSTANCE_LABEL, SERVICE_LABEL};
 use crate::containers::{Engine, StartError};
 use crate::ledger::Lease;
@@ -90,8 +90,7 @@ pub(super) fn run(args: StatusArgs) -> anyhow::Result<Outcome> {
 }
 
 fn containers() -> anyhow::Result<Vec<ContainerStatus>> {
-    let summaries =
-        runtime()?.block_on(async { Engine::connect(&super::engine_target()?).await?.managed(None).await })?;
+    let summaries = block_on(async { Engine::connect(&super::engine_target()?).await?.managed(None).await })?;
     let label = |labels: &Option<std::collections::HashMap<String, String>>, name: &str| {
         labels.as_ref().and_then(|labels| labels.get(name)).cloned().unwrap_or_default()
     };

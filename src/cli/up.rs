@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::failures::{self, Failure};
 use super::output::{OutputFormat, emit, emit_json};
 use super::via_temporal::{self, Target};
-use super::{Outcome, engine_target, manager, pulling, runtime};
+use super::{Outcome, block_on, engine_target, manager, pulling};
 use crate::containers::undo::undo;
 use crate::containers::{self, Engine, Failed, ImageSettings, InstanceSpec, Phase, Selection, StartOptions, Started};
 use crate::ledger;
@@ -39,12 +39,12 @@ pub struct UpArgs {
     /// Replace containers whose configuration changed.
     #[arg(long)]
     recreate: bool,
-    /// When to pull images: those the host lacks, all of them, or none.
+    /// When to pull images: `missing` (those the host lacks), `always` or `never`.
     #[arg(long, value_name = "WHEN", default_value = "missing", value_parser = pull_policy())]
     pull: PullPolicy,
     /// Pull Docker Hub images through this registry (`registry.internal/library/redis:7.2`).
     #[arg(long, value_name = "REGISTRY", env = "BERTH_IMAGE_MIRROR", value_parser = image_mirror)]
-    image_mirror: Option<String>,
+    image_mirror: Option<super::up::Mirror>,
     /// How long each instance may take to start and become ready, 1s to 1d [default: the service's].
     #[arg(long, value_parser = start_timeout)]
     timeout: Option<Duration>,
@@ -89,9 +89,13 @@ pub(super) fn pull_policy() -> impl clap::builder::TypedValueParser<Value = Pull
     clap::builder::PossibleValuesParser::new(names).try_map(|text| text.parse::<PullPolicy>())
 }
 
-/// `--image-mirror`: a registry address.
-pub(super) fn image_mirror(text: &str) -> Result<String, String> {
-    containers::images::check_mirror(text).map_err(|error| error.to_string())
+/// An `--image-mirror` setting: a registry address, or none when set empty.
+#[derive(Debug, Clone)]
+pub(super) struct Mirror(pub(super) Option<String>);
+
+/// `--image-mirror`: a registry address, or nothing for an empty setting.
+pub(super) fn image_mirror(text: &str) -> Result<Mirror, String> {
+    containers::images::check_mirror(text).map(Mirror).map_err(|error| error.to_string())
 }
 
 /// `--timeout`: whole seconds from one second to a day.
@@ -116,7 +120,16 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
     let request = args.request();
     if let Some(address) = args.temporal.as_deref() {
         let target = Target { address: Some(address), host: args.host.clone() };
-        return runtime()?.block_on(via_temporal::spin_up(target, request, args.format));
+        // The local registry, where there is one, tells how many steps the run takes; the
+        // workflow's time bound is derived from it.
+        let batches = manager(registry).ok().and_then(|manager| {
+            let selections: Vec<Selection> = args.selections.clone();
+            let dependencies = containers::plan::Dependencies::Include;
+            let plan = containers::plan::plan_with(manager, request.env.as_deref(), &selections, dependencies).ok()?;
+            let parallel = usize::from(args.parallel);
+            Some(containers::plan::levels(&plan.specs).iter().map(|level| level.len().div_ceil(parallel)).sum())
+        });
+        return block_on(via_temporal::spin_up(target, request, batches, args.format));
     }
     let run_id = run_id();
     let starts = request.starts(&run_id).map_err(|problem| anyhow::anyhow!("{problem}"))?;
@@ -135,7 +148,10 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
     }
     let mut specs = plan.specs;
     for spec in &mut specs {
-        spec.image = containers::images::mirrored(&spec.image, args.image_mirror.as_deref());
+        spec.image = containers::images::mirrored(
+            &spec.image,
+            args.image_mirror.as_ref().and_then(|mirror| mirror.0.as_deref()),
+        );
         if let Some(timeout) = args.timeout {
             spec.timeout = timeout;
         }
@@ -148,13 +164,13 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
         keep_failed: args.keep_failed,
         images: ImageSettings {
             policy: args.pull,
-            mirror: args.image_mirror.clone(),
+            mirror: args.image_mirror.as_ref().and_then(|mirror| mirror.0.clone()),
             docker_config: super::docker_config(),
         },
         request_began: Some(began),
     };
     let host = gethostname::gethostname().to_string_lossy().into_owned();
-    runtime()?.block_on(async {
+    block_on(async {
         let mut termination = Termination::install()?;
         let engine = Engine::connect(&engine_target()?).await?;
         let (interrupt, interrupted) = tokio::sync::watch::channel(false);
@@ -167,8 +183,9 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
         let unavailable = tokio::select! {
             unavailable = pulling::pull_all(&engine, &specs, &options.images, began) => unavailable,
             _ = pull_interrupted.wait_for(|interrupted| *interrupted) => {
+                print(&report, args.format)?;
                 eprintln!("interrupted while pulling: nothing was started");
-                return Ok(Outcome::Exit(130));
+                return anyhow::Ok(Outcome::Exit(130));
             }
         };
         if !unavailable.is_empty() {

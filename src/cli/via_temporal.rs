@@ -65,8 +65,18 @@ struct Report {
     failed: Vec<super::failures::Failure>,
 }
 
-/// Runs `SpinUp` for `request` and prints what `berth up` prints.
-pub(super) async fn spin_up(target: Target<'_>, request: SpinUpInput, format: OutputFormat) -> anyhow::Result<Outcome> {
+/// How many more batches a request may take than its words name when no local registry
+/// says how its stacks and dependencies expand.
+const UNKNOWN_EXPANSION: usize = 4;
+
+/// Runs `SpinUp` for `request` and prints what `berth up` prints. `batches` is how many
+/// batches of starts the run takes, when the local registry could tell.
+pub(super) async fn spin_up(
+    target: Target<'_>,
+    request: SpinUpInput,
+    batches: Option<usize>,
+    format: OutputFormat,
+) -> anyhow::Result<Outcome> {
     let instances = request.starts("check").map_err(|problem| anyhow::anyhow!("{problem}"))?.len();
     let mut termination = Termination::install()?;
     let (client, address) = connect(&target).await?;
@@ -74,7 +84,8 @@ pub(super) async fn spin_up(target: Target<'_>, request: SpinUpInput, format: Ou
         return Ok(outcome);
     }
     let per_start = request.start_timeout_seconds.map_or(900, |seconds| seconds + 60);
-    let batches = instances.div_ceil(usize::from(request.parallel)) as u64;
+    let batches =
+        batches.unwrap_or_else(|| instances.div_ceil(usize::from(request.parallel)) * UNKNOWN_EXPANSION) as u64;
     // Bounds the whole run even if every worker vanishes: every attempt of every batch, and
     // room for compensation.
     let limit = Duration::from_secs(per_start * u64::from(request.maximum_attempts) * batches + 300);
@@ -87,6 +98,9 @@ pub(super) async fn spin_up(target: Target<'_>, request: SpinUpInput, format: Ou
     eprintln!("SpinUp workflow {id} on {address} (task queue {})", queue(target.host.as_deref()));
     match follow(&handle, &mut termination).await? {
         Followed::Finished(Ok(output)) => {
+            for added in &output.added {
+                eprintln!("also started {added}");
+            }
             let report = Report { started: output.instances, failed: Vec::new() };
             match format {
                 OutputFormat::Json => emit_json(&report)?,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Outcome, runtime};
+use super::{Outcome, block_on};
 use crate::worker::{self, WorkerSettings};
 
 /// Where berth's own `/metrics` listen when the registry has no `berth` service.
@@ -34,7 +34,7 @@ pub struct WorkerArgs {
     sdk_metrics_addr: Option<SocketAddr>,
     /// Pull Docker Hub images through this registry (`registry.internal/library/redis:7.2`).
     #[arg(long, value_name = "REGISTRY", env = "BERTH_IMAGE_MIRROR", value_parser = super::up::image_mirror)]
-    image_mirror: Option<String>,
+    image_mirror: Option<super::up::Mirror>,
     /// How long running activities may finish after SIGTERM/SIGINT.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     grace: Duration,
@@ -55,9 +55,9 @@ pub(super) fn run(args: WorkerArgs, registry: Option<&Path>) -> anyhow::Result<O
         sdk_metrics_addr: args.sdk_metrics_addr.or_else(|| registry_port("sdk_metrics_port").map(loopback)),
         grace: args.grace,
         engine: super::engine_target()?,
-        image_mirror: args.image_mirror,
+        image_mirror: args.image_mirror.and_then(|mirror| mirror.0),
         docker_config: super::docker_config(),
     };
-    runtime()?.block_on(worker::run(settings))?;
+    block_on(worker::run(settings))?;
     Ok(Outcome::Clean)
 }

@@ -95,26 +95,34 @@ pub fn render(specs: &[InstanceSpec]) -> String {
         }
         if !spec.files.is_empty() {
             text.push_str("    configs:\n");
-            for path in spec.files.keys() {
+            for (index, path) in spec.files.keys().enumerate() {
                 let _ = writeln!(
                     text,
                     "      - source: {}\n        target: {}",
-                    quoted(&config_name(spec, path)),
+                    quoted(&config_name(spec, index)),
                     quoted(path)
                 );
             }
         }
     }
-    let mut networks: Vec<&str> = specs.iter().map(|spec| spec.network.as_str()).collect();
-    networks.sort_unstable();
-    networks.dedup();
+    let mut networks: Vec<&InstanceSpec> = specs.iter().collect();
+    networks.sort_by(|left, right| left.network.cmp(&right.network));
+    networks.dedup_by(|left, right| left.network == right.network);
     text.push_str("networks:\n");
-    for network in networks {
-        let _ = writeln!(text, "  {}:\n    name: {}", quoted(network), quoted(network));
+    for spec in networks {
+        // berth's labels, so that `berth up` and `down` accept a network compose made.
+        let _ = writeln!(text, "  {}:\n    name: {}\n    labels:", quoted(&spec.network), quoted(&spec.network));
+        let mut labels: Vec<(String, String)> = super::docker::network_labels(spec).into_iter().collect();
+        labels.sort();
+        for (name, value) in labels {
+            let _ = writeln!(text, "      {}: {}", quoted(&name), quoted(&value));
+        }
     }
     let configs: Vec<(String, &String)> = specs
         .iter()
-        .flat_map(|spec| spec.files.iter().map(move |(path, content)| (config_name(spec, path), content)))
+        .flat_map(|spec| {
+            spec.files.values().enumerate().map(move |(index, content)| (config_name(spec, index), content))
+        })
         .collect();
     if !configs.is_empty() {
         text.push_str("configs:\n");
@@ -133,12 +141,10 @@ pub fn render(specs: &[InstanceSpec]) -> String {
     text
 }
 
-/// The compose config holding `spec`'s file at `path`: the container and the path, in the
-/// characters compose allows in names.
-fn config_name(spec: &InstanceSpec, path: &str) -> String {
-    let path: String =
-        path.chars().map(|character| if character.is_ascii_alphanumeric() { character } else { '_' }).collect();
-    format!("{}{path}", spec.container_name)
+/// The compose config holding `spec`'s file number `index` (in path order): unique, and in
+/// the characters compose allows in names.
+fn config_name(spec: &InstanceSpec, index: usize) -> String {
+    format!("{}-file-{index}", spec.container_name)
 }
 
 #[cfg(test)]

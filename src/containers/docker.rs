@@ -22,6 +22,7 @@ use futures_util::StreamExt;
 use super::StartError;
 use super::engine_target::{Endpoint, EngineTarget};
 use super::images::{PULL_STALL, PullFailure, PullStep, Pulls, classify_pull_failure};
+use super::keyed::Keyed;
 use super::ownership::RUN_LABEL;
 use super::spec::{InstanceSpec, MANAGED_LABEL};
 
@@ -39,6 +40,18 @@ pub struct Engine {
     target: EngineTarget,
     id: String,
     pulls: std::sync::Arc<Pulls>,
+    network_locks: std::sync::Arc<Keyed<()>>,
+}
+
+/// A network found by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundNetwork {
+    /// Its id.
+    pub id: String,
+    /// When it was made, as far as the engine says.
+    pub created: Option<std::time::SystemTime>,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
 }
 
 /// What berth needs to know about an existing container.
@@ -95,7 +108,13 @@ impl Engine {
             }
         };
         let id = docker.info().await.map_err(unreachable)?.id.unwrap_or_default();
-        Ok(Self { docker, target: target.clone(), id, pulls: std::sync::Arc::default() })
+        Ok(Self {
+            docker,
+            target: target.clone(),
+            id,
+            pulls: std::sync::Arc::default(),
+            network_locks: std::sync::Arc::default(),
+        })
     }
 
     /// The engine's own ID (`docker info`), the same whichever address reaches it.
@@ -133,6 +152,12 @@ impl Engine {
                     service: service.to_string(),
                     reason: format!("its registry has no such image ({detail})"),
                     remedy: "check the image name and tag in the registry file (and the image mirror), or `docker login` if the registry needs it".to_string(),
+                },
+                PullFailure::Damaged => StartError::ImageMissing {
+                    image: image.to_string(),
+                    service: service.to_string(),
+                    reason: format!("its registry holds the image's manifest but not all of its layers ({detail})"),
+                    remedy: "the registry is damaged: push the image to it again".to_string(),
                 },
                 PullFailure::Unreachable => StartError::RegistryUnreachable {
                     image: image.to_string(),
@@ -219,9 +244,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Creates the spec's container, labelled with `run`; `None` when a container of that
-    /// name appeared meanwhile (another berth starting the same instance).
-    pub async fn create(&self, spec: &InstanceSpec, run: &str) -> Result<Option<String>, StartError> {
+    /// Creates the spec's container on network `network` (an id), labelled with `run`; `None`
+    /// when a container of that name appeared meanwhile (another berth starting the same
+    /// instance) or the network went away (a stop removed it).
+    pub async fn create(&self, spec: &InstanceSpec, run: &str, network: &str) -> Result<Option<String>, StartError> {
         let port_key = |container_port: u16| format!("{container_port}/tcp");
         let mut bindings: HashMap<String, Option<Vec<DockerPortBinding>>> = HashMap::new();
         for binding in &spec.ports {
@@ -254,12 +280,12 @@ impl Engine {
                 port_bindings: Some(bindings),
                 mounts: Some(mounts),
                 init: Some(true),
-                network_mode: Some(spec.network.clone()),
+                network_mode: Some(network.to_string()),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
-                    spec.network.clone(),
+                    network.to_string(),
                     EndpointSettings { aliases: Some(vec![spec.service.clone()]), ..Default::default() },
                 )])),
             }),
@@ -278,21 +304,55 @@ impl Engine {
         }
     }
 
-    /// The labels of network `name` and how many containers are attached to it, if it exists.
-    pub async fn network(&self, name: &str) -> Result<Option<(HashMap<String, String>, usize)>, StartError> {
-        match self.docker.inspect_network(name, None).await {
-            Ok(network) => Ok(Some((
-                network.labels.unwrap_or_default(),
-                network.containers.map_or(0, |containers| containers.len()),
-            ))),
-            Err(error) if not_found(&error) => Ok(None),
-            Err(error) => Err(StartError::docker(name, error)),
+    /// The networks called exactly `name`, oldest first (engines before Docker 25 let two
+    /// creations of one name both succeed, so there may be several).
+    pub async fn networks_named(&self, name: &str) -> Result<Vec<FoundNetwork>, StartError> {
+        let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+        let options = bollard::query_parameters::ListNetworksOptions { filters: Some(filters) };
+        let listed = self.docker.list_networks(Some(options)).await.map_err(|error| StartError::docker(name, error))?;
+        let mut found: Vec<FoundNetwork> = listed
+            .into_iter()
+            .filter(|network| network.name.as_deref() == Some(name))
+            .map(|network| FoundNetwork {
+                id: network.id.unwrap_or_default(),
+                created: network.created.as_deref().and_then(|text| humantime::parse_rfc3339_weak(text).ok()),
+                labels: network.labels.unwrap_or_default(),
+            })
+            .collect();
+        found.sort_by(|left, right| (left.created, &left.id).cmp(&(right.created, &right.id)));
+        Ok(found)
+    }
+
+    /// How many containers, running or not, use network `network` (its id and name): a
+    /// stopped container keeps its place on the network and needs it to start again. The
+    /// engine knows a container created but never started by the network's name only.
+    pub async fn containers_on(&self, network: &FoundNetwork, name: &str) -> Result<usize, StartError> {
+        let mut users = std::collections::HashSet::new();
+        for key in [network.id.as_str(), name] {
+            let filters = HashMap::from([("network".to_string(), vec![key.to_string()])]);
+            let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+            let listed =
+                self.docker.list_containers(Some(options)).await.map_err(|error| StartError::docker(name, error))?;
+            users.extend(listed.into_iter().filter_map(|container| container.id));
         }
+        Ok(users.len())
+    }
+
+    /// Network `name` (the oldest of that name) with how many containers use it, if it exists.
+    pub async fn network(&self, name: &str) -> Result<Option<(FoundNetwork, usize)>, StartError> {
+        let Some(oldest) = self.networks_named(name).await?.into_iter().next() else { return Ok(None) };
+        let users = self.containers_on(&oldest, name).await?;
+        Ok(Some((oldest, users)))
+    }
+
+    /// This process's locks on network names, so its own starts create a network once.
+    pub(super) fn network_locks(&self) -> &Keyed<()> {
+        &self.network_locks
     }
 
     /// Creates the spec's stack network, labelled with its environment, instance and `run`;
-    /// `false` when a network of that name appeared meanwhile.
-    pub async fn create_network(&self, spec: &InstanceSpec, run: &str) -> Result<bool, StartError> {
+    /// its id, or `None` when the engine refused a second network of that name.
+    pub async fn create_network(&self, spec: &InstanceSpec, run: &str) -> Result<Option<String>, StartError> {
         let mut labels = network_labels(spec);
         labels.insert(RUN_LABEL.to_string(), run.to_string());
         let request = NetworkCreateRequest {
@@ -302,14 +362,14 @@ impl Engine {
             ..Default::default()
         };
         match self.docker.create_network(request).await {
-            Ok(_) => Ok(true),
-            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(false),
+            Ok(created) => Ok(Some(created.id)),
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(None),
             Err(error) => Err(StartError::docker(&spec.network, error)),
         }
     }
 
-    /// Removes network `name` when no container is attached; `false` when it was missing or
-    /// still in use (a container attached meanwhile keeps it).
+    /// Removes network `name` (a name or an id) when no container uses it; `false` when it
+    /// was missing or still in use (a container attached meanwhile keeps it).
     pub async fn remove_network(&self, name: &str) -> Result<bool, StartError> {
         match self.docker.remove_network(name).await {
             Ok(()) => Ok(true),

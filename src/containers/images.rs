@@ -4,11 +4,9 @@
 //! The reference rewriting and the reading of a pull's failure are pure; [`ensure`] is the
 //! one place that decides whether to pull, shared by `berth up` and the worker's starts.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use berth_workflows::PullPolicy;
 use bollard::auth::DockerCredentials;
@@ -40,19 +38,29 @@ pub struct MirrorError {
     pub mirror: String,
 }
 
+/// The longest mirror setting: references under it must stay within Docker's 255 characters.
+const MAXIMUM_MIRROR: usize = 128;
+
 /// The mirror setting checked: a registry host (with port and path prefix if any) that
-/// image references can be put under.
-pub fn check_mirror(mirror: &str) -> Result<String, MirrorError> {
-    let refused = || MirrorError { mirror: mirror.escape_debug().to_string() };
+/// image references can be put under; `None` for an empty setting (no mirror).
+pub fn check_mirror(mirror: &str) -> Result<Option<String>, MirrorError> {
+    let refused =
+        || MirrorError { mirror: mirror.chars().take(MAXIMUM_MIRROR).collect::<String>().escape_debug().to_string() };
+    if mirror.is_empty() {
+        return Ok(None);
+    }
     let trimmed = mirror.trim_end_matches('/');
     let host = trimmed.split('/').next().unwrap_or_default();
+    let port_fits = host.split_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_ok_and(|port| port > 0));
     // A registry host holds a dot or a port, or is localhost; anything else would be read
     // as a Docker Hub user name.
-    let looks_like_host = host.contains('.') || host.contains(':') || host == "localhost";
+    let looks_like_host = (host.contains('.') || host.contains(':') || host == "localhost")
+        && port_fits
+        && mirror.len() <= MAXIMUM_MIRROR;
     let parsed = Reference::from_str(&format!("{trimmed}/library/probe:1"));
     match parsed {
         Ok(reference) if looks_like_host && !trimmed.contains("://") && reference.registry() == host => {
-            Ok(trimmed.to_string())
+            Ok(Some(trimmed.to_string()))
         }
         _ => Err(refused()),
     }
@@ -110,6 +118,8 @@ pub fn credentials(config_dir: Option<&Path>, image: &str) -> Option<DockerCrede
 pub enum PullFailure {
     /// The registry answered that the image is not there (or not for these credentials).
     Missing,
+    /// The registry has the image's manifest but lost a layer: it is damaged.
+    Damaged,
     /// The registry could not be reached or did not answer.
     Unreachable,
     /// Something else; the engine's message says what.
@@ -138,15 +148,11 @@ pub fn classify_pull_failure(status: Option<u16>, message: &str) -> PullFailure 
     ]) {
         return PullFailure::Unreachable;
     }
+    if said(&["unknown blob", "blob unknown"]) {
+        return PullFailure::Damaged;
+    }
     if status == Some(404)
-        || said(&[
-            "manifest unknown",
-            "unknown blob",
-            "not found",
-            "repository does not exist",
-            "pull access denied",
-            "unauthorized",
-        ])
+        || said(&["manifest unknown", "not found", "repository does not exist", "pull access denied", "unauthorized"])
     {
         return PullFailure::Missing;
     }
@@ -179,17 +185,7 @@ pub enum Ensured {
 
 /// The pulls of one process: one at a time per image, and when each last finished, so that
 /// ten starts of one image pull it once.
-#[derive(Debug, Default)]
-pub struct Pulls {
-    images: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
-}
-
-impl Pulls {
-    fn slot(&self, image: &str) -> Arc<tokio::sync::Mutex<Option<Instant>>> {
-        let mut images = self.images.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        images.entry(image.to_string()).or_default().clone()
-    }
-}
+pub type Pulls = super::keyed::Keyed<Option<Instant>>;
 
 /// Gets `image` (already mirrored) onto the host as `settings.policy` says, for `service`.
 /// `since` is when the caller's request began: a pull this process finished after it counts
@@ -221,14 +217,33 @@ pub async fn ensure(
         PullPolicy::Missing if engine.has_image(image).await? => return Ok(Ensured::Present),
         PullPolicy::Missing | PullPolicy::Always => {}
     }
-    let credentials = credentials(settings.docker_config.as_deref(), image);
+    // A credential helper is a program that may hang: run it aside, bounded.
+    let config = settings.docker_config.clone();
+    let reference = image.to_string();
+    let lookup = tokio::task::spawn_blocking(move || credentials(config.as_deref(), &reference));
+    let credentials = match tokio::time::timeout(CREDENTIALS_WAIT, lookup).await {
+        Ok(found) => found.unwrap_or_default(),
+        Err(_) => {
+            return Err(StartError::RegistryUnreachable {
+                image: image.to_string(),
+                service: service.to_string(),
+                detail: format!(
+                    "the docker credential helper for {} did not answer within {}s (see credsStore and credHelpers in the docker config)",
+                    registry_of(image),
+                    CREDENTIALS_WAIT.as_secs()
+                ),
+            });
+        }
+    };
     engine.pull(image, service, credentials, progress).await?;
     *last_pulled = Some(Instant::now());
     Ok(Ensured::Pulled)
 }
 
 /// How long a pull may go without any word from the engine before it counts as stalled.
-pub const PULL_STALL: std::time::Duration = std::time::Duration::from_secs(120);
+pub const PULL_STALL: Duration = Duration::from_secs(120);
+/// How long the user's docker credential helper may take to answer.
+const CREDENTIALS_WAIT: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {
@@ -250,10 +265,20 @@ mod tests {
 
     #[test]
     fn mirror_settings_must_name_a_registry() {
-        assert_eq!(check_mirror("registry.internal/"), Ok("registry.internal".to_string()));
-        assert_eq!(check_mirror("127.0.0.1:5000/hub"), Ok("127.0.0.1:5000/hub".to_string()));
-        assert_eq!(check_mirror("localhost:5000"), Ok("localhost:5000".to_string()));
-        for bad in ["https://registry.internal", "mirror", "registry.internal/x:1", "", "a b.c"] {
+        assert_eq!(check_mirror("registry.internal/"), Ok(Some("registry.internal".to_string())));
+        assert_eq!(check_mirror("127.0.0.1:5000/hub"), Ok(Some("127.0.0.1:5000/hub".to_string())));
+        assert_eq!(check_mirror("localhost:5000"), Ok(Some("localhost:5000".to_string())));
+        assert_eq!(check_mirror(""), Ok(None), "an empty setting means no mirror");
+        let long = format!("{}.internal", "r".repeat(300));
+        for bad in [
+            "https://registry.internal",
+            "mirror",
+            "registry.internal/x:1",
+            "a b.c",
+            "127.0.0.1:99999",
+            "127.0.0.1:0",
+            &long,
+        ] {
             let error = check_mirror(bad).expect_err(bad);
             assert!(error.to_string().starts_with("image mirror `"), "{error}");
         }
@@ -281,7 +306,6 @@ mod tests {
         let missing = [
             (Some(404), "manifest for 127.0.0.1:5000/library/nope:1 not found: manifest unknown: manifest unknown"),
             (None, "manifest unknown"),
-            (None, "unknown blob"),
             (
                 Some(404),
                 "repository 127.0.0.1:5000/library/nope not found: name unknown: repository name not known to registry",
@@ -299,6 +323,7 @@ mod tests {
         for (status, message) in unreachable {
             assert_eq!(classify_pull_failure(status, message), PullFailure::Unreachable, "{message}");
         }
+        assert_eq!(classify_pull_failure(None, "unknown blob"), PullFailure::Damaged);
         assert_eq!(classify_pull_failure(Some(500), "no space left on device"), PullFailure::Other);
     }
 }

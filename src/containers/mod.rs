@@ -14,6 +14,7 @@ pub mod compose;
 pub mod docker;
 pub mod engine_target;
 pub mod images;
+pub mod keyed;
 pub mod ownership;
 pub mod plan;
 pub mod ready;
@@ -183,6 +184,16 @@ pub enum StartError {
         /// What was done, in words (`removed container web-dev, released port(s) 8080`).
         done: String,
     },
+    /// Others kept changing what a start works on, try after try.
+    #[error(
+        "gave up on `{name}`: {what} (another berth or a docker command acting on it at the same time?); try again"
+    )]
+    Contended {
+        /// The container or network.
+        name: String,
+        /// What kept happening.
+        what: &'static str,
+    },
     /// The ledger failed.
     #[error(transparent)]
     Ledger(LedgerError),
@@ -222,6 +233,18 @@ impl StartError {
         Self::Docker { subject: subject.to_string(), source }
     }
 
+    /// Whether Docker refused because the container's network is changing under it: gone
+    /// (a stop removed it), or found twice (another berth made a second one of the name on an
+    /// engine that allows that, and is about to remove it again).
+    fn is_network_in_flux(&self) -> bool {
+        match self {
+            Self::Docker {
+                source: bollard::errors::Error::DockerResponseServerError { status_code, message }, ..
+            } => network_in_flux(*status_code, message),
+            _ => false,
+        }
+    }
+
     /// The failure's kind: whether a retry can help, and the CLI's exit code.
     pub fn kind(&self) -> FailureKind {
         match self {
@@ -240,11 +263,17 @@ impl StartError {
             Self::Readiness { .. } => FailureKind::Readiness,
             Self::Ledger(error) => error.kind(),
             Self::Interrupted { .. } => FailureKind::Interrupted,
+            Self::Contended { .. } => FailureKind::Docker,
             Self::VolumeInUse { .. } => FailureKind::VolumeInUse,
             Self::Partly { error, .. } => error.kind(),
             Self::Docker { source, .. } => docker_kind(source),
         }
     }
+}
+
+/// Whether Docker's answer says a network is gone or ambiguous for now.
+fn network_in_flux(status_code: u16, message: &str) -> bool {
+    (status_code == 404 && message.contains("network")) || (status_code == 400 && message.contains("is ambiguous"))
 }
 
 /// Docker's own answers: a 4xx refuses what berth asked for (a retry asks the same), a 5xx

@@ -25,7 +25,10 @@ pub enum PlanError {
 pub enum Dependencies {
     /// Starting: every instance named, and what they depend on, dependencies first.
     Include,
-    /// Stopping or looking: only the instances named.
+    /// Stopping: the instances named, and what the services of a named stack depend on (what
+    /// starting the stack brought), so that a stack goes down as it came up.
+    OfStacks,
+    /// Looking: only the instances named.
     Leave,
 }
 
@@ -49,8 +52,8 @@ pub fn plan(
     Ok(plan_with(manager, environment, selections, Dependencies::Leave)?.specs)
 }
 
-/// The plan of `selections`: stacks expanded and, with [`Dependencies::Include`], each
-/// instance's dependencies added ahead of it.
+/// The plan of `selections`: stacks expanded and, as `dependencies` says, instances'
+/// dependencies added ahead of them.
 pub fn plan_with(
     manager: &PortManager,
     environment: Option<&str>,
@@ -63,17 +66,22 @@ pub fn plan_with(
     let neighbour_ports = |service: &str, instance: u32| view.instance_ports(service, instance).ok();
     let mut named = Vec::new();
     for selection in selections {
-        let members = match registry.stack(&selection.service) {
-            Some(stack) => stack.services.clone(),
-            None => vec![selection.service.clone()],
+        let (members, in_stack) = match registry.stack(&selection.service) {
+            Some(stack) => (stack.services.clone(), true),
+            None => (vec![selection.service.clone()], false),
+        };
+        let follow = match dependencies {
+            Dependencies::Include => true,
+            Dependencies::OfStacks => in_stack,
+            Dependencies::Leave => false,
         };
         for instance in selection.instances() {
-            named.extend(members.iter().map(|member| (member.clone(), instance)));
+            named.extend(members.iter().map(|member| (member.clone(), instance, follow)));
         }
     }
     let mut seen = HashSet::new();
     let mut plan = Plan { specs: Vec::new(), added: Vec::new() };
-    for (service, instance) in named {
+    for (service, instance, follow) in named {
         // Depth first with an explicit stack, so a long chain of dependencies cannot
         // overflow the call stack: an entry is pushed to the plan once its dependencies are.
         let mut pending: Vec<(String, u32, Option<String>, bool)> = vec![(service, instance, None, false)];
@@ -95,7 +103,7 @@ pub fn plan_with(
             }
             let found = manager.service(&service)?;
             pending.push((service.clone(), instance, wanted_by, true));
-            if dependencies == Dependencies::Include {
+            if follow {
                 let wanted = format!("{service}[{instance}]");
                 for dependency in found.container.iter().flat_map(|section| section.depends_on.iter()).rev() {
                     pending.push((dependency.clone(), instance, Some(wanted.clone()), false));
@@ -181,5 +189,69 @@ mod tests {
         assert!(matches!(plan(&manager, None, &selections(&["wbe"])), Err(PlanError::Lookup(_))));
         assert!(matches!(plan(&manager, None, &selections(&["web:3"])), Err(PlanError::Lookup(_))));
         assert!(matches!(plan(&manager, None, &selections(&["bare"])), Err(PlanError::Spec(_))));
+    }
+
+    fn shipped() -> PortManager {
+        let text = include_str!("../../dynamicconfig/port_registry.yaml");
+        let registry = parse(text, Path::new("port_registry.yaml")).expect("the shipped registry loads");
+        PortManager::new(registry, PathBuf::from("port_registry.yaml"), HashMap::new()).expect("valid")
+    }
+
+    #[test]
+    fn the_shipped_catalog_wires_each_instance_to_its_own_neighbours() {
+        let manager = shipped();
+        let mongo = plan_with(&manager, None, &selections(&["mongoexpress:1"]), Dependencies::Include).expect("plan");
+        let names: Vec<&str> = mongo.specs.iter().map(|spec| spec.container_name.as_str()).collect();
+        assert_eq!(names, ["mongodb-development-1", "mongoexpress-development-1"]);
+        assert_eq!(mongo.added, ["mongodb[1] (mongoexpress[1] depends on it)"]);
+        assert_eq!(mongo.specs[1].env["ME_CONFIG_MONGODB_URL"], "mongodb://mongodb:27017");
+        assert!(mongo.specs.iter().all(|spec| spec.network == "berth-development-1"));
+
+        let observability =
+            plan_with(&manager, None, &selections(&["observability:2"]), Dependencies::Include).expect("plan");
+        let file = |service: &str, path: &str| -> String {
+            let spec = observability.specs.iter().find(|spec| spec.service == service).expect("in the stack");
+            spec.files[path].clone()
+        };
+        let datasources = file("grafana", "/etc/grafana/provisioning/datasources/berth.yaml");
+        assert!(datasources.contains("url: http://prometheus:9090") && datasources.contains("url: http://loki:3100"));
+        assert!(file("promtail", "/etc/promtail/config.yml").contains("url: http://loki:3100/loki/api/v1/push"));
+        assert!(file("prometheus", "/etc/prometheus/prometheus.yml").contains("targets: ['alertmanager:9093']"));
+        let order: Vec<String> = levels(&observability.specs)
+            .iter()
+            .map(|level| {
+                level.iter().map(|index| observability.specs[*index].service.as_str()).collect::<Vec<_>>().join(",")
+            })
+            .collect();
+        assert_eq!(order, ["alertmanager,grafana,loki", "prometheus,promtail"], "dependencies in the first step");
+
+        let temporal = plan(&manager, None, &selections(&["temporal"])).expect("plan");
+        let published: Vec<u16> = temporal[0].ports.iter().map(|binding| binding.host_port).collect();
+        assert_eq!(published, [7233, 8080], "only what the development server listens on");
+    }
+
+    #[test]
+    fn levels_put_each_instance_after_its_dependencies() {
+        let manager = shipped();
+        let starting = plan_with(&manager, None, &selections(&["mongoexpress:0-1", "redis"]), Dependencies::Include)
+            .expect("plan");
+        let steps: Vec<Vec<String>> = levels(&starting.specs)
+            .into_iter()
+            .map(|level| level.into_iter().map(|index| starting.specs[index].container_name.clone()).collect())
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                vec![
+                    "mongodb-development".to_string(),
+                    "mongodb-development-1".to_string(),
+                    "redis-development".to_string()
+                ],
+                vec!["mongoexpress-development".to_string(), "mongoexpress-development-1".to_string()],
+            ]
+        );
+        let stopping = plan(&manager, None, &selections(&["mongo:1"])).expect("plan");
+        let names: Vec<&str> = stopping.iter().map(|spec| spec.container_name.as_str()).collect();
+        assert_eq!(names, ["mongodb-development-1", "mongoexpress-development-1"], "a stack names its services");
     }
 }

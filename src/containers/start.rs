@@ -337,20 +337,32 @@ async fn place<I: Future<Output = ()>>(
         journal.leases.extend(claim(engine, spec, options).await?);
         go_on(interrupted.as_mut(), spec)?;
         prepare_volumes(engine, spec, &options.run, journal).await?;
-        prepare_network(engine, spec, &options.run, journal).await?;
+        let network = prepare_network(engine, spec, &options.run, journal).await?;
         go_on(interrupted.as_mut(), spec)?;
         progress(Phase::Create);
         // `None`: another start created the container first, or a stop removed the stack's
         // network since it was prepared; look again.
-        let Some(id) = engine.create(spec, &options.run).await? else { continue };
+        let Some(id) = engine.create(spec, &options.run, &network).await? else { continue };
         journal.container = Some(ContainerStep::Created);
         engine.write_files(spec).await?;
         go_on(interrupted.as_mut(), spec)?;
         progress(Phase::Start);
-        engine.start(spec).await?;
+        if let Err(error) = engine.start(spec).await {
+            if !error.is_network_in_flux() {
+                return Err(error);
+            }
+            // A stop removed the network between create and start, or another berth's second
+            // network of the name is about to go: take the container back and try again.
+            engine.remove(&id).await?;
+            journal.container = None;
+            continue;
+        }
         return Ok((if journal.replaced.is_some() { StartOutcome::Recreated } else { StartOutcome::Created }, id));
     }
-    Err(StartError::Interrupted { name: name.clone() })
+    Err(StartError::Contended {
+        name: name.clone(),
+        what: "its container or network kept changing while berth started it",
+    })
 }
 
 /// Gets the spec's image onto the host as the options say, reporting the pull's bytes. An
@@ -445,24 +457,39 @@ async fn prepare_volumes(
     Ok(())
 }
 
-/// Makes the instance's stack network if it is missing; an existing one must be berth's for
-/// this environment and instance.
+/// The id of the instance's stack network, made if missing; an existing one must be
+/// berth's for this environment and instance. Where two of the name exist (two processes
+/// made it at once on an engine that allows that), every berth uses the oldest, and the one
+/// that made a younger removes its own.
 async fn prepare_network(
     engine: &Engine,
     spec: &InstanceSpec,
     run: &str,
     journal: &mut Journal,
-) -> Result<(), StartError> {
-    if let Some((labels, _)) = engine.network(&spec.network).await? {
-        if let Ownership::NotOurs { reason } = ownership::network(&labels, spec) {
-            return Err(not_managed("network", &spec.network, spec, reason));
+) -> Result<String, StartError> {
+    let lock = engine.network_locks().slot(&spec.network);
+    let _one_at_a_time = lock.lock().await;
+    let mut found = engine.networks_named(&spec.network).await?;
+    if found.is_empty() {
+        let created = engine.create_network(spec, run).await?;
+        found = engine.networks_named(&spec.network).await?;
+        if let Some(mine) = created {
+            if found.first().is_some_and(|oldest| oldest.id == mine) {
+                journal.network = Some(spec.network.clone());
+            } else {
+                engine.remove_network(&mine).await?;
+                found.retain(|network| network.id != mine);
+            }
         }
-        return Ok(());
     }
-    if engine.create_network(spec, run).await? {
-        journal.network = Some(spec.network.clone());
+    let oldest = found.into_iter().next().ok_or_else(|| StartError::Contended {
+        name: spec.network.clone(),
+        what: "the network was removed each time berth made it",
+    })?;
+    if let Ownership::NotOurs { reason } = ownership::network(&oldest.labels, spec) {
+        return Err(not_managed("network", &spec.network, spec, reason));
     }
-    Ok(())
+    Ok(oldest.id)
 }
 
 /// The error for a container or volume that is not berth's for `spec`'s instance.

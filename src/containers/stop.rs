@@ -130,12 +130,9 @@ pub async fn stop(engine: &Engine, spec: &InstanceSpec, options: &StopOptions) -
     Ok(stopped)
 }
 
-/// Removes the instance's stack network once no container is attached to it, when it is
-/// berth's for this environment and instance.
+/// Removes the instance's stack network once no container uses it, when it is berth's for
+/// this environment and instance.
 async fn remove_network_if_last(engine: &Engine, spec: &InstanceSpec) -> Result<Option<String>, StartError> {
-    let Some((labels, attached)) = engine.network(&spec.network).await? else { return Ok(None) };
-    if attached > 0 || ownership::network(&labels, spec) != Ownership::Ours {
-        return Ok(None);
-    }
-    Ok(engine.remove_network(&spec.network).await?.then(|| spec.network.clone()))
+    let removed = super::undo::remove_network_if_unused(engine, spec, None).await?;
+    Ok(removed.then(|| spec.network.clone()))
 }

@@ -135,16 +135,6 @@ pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledge
             Err(error) => report.left.push(format!("volume {volume} ({error}; `{down} --volumes` removes it)")),
         }
     }
-    if let Some(network) = &journal.network {
-        // Only once empty: another start may have attached a container of the stack meanwhile.
-        match engine.remove_network(network).await {
-            Ok(true) => report.undone.push(format!("removed network {network}")),
-            Ok(false) => {}
-            Err(error) => report
-                .left
-                .push(format!("network {network} ({error}; `docker network rm {network}` removes it once empty)")),
-        }
-    }
     if let (Some(directory), false) = (ledger, journal.leases.is_empty()) {
         let project = container_project(name);
         let leased = journal.leases.clone();
@@ -162,6 +152,16 @@ pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledge
                 ports(&journal.leases),
                 container_project(name)
             )),
+        }
+    }
+    if let Some(network) = &journal.network {
+        // Only once unused: another start may have attached a container of the stack meanwhile.
+        match remove_network_if_unused(engine, spec, None).await {
+            Ok(true) => report.undone.push(format!("removed network {network}")),
+            Ok(false) => {}
+            Err(error) => report
+                .left
+                .push(format!("network {network} ({error}; `docker network rm {network}` removes it once empty)")),
         }
     }
     report
@@ -196,13 +196,28 @@ pub async fn journal_of_run(
             journal.volumes.push(mount.volume.clone());
         }
     }
-    if let Some((labels, _)) = engine.network(&spec.network).await?
-        && ownership::network(&labels, spec) == Ownership::Ours
-        && ownership::made_by(&labels, run)
+    if let Some((network, _)) = engine.network(&spec.network).await?
+        && ownership::network(&network.labels, spec) == Ownership::Ours
+        && ownership::made_by(&network.labels, run)
     {
         journal.network = Some(spec.network.clone());
     }
     Ok(journal)
+}
+
+/// Removes `spec`'s stack network when it is berth's for the instance (and made by `run`,
+/// when given) and no container, running or stopped, uses it; whether it was removed.
+pub async fn remove_network_if_unused(
+    engine: &Engine,
+    spec: &InstanceSpec,
+    run: Option<&str>,
+) -> Result<bool, StartError> {
+    let Some((network, users)) = engine.network(&spec.network).await? else { return Ok(false) };
+    let ours = ownership::network(&network.labels, spec) == Ownership::Ours;
+    if users > 0 || !ours || run.is_some_and(|run| !ownership::made_by(&network.labels, run)) {
+        return Ok(false);
+    }
+    engine.remove_network(&network.id).await
 }
 
 /// Removes the stack networks of `specs` that run `run` made and that no container uses
@@ -212,21 +227,11 @@ pub async fn sweep_networks(engine: &Engine, specs: &[InstanceSpec], run: &str) 
     let mut seen = std::collections::HashSet::new();
     for spec in specs.iter().filter(|spec| seen.insert(spec.network.clone())) {
         let network = &spec.network;
-        match engine.network(network).await {
-            Ok(Some((labels, 0)))
-                if ownership::network(&labels, spec) == Ownership::Ours && ownership::made_by(&labels, run) =>
-            {
-                match engine.remove_network(network).await {
-                    Ok(true) => report.undone.push(format!("removed network {network}")),
-                    Ok(false) => {}
-                    Err(error) => report
-                        .left
-                        .push(format!("network {network} ({error}; `docker network rm {network}` removes it)")),
-                }
-            }
-            Ok(_) => {}
+        match remove_network_if_unused(engine, spec, Some(run)).await {
+            Ok(true) => report.undone.push(format!("removed network {network}")),
+            Ok(false) => {}
             Err(error) => report.left.push(format!(
-                "network {network} perhaps ({error}; `docker network rm {network}` removes it once empty)"
+                "network {network} perhaps ({error}; `docker network rm {network}` removes it once no container uses it)"
             )),
         }
     }

@@ -335,7 +335,19 @@ fn files<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, 
             Ok(())
         },
     };
-    deserializer.deserialize_map(CheckedMap { key_rule: names::check_mount_path, value: content })
+    deserializer.deserialize_map(CheckedMap { key_rule: file_path, value: content })
+}
+
+/// Where `files:` may write: an absolute path to a file, the same rules as a mount path,
+/// and no trailing `/` (that would name a directory).
+fn file_path(path: &str) -> Result<(), String> {
+    if path.ends_with('/') || names::check_mount_path(path).is_err() {
+        return Err(format!(
+            "file path {} is not usable: berth writes files only at absolute paths to a file below `/`, without a trailing `/`, empty, `.` or `..` parts, `:` or control characters, and not inside /proc, /sys or /dev; such as /etc/app/config.yml",
+            names::shown(path)
+        ));
+    }
+    Ok(())
 }
 
 fn http_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
@@ -460,6 +472,21 @@ impl ContainerSection {
         mount_points.sort_unstable();
         for pair in mount_points.windows(2).filter(|pair| pair[0] == pair[1]) {
             problems.push(format!("container.volumes mounts two volumes at {}; Docker allows one per path", pair[0]));
+        }
+        for (path, mount) in self.files.keys().flat_map(|path| self.volumes.values().map(move |mount| (path, mount))) {
+            let mount = names::mount_point(mount);
+            if path == mount || path.strip_prefix(mount).is_some_and(|rest| rest.starts_with('/')) {
+                problems.push(format!(
+                    "container.files writes {path}, inside the volume mounted at {mount}: files go into the container's own filesystem; move the file or the volume"
+                ));
+            }
+        }
+        for (path, other) in self.files.keys().flat_map(|path| self.files.keys().map(move |other| (path, other))) {
+            if other.strip_prefix(path.as_str()).is_some_and(|rest| rest.starts_with('/')) {
+                problems.push(format!(
+                    "container.files writes both {path} and {other}: {path} cannot be a file and a directory"
+                ));
+            }
         }
         for dependency in &self.depends_on {
             if dependency == &service.name {

@@ -46,7 +46,11 @@ pub fn dependency_cycles(registry: &Registry) -> Vec<Vec<String>> {
         .iter()
         .map(|service| {
             let dependencies = service.container.iter().flat_map(|container| &container.depends_on);
-            dependencies.filter_map(|name| index.get(name.as_str()).copied()).collect()
+            // A service naming itself is reported on its own; it is no cycle to walk.
+            dependencies
+                .filter(|name| **name != service.name)
+                .filter_map(|name| index.get(name.as_str()).copied())
+                .collect()
         })
         .collect();
     // Colours: 0 unseen, 1 on the current path, 2 done. Iterative, so a long chain of

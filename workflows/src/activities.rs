@@ -19,6 +19,9 @@ pub const STOP_SERVICE: &str = "stop_service";
 pub const UNDO_START: &str = "undo_start";
 /// `service_status`: the containers berth manages on the worker's host.
 pub const SERVICE_STATUS: &str = "service_status";
+/// `plan_instances`: the instances a request names, stacks expanded and (for a start) with
+/// what they depend on, in steps that may run at once.
+pub const PLAN_INSTANCES: &str = "plan_instances";
 /// `allocate_ports`: lease dynamic ports from the host ledger.
 pub const ALLOCATE_PORTS: &str = "allocate_ports";
 /// `release_ports`: give leases back.
@@ -105,6 +108,42 @@ pub struct UndoRequest {
     /// The ports the start reported it newly leased; given back.
     #[serde(default)]
     pub leased_ports: Vec<u16>,
+}
+
+/// Input of `plan_instances`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    /// Instances as `service[:N|:FIRST-LAST]` or `stack[:N|:FIRST-LAST]`.
+    pub specs: Vec<String>,
+    /// The environment; the registry's first when left out.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// Add what the instances depend on, ahead of them (for a start); without it, only what
+    /// the services of a named stack depend on is added (for a stop: a stack goes down as it
+    /// came up).
+    #[serde(default)]
+    pub dependencies: bool,
+}
+
+/// One instance of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedInstance {
+    /// The registry service.
+    pub service: String,
+    /// The instance id.
+    pub instance_id: u32,
+}
+
+/// Output of `plan_instances`: steps in dependency order; the instances of one step may run
+/// at once, and a step may start only once the one before it is done.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Planned {
+    /// The steps.
+    pub levels: Vec<Vec<PlannedInstance>>,
+    /// `mongodb[1] (mongoexpress[1] depends on it)`, for each instance added as a dependency.
+    #[serde(default)]
+    pub added: Vec<String>,
 }
 
 /// What a stop did.
@@ -244,6 +283,7 @@ macro_rules! activity {
 activity!(StartService, START_SERVICE, StartRequest, ServiceStarted, "Calls `start_service`.");
 activity!(StopService, STOP_SERVICE, StopRequest, ServiceStopped, "Calls `stop_service`.");
 activity!(UndoStart, UNDO_START, UndoRequest, Undone, "Calls `undo_start`.");
+activity!(PlanInstances, PLAN_INSTANCES, PlanRequest, Planned, "Calls `plan_instances`.");
 activity!(ServiceStatus, SERVICE_STATUS, StatusRequest, Vec<ContainerState>, "Calls `service_status`.");
 activity!(AllocatePorts, ALLOCATE_PORTS, AllocateRequest, Ports, "Calls `allocate_ports`.");
 activity!(ReleasePorts, RELEASE_PORTS, ReleaseRequest, Ports, "Calls `release_ports`.");

@@ -165,17 +165,22 @@ impl SpinUpInput {
         check_seconds("heartbeat_timeout_seconds", self.heartbeat_timeout_seconds)?;
         Ok(instances(&self.specs)?
             .into_iter()
-            .map(|(service, instance_id)| StartRequest {
-                service: Some(service),
-                instance_id,
-                env: self.env.clone(),
-                recreate: self.recreate,
-                pull: self.pull,
-                timeout_seconds: self.start_timeout_seconds,
-                keep_failed: self.keep_failed,
-                run: Some(run.to_string()),
-            })
+            .map(|(service, instance_id)| self.start_of(&service, instance_id, run))
             .collect())
+    }
+
+    /// The start of `service`'s instance `instance_id` as this request asks for it.
+    pub fn start_of(&self, service: &str, instance_id: u32, run: &str) -> StartRequest {
+        StartRequest {
+            service: Some(service.to_string()),
+            instance_id,
+            env: self.env.clone(),
+            recreate: self.recreate,
+            pull: self.pull,
+            timeout_seconds: self.start_timeout_seconds,
+            keep_failed: self.keep_failed,
+            run: Some(run.to_string()),
+        }
     }
 }
 
@@ -190,14 +195,19 @@ impl TearDownInput {
         check_common(self.env.as_deref(), self.host.as_deref(), self.parallel)?;
         Ok(instances(&self.specs)?
             .into_iter()
-            .map(|(service, instance_id)| StopRequest {
-                service: Some(service),
-                instance_id,
-                env: self.env.clone(),
-                volumes: self.volumes,
-                force: self.force,
-            })
+            .map(|(service, instance_id)| self.stop_of(&service, instance_id))
             .collect())
+    }
+
+    /// The stop of `service`'s instance `instance_id` as this request asks for it.
+    pub fn stop_of(&self, service: &str, instance_id: u32) -> StopRequest {
+        StopRequest {
+            service: Some(service.to_string()),
+            instance_id,
+            env: self.env.clone(),
+            volumes: self.volumes,
+            force: self.force,
+        }
     }
 }
 

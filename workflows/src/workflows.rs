@@ -22,7 +22,11 @@ use temporalio_sdk::{
     WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
 };
 
-use crate::activities::{ServiceStarted, ServiceStopped, StartService, StopService, UndoRequest, UndoStart, Undone};
+use crate::activities::{
+    PlanInstances, PlanRequest, Planned, ServiceStarted, ServiceStopped, StartService, StopService, UndoRequest,
+    UndoStart, Undone,
+};
+use crate::activities::{StartRequest, StopRequest};
 use crate::failure::FailureKind;
 use crate::requests::{SpinUpInput, TearDownInput};
 use crate::{SHARED_TASK_QUEUE, host_task_queue};
@@ -30,8 +34,12 @@ use crate::{SHARED_TASK_QUEUE, host_task_queue};
 /// Output of `SpinUp`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpinUpOutput {
-    /// Every started instance, in the order of the request, with its endpoints.
+    /// Every started instance, dependencies first, with its endpoints.
     pub instances: Vec<ServiceStarted>,
+    /// `mongodb[1] (mongoexpress[1] depends on it)`, for each instance started because
+    /// another depends on it.
+    #[serde(default)]
+    pub added: Vec<String>,
 }
 
 /// One instance an operation could not do.
@@ -83,6 +91,8 @@ const DEFAULT_START_TO_CLOSE: Duration = Duration::from_secs(900);
 const START_MARGIN: Duration = Duration::from_secs(60);
 /// Start-to-close of a stop or an undo.
 const STOP_TO_CLOSE: Duration = Duration::from_secs(120);
+/// Start-to-close of planning: reading the registry, nothing more.
+const PLAN_TO_CLOSE: Duration = Duration::from_secs(60);
 
 /// An activity known by name only, with JSON in and out.
 struct Named(String);
@@ -135,6 +145,25 @@ fn undo_options(host: Option<&str>, attempts: u32) -> ActivityOptions {
     options
 }
 
+/// The plan of `specs` from the worker's registry (on `host`'s queue), or the failure that
+/// ends the workflow.
+async fn plan_of<W>(
+    ctx: &mut WorkflowContext<W>,
+    workflow: &str,
+    request: PlanRequest,
+    host: Option<&str>,
+) -> Result<Planned, ApplicationFailure> {
+    let mut options = options(host, PLAN_TO_CLOSE, PLAN_TO_CLOSE, 3);
+    options.activity_id = Some("plan".to_string());
+    ctx.execute_activity(PlanInstances, request, options).await.map_err(|error| {
+        let (kind, message) = classify(&error, "plan_instances", host);
+        ApplicationFailure::builder(format!("{workflow}: {message}"))
+            .type_name(kind.to_string())
+            .non_retryable(true)
+            .build()
+    })
+}
+
 /// The workflow's input, or why it does not fit.
 fn decode<T: DeserializeOwned>(workflow: &str, input: serde_json::Value) -> Result<T, String> {
     serde_json::from_value(input).map_err(|error| format!("{workflow}: input does not fit: {error}"))
@@ -182,23 +211,37 @@ impl SpinUp {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: serde_json::Value) -> WorkflowResult<SpinUpOutput> {
         let input: SpinUpInput = decode("SpinUp", input).map_err(invalid_input)?;
         let run = ctx.run_id().to_string();
-        let targets = input.starts(&run).map_err(invalid_input)?;
+        // Checked here first, so a bad request fails at once without asking a worker.
+        input.starts(&run).map_err(invalid_input)?;
         let host = input.host.as_deref();
+        let request = PlanRequest { specs: input.specs.clone(), env: input.env.clone(), dependencies: true };
+        let planned = plan_of(ctx, "SpinUp", request, host).await?;
+        let steps: Vec<Vec<StartRequest>> = planned
+            .levels
+            .iter()
+            .map(|level| {
+                level.iter().map(|planned| input.start_of(&planned.service, planned.instance_id, &run)).collect()
+            })
+            .collect();
+        let targets: Vec<StartRequest> = steps.iter().flatten().cloned().collect();
         let start_to_close = input
             .start_timeout_seconds
             .map_or(DEFAULT_START_TO_CLOSE, |seconds| Duration::from_secs(seconds) + START_MARGIN);
         let start_options =
             options(host, start_to_close, Duration::from_secs(input.heartbeat_timeout_seconds), input.maximum_attempts);
+        // Step by step in dependency order, each step in batches of `parallel`; nothing more
+        // starts after a failure. `results` lines up with the first entries of `targets`.
         let mut results = Vec::new();
-        for batch in targets.chunks(usize::from(input.parallel)) {
-            let starts = batch.iter().map(|target| {
-                let options = for_instance(&start_options, "start", target.service.as_deref(), target.instance_id);
-                ctx.execute_activity(StartService, target.clone(), options)
-            });
-            results.extend(temporalio_sdk::workflows::join_all(starts).await);
-            let cancelled = ctx.cancellation_token().is_cancelled();
-            if cancelled || results.iter().any(Result::is_err) {
-                break;
+        'steps: for step in &steps {
+            for batch in step.chunks(usize::from(input.parallel)) {
+                let starts = batch.iter().map(|target| {
+                    let options = for_instance(&start_options, "start", target.service.as_deref(), target.instance_id);
+                    ctx.execute_activity(StartService, target.clone(), options)
+                });
+                results.extend(temporalio_sdk::workflows::join_all(starts).await);
+                if ctx.cancellation_token().is_cancelled() || results.iter().any(Result::is_err) {
+                    break 'steps;
+                }
             }
         }
         let cancelled = ctx.cancellation_token().is_cancelled();
@@ -211,7 +254,10 @@ impl SpinUp {
             .map(|(index, (kind, message))| (index, kind, message))
             .collect();
         if failures.is_empty() && !cancelled {
-            return Ok(SpinUpOutput { instances: results.into_iter().filter_map(Result::ok).collect() });
+            return Ok(SpinUpOutput {
+                instances: results.into_iter().filter_map(Result::ok).collect(),
+                added: planned.added,
+            });
         }
         let mut undone = Undone::default();
         if input.keep_failed {
@@ -293,11 +339,24 @@ impl TearDown {
     #[run(name = "TearDown")]
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: serde_json::Value) -> WorkflowResult<TearDownOutput> {
         let input: TearDownInput = decode("TearDown", input).map_err(invalid_input)?;
-        let targets = input.stops().map_err(invalid_input)?;
+        input.stops().map_err(invalid_input)?;
         let host = input.host.as_deref();
+        let request = PlanRequest { specs: input.specs.clone(), env: input.env.clone(), dependencies: false };
+        let planned = plan_of(ctx, "TearDown", request, host).await?;
         let stop_options = options(host, STOP_TO_CLOSE, STOP_TO_CLOSE, 3);
         let mut output = TearDownOutput { stopped: Vec::new(), failed: Vec::new() };
-        for batch in targets.chunks(usize::from(input.parallel)) {
+        // Dependents first: the steps of a start in reverse. Every instance is tried.
+        let batches: Vec<Vec<StopRequest>> = planned
+            .levels
+            .iter()
+            .rev()
+            .flat_map(|level| {
+                let stops: Vec<StopRequest> =
+                    level.iter().map(|planned| input.stop_of(&planned.service, planned.instance_id)).collect();
+                stops.chunks(usize::from(input.parallel)).map(<[StopRequest]>::to_vec).collect::<Vec<_>>()
+            })
+            .collect();
+        for batch in &batches {
             let stops = batch.iter().map(|target| {
                 let options = for_instance(&stop_options, "stop", target.service.as_deref(), target.instance_id);
                 ctx.execute_activity(StopService, target.clone(), options)

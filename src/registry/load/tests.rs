@@ -320,6 +320,16 @@ fn names_and_values_the_engine_rejects_are_refused_with_their_location() {
             "ports.yaml:6:13: rl.container.volumes.data: mount path `data` is not usable: Docker mounts volumes only at absolute paths",
         ),
         (
+            container("    files:\n      /etc/app/: x\n"),
+            "ports.yaml:6:7: rl.container.files: file path `/etc/app/` is not usable: berth writes files only at absolute paths to a file",
+        ),
+        (container("    files:\n      etc/app.yml: x\n"), "file path `etc/app.yml` is not usable"),
+        (container("    files:\n      /etc/a: \"x\\0y\"\n"), "a file's content must be text without NUL bytes"),
+        (container("    depends_on: [Redis]\n"), "service name `Redis` is not usable"),
+        ("stacks:\n  web: []\nrl:\n  port: 1\n".into(), "stack `web` lists no services"),
+        ("stacks:\n  web: [a, 'b c']\nrl:\n  port: 1\n".into(), "service name `b c` is not usable"),
+        ("stacks: [web]\nrl:\n  port: 1\n".into(), "a map of stack names to lists of services"),
+        (
             container("    env:\n      '': x\n"),
             "ports.yaml:6:7: rl.container.env: environment variable name `` is not usable",
         ),

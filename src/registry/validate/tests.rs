@@ -342,3 +342,71 @@ fn a_port_key_can_name_its_own_variable() {
     assert_eq!(crate::registry::slot_variable(service, &service.ports[0], 0), "CONTIMG_API_PORT");
     assert_eq!(crate::registry::slot_variable(service, &service.ports[0], 1), "CONTIMG_API_PORT_1");
 }
+
+#[test]
+fn stacks_dependencies_and_references_that_cannot_work_are_findings() {
+    let found = messages(
+        "\
+defaults:
+  instance_increment: 1
+stacks:
+  web: [front, ghost]
+front:
+  port: 5000
+  max_instances: 3
+  container:
+    image: front
+    depends_on: [back, bare, front, few]
+    env:
+      BACK: '{back.port.address}'
+      BACK_ON_HOST: '{back.port}'
+      WRONG_KEY: '{back.http_port}'
+      NO_CONTAINER: '{bare.port.address}'
+      BARE_ON_HOST: '{bare.port}'
+      TOO_DEEP: '{back.port.address.more}'
+back:
+  port: 5100
+  max_instances: 3
+  container:
+    image: back
+    depends_on: [front]
+bare:
+  port: 5200
+  max_instances: 3
+few:
+  port: 5300
+  max_instances: 1
+  container:
+    image: few
+",
+    );
+    assert_eq!(
+        found,
+        [
+            "container-config: service `front`: container.depends_on names `bare`, which has no `container:` section",
+            "container-config: service `front`: container.depends_on names `front` itself",
+            "container-config: service `front`: container.depends_on names `few`, which has 1 instances while `front` has 3: give `few` at least as many",
+            "container-config: service `front`: `{bare.port.address}` refers to `bare`, which has no `container:` section",
+            "container-config: service `front`: unknown placeholder `{back.port.address.more}` in `{back.port.address.more}`",
+            "container-config: service `front`: `{back.http_port}` names port key `http_port` of `back`, which has `port`",
+            "stack-config: stack `web` lists `ghost`, which is not a service of this registry",
+            "dependency-cycle: depends_on makes a cycle: front → back → front; nothing in it could start first, so remove one of the dependencies",
+        ]
+    );
+}
+
+#[test]
+fn files_that_a_volume_would_hide_or_that_nest_are_findings() {
+    let found = messages(
+        "web:\n  port: 5000\n  container:\n    image: web\n    volumes:\n      data: /data/\n    files:\n      /data: x\n      /data/app.yml: x\n      /etc/app: x\n      /etc/app/more.yml: x\n      /etc/ok.yml: x\n",
+    );
+    assert_eq!(
+        found,
+        [
+            "container-config: service `web`: container.files writes /data, inside the volume mounted at /data: files go into the container's own filesystem; move the file or the volume",
+            "container-config: service `web`: container.files writes /data/app.yml, inside the volume mounted at /data: files go into the container's own filesystem; move the file or the volume",
+            "container-config: service `web`: container.files writes both /data and /data/app.yml: /data cannot be a file and a directory",
+            "container-config: service `web`: container.files writes both /etc/app and /etc/app/more.yml: /etc/app cannot be a file and a directory",
+        ]
+    );
+}
