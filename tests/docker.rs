@@ -101,20 +101,19 @@ fn data_in_a_volume_survives_down_and_up_and_down_volumes_removes_it() {
     up_json(&scene, &["keep"]);
     let container = scene.container("keep", 0);
     exec(&container, &["sh", "-c", "echo kept > /data/file"]);
-    scene
-        .berth()
-        .args(["down", "keep"])
-        .assert()
-        .success()
-        .stdout(format!("{container}: removed, released port(s) {}\n", scene.base));
+    scene.berth().args(["down", "keep"]).assert().success().stdout(format!(
+        "{container}: removed, released port(s) {}, network berth-{}-0 removed\n",
+        scene.base, scene.environment
+    ));
     assert!(containers_of(&scene.environment).is_empty());
     assert!(volume_exists(&scene.volume("keep", "data{tag}", 0)), "down keeps volumes");
     up_json(&scene, &["keep"]);
     assert_eq!(exec(&container, &["cat", "/data/file"]), "kept\n");
     scene.berth().args(["down", "keep", "--volumes"]).assert().success().stdout(format!(
-        "{container}: removed, volumes removed: {}, released port(s) {}\n",
+        "{container}: removed, volumes removed: {}, released port(s) {}, network berth-{}-0 removed\n",
         scene.volume("keep", "data{tag}", 0),
-        scene.base
+        scene.base,
+        scene.environment
     ));
     assert!(!volume_exists(&scene.volume("keep", "data{tag}", 0)), "down --volumes removes them");
 }

@@ -74,6 +74,15 @@ fn a_dependent_reaches_its_own_instances_dependency_by_name() {
             .expect("env")
     });
     assert!(env.contains(&format!("UPSTREAM_ON_HOST={}", scene.base + 1)), "{env:?}");
+    let status = scene.berth().args(["status", "--format", "json"]).output().expect("status");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    let client = status["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .find(|container| container["name"] == scene.container("client", 1).as_str())
+        .expect("client[1] listed");
+    assert_eq!(client["networks"][0], format!("berth-{}-1", scene.environment));
 
     scene
         .berth()

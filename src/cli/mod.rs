@@ -137,7 +137,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Alloc(args) => alloc::run(args, cli.registry.as_deref()),
         Command::Release(args) => release::run(args),
         Command::Leases(args) => leases::run(args),
-        Command::Status(args) => status::run(args),
+        Command::Status(args) => status::run(args, cli.registry.as_deref()),
         Command::Gc(args) => gc::run(args),
         Command::Worker(args) => worker::run(args, cli.registry.as_deref()),
         Command::Completions(args) => completions::run(args),

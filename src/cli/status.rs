@@ -60,12 +60,18 @@ struct ContainerStatus {
     state: String,
     status: String,
     ports: Vec<String>,
+    /// The stack networks it is on (`berth-development-1`).
+    networks: Vec<String>,
+    /// The registry's stacks its service belongs to, when the registry could be read.
+    stacks: Vec<String>,
 }
 
-pub(super) fn run(args: StatusArgs) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: StatusArgs, registry: Option<&std::path::Path>) -> anyhow::Result<Outcome> {
     let leases = open_ledger()?.leases(None)?;
     let host = HostPorts::snapshot()?;
-    let (containers, docker_error, engine_exit) = match containers() {
+    // The registry only names stacks here; status works without one.
+    let stacks = super::manager(registry).map(|manager| manager.registry().stacks.clone()).unwrap_or_default();
+    let (containers, docker_error, engine_exit) = match containers(&stacks) {
         Ok(containers) => (containers, None, None),
         Err(error) => {
             let exit = error.downcast_ref::<StartError>().map_or(1, |error| error.kind().exit_code());
@@ -89,7 +95,7 @@ pub(super) fn run(args: StatusArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-fn containers() -> anyhow::Result<Vec<ContainerStatus>> {
+fn containers(stacks: &[crate::registry::Stack]) -> anyhow::Result<Vec<ContainerStatus>> {
     let summaries = block_on(async { Engine::connect(&super::engine_target()?).await?.managed(None).await })?;
     let label = |labels: &Option<std::collections::HashMap<String, String>>, name: &str| {
         labels.as_ref().and_then(|labels| labels.get(name)).cloned().unwrap_or_default()
@@ -103,6 +109,17 @@ fn containers() -> anyhow::Result<Vec<ContainerStatus>> {
                 .first()
                 .map(|name| name.trim_start_matches('/').to_string())
                 .unwrap_or_default(),
+            networks: {
+                let networks = summary.network_settings.and_then(|settings| settings.networks).unwrap_or_default();
+                let mut names: Vec<String> = networks.into_keys().collect();
+                names.sort();
+                names
+            },
+            stacks: stacks
+                .iter()
+                .filter(|stack| stack.services.contains(&label(&summary.labels, SERVICE_LABEL)))
+                .map(|stack| stack.name.clone())
+                .collect(),
             service: label(&summary.labels, SERVICE_LABEL),
             instance: label(&summary.labels, INSTANCE_LABEL),
             environment: label(&summary.labels, ENVIRONMENT_LABEL),
@@ -157,8 +174,8 @@ fn drift<'a>(leases: &'a [Lease], host: &'a HostPorts) -> Vec<Drift<'a>> {
 fn table(status: &Status<'_>) -> String {
     let mut text = String::new();
     for container in &status.containers {
-        text.push_str(&format!(
-            "{} {}[{}] {}: {} ({}) {}\n",
+        let mut line = format!(
+            "{} {}[{}] {}: {} ({}) {}",
             container.name,
             container.service,
             container.instance,
@@ -166,7 +183,15 @@ fn table(status: &Status<'_>) -> String {
             container.state,
             container.status,
             container.ports.join(" ")
-        ));
+        );
+        if !container.networks.is_empty() {
+            line.push_str(&format!(" network {}", container.networks.join(",")));
+        }
+        if !container.stacks.is_empty() {
+            line.push_str(&format!(" stack {}", container.stacks.join(",")));
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
     }
     if let Some(error) = &status.docker_error {
         text.push_str(&format!("containers: unknown ({error})\n"));

@@ -26,7 +26,7 @@ pub use load::{
 pub use manager::{EnvironmentView, LookupError, ManagerError, PortManager, ResolvedPort};
 pub use model::{
     DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, PortKey, PortRange, Registry,
-    Reservation, Service, Slot,
+    Reservation, Service, Slot, Stack,
 };
 pub use names::{container_name, network_name, volume_name};
 pub use overrides::{Ignored, Override, Overrides, process_variables};
