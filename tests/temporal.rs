@@ -572,3 +572,29 @@ fn spin_up_starts_dependencies_first_and_tear_down_removes_the_stack_network() {
     assert!(containers(&scene.environment).is_empty());
     assert!(!common::network_exists(&network));
 }
+
+#[test]
+fn spin_up_pulls_an_image_once_for_its_instances_and_never_means_never() {
+    let mut registry = common::LoopbackRegistry::start();
+    let image = registry.push("berth-test-busybox", "berth/temporal-pulled:1");
+    let web = WEB.replace("image: berth-test-busybox", &format!("image: {image}"));
+    let mut scene = DockerScene::new("tpull", 3, &web);
+    scene.remove_on_drop("web:0-2");
+    let server = DevServer::start();
+    let worker = WorkerProcess::start(&scene, &server, &format!("pull-{}", std::process::id()));
+    scene
+        .berth()
+        .args(["up", "web:0-2", "--temporal", &server.address, "--pull", "never"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("(ImageMissing)").and(predicate::str::contains("pull policy is `never`")));
+    let metrics = worker.get("/metrics").expect("metrics");
+    assert!(
+        metrics.contains("berth_activity_failures_total{activity=\"start_service\",type=\"ImageMissing\"} 3"),
+        "one attempt per instance (non-retryable):\n{metrics}"
+    );
+    assert_eq!(registry.manifest_requests("berth/temporal-pulled"), 0, "never asks no registry");
+    scene.berth().args(["up", "web:0-2", "--temporal", &server.address, "--pull", "always"]).assert().success();
+    assert_eq!(containers(&scene.environment).len(), 3);
+    assert_eq!(registry.manifest_requests("berth/temporal-pulled"), 1, "three starts, one pull");
+}

@@ -325,11 +325,22 @@ fn instance_of(activity_id: &str) -> Option<(&str, String)> {
 /// The phase a start's heartbeat reports, in words; a readiness wait in steps of 5 s so the
 /// line changes only that often.
 fn phase(details: Option<&temporalio_common::protos::temporal::api::common::v1::Payloads>) -> Option<String> {
-    let payload = details?.payloads.first()?;
+    phase_of(details?)
+}
+
+/// The phase a start's heartbeat reports, in words.
+fn phase_of(details: &temporalio_common::protos::temporal::api::common::v1::Payloads) -> Option<String> {
+    let payload = details.payloads.first()?;
     let value: serde_json::Value = serde_json::from_slice(&payload.data).ok()?;
     let phase = &value["phase"];
     Some(match phase["phase"].as_str()? {
         "ready" => format!("waiting until ready ({}s)", phase["waited_seconds"].as_u64().unwrap_or(0) / 5 * 5),
+        "pull" => {
+            let (done, total) = (phase["done_bytes"].as_u64().unwrap_or(0), phase["total_bytes"].as_u64().unwrap_or(0));
+            // In steps of a tenth, so a long pull says where it is without a line a second.
+            let tenths = (done.saturating_mul(10)).checked_div(total).unwrap_or(0).min(10);
+            format!("pulling the image ({}% of {} MB)", tenths * 10, total / 1_000_000)
+        }
         "preflight" => "checking ports".to_string(),
         "create" => "creating".to_string(),
         "start" => "starting".to_string(),
@@ -379,5 +390,22 @@ mod tests {
             Some(("start", "web[3]".to_string()))
         );
         assert_eq!(instance_of("7"), None, "activities without berth's ids are skipped");
+    }
+
+    #[test]
+    fn heartbeats_say_the_phase_and_a_pull_in_tenths() {
+        use temporalio_common::protos::temporal::api::common::v1::{Payload, Payloads};
+        let said = |phase: serde_json::Value| {
+            let data = serde_json::to_vec(&serde_json::json!({ "container": "web", "phase": phase })).expect("json");
+            phase_of(&Payloads { payloads: vec![Payload { data, ..Payload::default() }] })
+        };
+        let pulling = serde_json::json!({"phase": "pull", "done_bytes": 37_000_000u64, "total_bytes": 100_000_000u64});
+        assert_eq!(said(pulling).as_deref(), Some("pulling the image (30% of 100 MB)"));
+        let unknown_size = serde_json::json!({"phase": "pull", "done_bytes": 5u64, "total_bytes": 0u64});
+        assert_eq!(said(unknown_size).as_deref(), Some("pulling the image (0% of 0 MB)"));
+        assert_eq!(
+            said(serde_json::json!({"phase": "ready", "waited_seconds": 12})).as_deref(),
+            Some("waiting until ready (10s)")
+        );
     }
 }
