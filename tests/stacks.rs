@@ -8,37 +8,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{DockerScene, containers_of, http_get, network_exists, up_json};
+use common::{CLIENT_SERVER, DockerScene, containers_of, http_get, network_exists, up_json};
 use predicates::prelude::*;
-
-/// `server` serves a page naming its instance; `client` fetches it from `server` through
-/// the stack network by name and serves what it got, so the host can see who answered.
-const CLIENT_SERVER: &str = "\
-server:
-  port: {base}
-  instance_increment: 1
-  max_instances: 3
-  container:
-    image: berth-test-busybox
-    command: [sh, -c, 'mkdir -p /www; echo server-{instance_id} > /www/index.html; exec httpd -f -p {port} -h /www']
-    ready:
-      http: {port: port, path: /index.html}
-    timeout: 20s
-client:
-  port: {base+3}
-  instance_increment: 1
-  max_instances: 3
-  container:
-    image: berth-test-busybox
-    depends_on: [server]
-    env:
-      UPSTREAM: '{server.port.address}'
-      UPSTREAM_ON_HOST: '{server.port}'
-    command: [sh, -c, 'mkdir -p /www; wget -q -O /www/index.html http://$UPSTREAM/index.html && exec httpd -f -p {port} -h /www']
-    ready:
-      http: {port: port, path: /index.html}
-    timeout: 20s
-";
 
 #[test]
 fn a_dependent_reaches_its_own_instances_dependency_by_name() {

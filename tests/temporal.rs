@@ -513,34 +513,9 @@ fn tear_down_refuses_a_container_berth_did_not_make() {
     let _ = Command::new("docker").args(["rm", "-f", &name]).output();
 }
 
-/// `client` depends on `server` and fetches its page through the stack network by name.
-const STACK: &str = "\
-server:
-  port: {base}
-  instance_increment: 1
-  max_instances: 2
-  container:
-    image: berth-test-busybox
-    command: [sh, -c, 'mkdir -p /www; echo server-{instance_id} > /www/index.html; exec httpd -f -p {port} -h /www']
-    ready:
-      http: {port: port, path: /index.html}
-    timeout: 20s
-client:
-  port: {base+2}
-  instance_increment: 1
-  max_instances: 2
-  container:
-    image: berth-test-busybox
-    depends_on: [server]
-    command: [sh, -c, 'mkdir -p /www; wget -q -O /www/index.html http://{server.port.address}/index.html && exec httpd -f -p {port} -h /www']
-    ready:
-      http: {port: port, path: /index.html}
-    timeout: 20s
-";
-
 #[test]
 fn spin_up_starts_dependencies_first_and_tear_down_removes_the_stack_network() {
-    let mut scene = DockerScene::new("tstack", 4, STACK);
+    let mut scene = DockerScene::new("tstack", 6, common::CLIENT_SERVER);
     scene.remove_on_drop("client:1");
     scene.remove_on_drop("server:1");
     let server = DevServer::start();
@@ -559,7 +534,7 @@ fn spin_up_starts_dependencies_first_and_tear_down_removes_the_stack_network() {
         .map(|instance| instance["container"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(started, [scene.container("server", 1), scene.container("client", 1)]);
-    let page = common::http_get(scene.base + 3, "/index.html").expect("client[1] answers");
+    let page = common::http_get(scene.base + 4, "/index.html").expect("client[1] answers");
     assert_eq!(page.trim(), "server-1", "client[1] reached server[1] by name");
     let network = format!("berth-{}-1", scene.environment);
     assert!(common::network_exists(&network));

@@ -41,6 +41,23 @@ with_libraries() {
   done
 }
 
+# busybox_dockerfile CONTEXT WORKDIR PORT PROGRAM ARGUMENTS_JSON: the Dockerfile of an image
+# whose rootfs/ holds PROGRAM and the static busybox (installed as sh, wget, …), running
+# PROGRAM with ARGUMENTS_JSON from WORKDIR.
+busybox_dockerfile() {
+  cat > "$1/Dockerfile" <<DOCKERFILE
+FROM scratch
+COPY rootfs/ /
+RUN ["/bin/busybox", "mkdir", "-p", "/sbin", "/usr/sbin"]
+RUN ["/bin/busybox", "--install", "-s"]
+ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin
+WORKDIR $2
+EXPOSE $3
+ENTRYPOINT ["$4"]
+CMD $5
+DOCKERFILE
+}
+
 if ! exists berth-test-busybox; then
   need busybox-static
   context=$(mktemp -d)
@@ -93,18 +110,8 @@ global:
   evaluation_interval: 15s
 YAML
   chmod 1777 "$rootfs/prometheus" "$rootfs/tmp"
-  cat > "$context/Dockerfile" <<'DOCKERFILE'
-FROM scratch
-COPY rootfs/ /
-RUN ["/bin/busybox", "mkdir", "-p", "/sbin", "/usr/sbin"]
-RUN ["/bin/busybox", "--install", "-s"]
-ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin
-WORKDIR /prometheus
-EXPOSE 9090
-ENTRYPOINT ["/usr/bin/prometheus"]
-CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", \
-     "--web.listen-address=:9090"]
-DOCKERFILE
+  busybox_dockerfile "$context" /prometheus 9090 /usr/bin/prometheus \
+    '["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--web.listen-address=:9090"]'
   docker build -q -t berth-test-prometheus "$context" >/dev/null
   rm -rf "$context"
   echo "built berth-test-prometheus"
@@ -128,18 +135,8 @@ receivers:
   - name: "null"
 YAML
   chmod 1777 "$rootfs/alertmanager" "$rootfs/tmp"
-  cat > "$context/Dockerfile" <<'DOCKERFILE'
-FROM scratch
-COPY rootfs/ /
-RUN ["/bin/busybox", "mkdir", "-p", "/sbin", "/usr/sbin"]
-RUN ["/bin/busybox", "--install", "-s"]
-ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin
-WORKDIR /alertmanager
-EXPOSE 9093
-ENTRYPOINT ["/usr/bin/prometheus-alertmanager"]
-CMD ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", \
-     "--web.listen-address=:9093", "--cluster.listen-address="]
-DOCKERFILE
+  busybox_dockerfile "$context" /alertmanager 9093 /usr/bin/prometheus-alertmanager \
+    '["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", "--web.listen-address=:9093", "--cluster.listen-address="]'
   docker build -q -t berth-test-alertmanager "$context" >/dev/null
   rm -rf "$context"
   echo "built berth-test-alertmanager"

@@ -291,3 +291,32 @@ pub(crate) fn http_get(port: u16, path: &str) -> Option<String> {
 pub(crate) fn network_exists(name: &str) -> bool {
     block_on(async { docker().inspect_network(name, None).await.is_ok() })
 }
+
+/// `server` serves a page naming its instance; `client` fetches it from `server` through
+/// the stack network by name and serves what it got, so the host can see who answered.
+pub(crate) const CLIENT_SERVER: &str = "\
+server:
+  port: {base}
+  instance_increment: 1
+  max_instances: 3
+  container:
+    image: berth-test-busybox
+    command: [sh, -c, 'mkdir -p /www; echo server-{instance_id} > /www/index.html; exec httpd -f -p {port} -h /www']
+    ready:
+      http: {port: port, path: /index.html}
+    timeout: 20s
+client:
+  port: {base+3}
+  instance_increment: 1
+  max_instances: 3
+  container:
+    image: berth-test-busybox
+    depends_on: [server]
+    env:
+      UPSTREAM: '{server.port.address}'
+      UPSTREAM_ON_HOST: '{server.port}'
+    command: [sh, -c, 'mkdir -p /www; wget -q -O /www/index.html http://$UPSTREAM/index.html && exec httpd -f -p {port} -h /www']
+    ready:
+      http: {port: port, path: /index.html}
+    timeout: 20s
+";
