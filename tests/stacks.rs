@@ -296,3 +296,34 @@ fn a_stack_goes_down_with_what_it_brought_up() {
     assert!(containers_of(&scene.environment).is_empty(), "the server went down with the stack");
     assert!(!network_exists(&format!("berth-{}-2", scene.environment)));
 }
+
+#[test]
+fn a_second_berth_network_of_the_name_is_resolved_not_fatal() {
+    let mut scene = DockerScene::new("dupnet", 4, TWO_SERVICES);
+    scene.remove_on_drop("one:0");
+    scene.remove_on_drop("two:0");
+    up_json(&scene, &["one:0"]);
+    let network = format!("berth-{}-0", scene.environment);
+    // What a concurrent berth can leave on engines before Docker 25: a second network of
+    // the name with berth's labels (the docker CLI refuses that; the API does not).
+    common::block_on(async {
+        let labels = std::collections::HashMap::from([
+            ("io.berth.managed".to_string(), "true".to_string()),
+            ("io.berth.env".to_string(), scene.environment.clone()),
+            ("io.berth.instance".to_string(), "0".to_string()),
+        ]);
+        let request =
+            bollard::models::NetworkCreateRequest { name: network.clone(), labels: Some(labels), ..Default::default() };
+        common::docker().create_network(request).await.expect("second network");
+    });
+    assert_eq!(networks_named(&network), 2);
+    up_json(&scene, &["two:0"]);
+    assert_eq!(networks_named(&network), 1, "the unused copy is removed");
+    let page = common::block_on(async {
+        common::docker().inspect_container(&scene.container("two", 0), None).await.expect("inspect")
+    });
+    let joined = page.network_settings.and_then(|settings| settings.networks).unwrap_or_default();
+    assert!(joined.contains_key(&network), "{joined:?}");
+    scene.berth().args(["down", "one:0", "two:0"]).assert().success();
+    assert_eq!(networks_named(&network), 0);
+}

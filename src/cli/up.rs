@@ -249,7 +249,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
                     report.undone.left.extend(undone.left);
                 }
             }
-            let swept = containers::undo::sweep_networks(&engine, &specs, &options.run).await;
+            let swept = containers::undo::sweep_networks(&engine, &specs).await;
             report.undone.undone.extend(swept.undone);
             report.undone.left.extend(swept.left);
         }

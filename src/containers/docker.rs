@@ -323,16 +323,17 @@ impl Engine {
         Ok(found)
     }
 
-    /// How many containers, running or not, use network `network` (its id and name): a
-    /// stopped container keeps its place on the network and needs it to start again. The
-    /// engine knows a container created but never started by the network's name only.
-    pub async fn containers_on(&self, network: &FoundNetwork, name: &str) -> Result<usize, StartError> {
+    /// How many containers, running or not, use network `network`: a stopped container
+    /// keeps its place on the network and needs it to start again. The engine knows a
+    /// container created but never started by the network's name only, so with `name` those
+    /// count too (which is only exact while the name is not shared by two networks).
+    pub async fn containers_on(&self, network: &FoundNetwork, name: Option<&str>) -> Result<usize, StartError> {
         let mut users = std::collections::HashSet::new();
-        for key in [network.id.as_str(), name] {
+        for key in std::iter::once(network.id.as_str()).chain(name) {
             let filters = HashMap::from([("network".to_string(), vec![key.to_string()])]);
             let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
             let listed =
-                self.docker.list_containers(Some(options)).await.map_err(|error| StartError::docker(name, error))?;
+                self.docker.list_containers(Some(options)).await.map_err(|error| StartError::docker(key, error))?;
             users.extend(listed.into_iter().filter_map(|container| container.id));
         }
         Ok(users.len())
@@ -341,7 +342,7 @@ impl Engine {
     /// Network `name` (the oldest of that name) with how many containers use it, if it exists.
     pub async fn network(&self, name: &str) -> Result<Option<(FoundNetwork, usize)>, StartError> {
         let Some(oldest) = self.networks_named(name).await?.into_iter().next() else { return Ok(None) };
-        let users = self.containers_on(&oldest, name).await?;
+        let users = self.containers_on(&oldest, Some(name)).await?;
         Ok(Some((oldest, users)))
     }
 
@@ -408,7 +409,14 @@ impl Engine {
         self.docker
             .upload_to_container(&spec.container_name, Some(options), bollard::body_full(bytes::Bytes::from(bytes)))
             .await
-            .map_err(|error| StartError::docker(&spec.container_name, error))
+            .map_err(|error| match error {
+                // The image's own filesystem refused a path (`/bin/sh/x`): the same every time.
+                DockerError::DockerResponseServerError { message, .. } => StartError::Spec(super::SpecError::Invalid {
+                    service: spec.service.clone(),
+                    problem: format!("its files cannot be written into {}: {message}", spec.image),
+                }),
+                other => StartError::docker(&spec.container_name, other),
+            })
     }
 
     /// Renames the container `name` (a name or an id) to `new_name`.

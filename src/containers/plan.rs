@@ -79,6 +79,9 @@ pub fn plan_with(
             named.extend(members.iter().map(|member| (member.clone(), instance, follow)));
         }
     }
+    // A dependency that was named too is no addition worth reporting.
+    let named_set: HashSet<(String, u32)> =
+        named.iter().map(|(service, instance, _)| (service.clone(), *instance)).collect();
     let mut seen = HashSet::new();
     let mut plan = Plan { specs: Vec::new(), added: Vec::new() };
     for (service, instance, follow) in named {
@@ -92,7 +95,7 @@ pub fn plan_with(
                 let own_ports = |other: &str| neighbour_ports(other, instance);
                 let neighbours = Neighbours { registry, ports: &own_ports };
                 let built = spec::build(found, &ports, default_environment, &neighbours)?;
-                if let Some(wanted_by) = wanted_by {
+                if let Some(wanted_by) = wanted_by.filter(|_| !named_set.contains(&(service.clone(), instance))) {
                     plan.added.push(format!("{}[{instance}] ({wanted_by} depends on it)", service));
                 }
                 plan.specs.push(built);
@@ -204,6 +207,8 @@ mod tests {
         let names: Vec<&str> = mongo.specs.iter().map(|spec| spec.container_name.as_str()).collect();
         assert_eq!(names, ["mongodb-development-1", "mongoexpress-development-1"]);
         assert_eq!(mongo.added, ["mongodb[1] (mongoexpress[1] depends on it)"]);
+        let stack = plan_with(&manager, None, &selections(&["mongo:1"]), Dependencies::Include).expect("plan");
+        assert!(stack.added.is_empty(), "mongodb is in the stack: {:?}", stack.added);
         assert_eq!(mongo.specs[1].env["ME_CONFIG_MONGODB_URL"], "mongodb://mongodb:27017");
         assert!(mongo.specs.iter().all(|spec| spec.network == "berth-development-1"));
 

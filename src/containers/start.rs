@@ -458,9 +458,9 @@ async fn prepare_volumes(
 }
 
 /// The id of the instance's stack network, made if missing; an existing one must be
-/// berth's for this environment and instance. Where two of the name exist (two processes
-/// made it at once on an engine that allows that), every berth uses the oldest, and the one
-/// that made a younger removes its own.
+/// berth's for this environment and instance. Engines before Docker 25 let two processes
+/// make two networks of one name; whoever finds two keeps the one containers use (else the
+/// oldest) and removes the unused berth copies, so every berth converges on one.
 async fn prepare_network(
     engine: &Engine,
     spec: &InstanceSpec,
@@ -470,26 +470,35 @@ async fn prepare_network(
     let lock = engine.network_locks().slot(&spec.network);
     let _one_at_a_time = lock.lock().await;
     let mut found = engine.networks_named(&spec.network).await?;
+    let mut created = None;
     if found.is_empty() {
-        let created = engine.create_network(spec, run).await?;
+        created = engine.create_network(spec, run).await?;
         found = engine.networks_named(&spec.network).await?;
-        if let Some(mine) = created {
-            if found.first().is_some_and(|oldest| oldest.id == mine) {
-                journal.network = Some(spec.network.clone());
-            } else {
-                engine.remove_network(&mine).await?;
-                found.retain(|network| network.id != mine);
+    }
+    if found.len() > 1 {
+        let mut used = Vec::with_capacity(found.len());
+        for network in &found {
+            used.push(engine.containers_on(network, None).await? > 0);
+        }
+        let kept = used.iter().position(|in_use| *in_use).unwrap_or(0);
+        for (index, network) in found.iter().enumerate() {
+            if index != kept && !used[index] && ownership::network(&network.labels, spec) == Ownership::Ours {
+                engine.remove_network(&network.id).await?;
             }
         }
+        found = vec![found.swap_remove(kept)];
     }
-    let oldest = found.into_iter().next().ok_or_else(|| StartError::Contended {
+    let network = found.into_iter().next().ok_or_else(|| StartError::Contended {
         name: spec.network.clone(),
         what: "the network was removed each time berth made it",
     })?;
-    if let Ownership::NotOurs { reason } = ownership::network(&oldest.labels, spec) {
+    if let Ownership::NotOurs { reason } = ownership::network(&network.labels, spec) {
         return Err(not_managed("network", &spec.network, spec, reason));
     }
-    Ok(oldest.id)
+    if created.as_deref() == Some(network.id.as_str()) {
+        journal.network = Some(spec.network.clone());
+    }
+    Ok(network.id)
 }
 
 /// The error for a container or volume that is not berth's for `spec`'s instance.

@@ -133,6 +133,6 @@ pub async fn stop(engine: &Engine, spec: &InstanceSpec, options: &StopOptions) -
 /// Removes the instance's stack network once no container uses it, when it is berth's for
 /// this environment and instance.
 async fn remove_network_if_last(engine: &Engine, spec: &InstanceSpec) -> Result<Option<String>, StartError> {
-    let removed = super::undo::remove_network_if_unused(engine, spec, None).await?;
+    let removed = super::undo::remove_network_if_unused(engine, spec).await?;
     Ok(removed.then(|| spec.network.clone()))
 }

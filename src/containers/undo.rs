@@ -156,7 +156,7 @@ pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledge
     }
     if let Some(network) = &journal.network {
         // Only once unused: another start may have attached a container of the stack meanwhile.
-        match remove_network_if_unused(engine, spec, None).await {
+        match remove_network_if_unused(engine, spec).await {
             Ok(true) => report.undone.push(format!("removed network {network}")),
             Ok(false) => {}
             Err(error) => report
@@ -196,38 +196,36 @@ pub async fn journal_of_run(
             journal.volumes.push(mount.volume.clone());
         }
     }
+    // Whoever made it: an unused berth network of the instance is removed as `down` would,
+    // so that concurrent runs that all failed leave none behind.
     if let Some((network, _)) = engine.network(&spec.network).await?
         && ownership::network(&network.labels, spec) == Ownership::Ours
-        && ownership::made_by(&network.labels, run)
     {
         journal.network = Some(spec.network.clone());
     }
     Ok(journal)
 }
 
-/// Removes `spec`'s stack network when it is berth's for the instance (and made by `run`,
-/// when given) and no container, running or stopped, uses it; whether it was removed.
-pub async fn remove_network_if_unused(
-    engine: &Engine,
-    spec: &InstanceSpec,
-    run: Option<&str>,
-) -> Result<bool, StartError> {
+/// Removes `spec`'s stack network when it is berth's for the instance and no container,
+/// running or stopped, uses it; whether it was removed.
+pub async fn remove_network_if_unused(engine: &Engine, spec: &InstanceSpec) -> Result<bool, StartError> {
     let Some((network, users)) = engine.network(&spec.network).await? else { return Ok(false) };
     let ours = ownership::network(&network.labels, spec) == Ownership::Ours;
-    if users > 0 || !ours || run.is_some_and(|run| !ownership::made_by(&network.labels, run)) {
+    if users > 0 || !ours {
         return Ok(false);
     }
     engine.remove_network(&network.id).await
 }
 
-/// Removes the stack networks of `specs` that run `run` made and that no container uses
-/// any more: after a failed run's undo, whichever of its instances made a network.
-pub async fn sweep_networks(engine: &Engine, specs: &[InstanceSpec], run: &str) -> Undone {
+/// Removes the stack networks of `specs` that are berth's and that no container uses any
+/// more, after a failed run's undo: whichever run made them (a concurrent run that failed
+/// too may have), as `down` would.
+pub async fn sweep_networks(engine: &Engine, specs: &[InstanceSpec]) -> Undone {
     let mut report = Undone::default();
     let mut seen = std::collections::HashSet::new();
     for spec in specs.iter().filter(|spec| seen.insert(spec.network.clone())) {
         let network = &spec.network;
-        match remove_network_if_unused(engine, spec, Some(run)).await {
+        match remove_network_if_unused(engine, spec).await {
             Ok(true) => report.undone.push(format!("removed network {network}")),
             Ok(false) => {}
             Err(error) => report.left.push(format!(

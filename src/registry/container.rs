@@ -475,6 +475,11 @@ impl ContainerSection {
         }
         for (path, mount) in self.files.keys().flat_map(|path| self.volumes.values().map(move |mount| (path, mount))) {
             let mount = names::mount_point(mount);
+            if mount.strip_prefix(path.as_str()).is_some_and(|rest| rest.starts_with('/')) {
+                problems.push(format!(
+                    "container.files writes {path}, but a volume is mounted at {mount} below it: {path} cannot be a file and a directory"
+                ));
+            }
             if path == mount || path.strip_prefix(mount).is_some_and(|rest| rest.starts_with('/')) {
                 problems.push(format!(
                     "container.files writes {path}, inside the volume mounted at {mount}: files go into the container's own filesystem; move the file or the volume"

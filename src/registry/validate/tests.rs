@@ -398,13 +398,14 @@ few:
 #[test]
 fn files_that_a_volume_would_hide_or_that_nest_are_findings() {
     let found = messages(
-        "web:\n  port: 5000\n  container:\n    image: web\n    volumes:\n      data: /data/\n    files:\n      /data: x\n      /data/app.yml: x\n      /etc/app: x\n      /etc/app/more.yml: x\n      /etc/ok.yml: x\n",
+        "web:\n  port: 5000\n  container:\n    image: web\n    volumes:\n      data: /data/\n      cache: /var/lib/cache\n    files:\n      /data: x\n      /data/app.yml: x\n      /etc/app: x\n      /etc/app/more.yml: x\n      /etc/ok.yml: x\n      /var/lib: x\n",
     );
     assert_eq!(
         found,
         [
             "container-config: service `web`: container.files writes /data, inside the volume mounted at /data: files go into the container's own filesystem; move the file or the volume",
             "container-config: service `web`: container.files writes /data/app.yml, inside the volume mounted at /data: files go into the container's own filesystem; move the file or the volume",
+            "container-config: service `web`: container.files writes /var/lib, but a volume is mounted at /var/lib/cache below it: /var/lib cannot be a file and a directory",
             "container-config: service `web`: container.files writes both /data and /data/app.yml: /data cannot be a file and a directory",
             "container-config: service `web`: container.files writes both /etc/app and /etc/app/more.yml: /etc/app cannot be a file and a directory",
         ]
