@@ -33,8 +33,18 @@ fn temporal_binary() -> PathBuf {
     path
 }
 
+/// A port that is free now, below the kernel's ephemeral range (32768 and up): a port
+/// the kernel hands out for `:0` may be taken as the local port of an outgoing connection
+/// before the server that was meant to have it binds it. Each call starts its search
+/// elsewhere, so parallel tests do not race for one port.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = (u32::from(call) * 53 + std::process::id() % 97) % 2700;
+    (0..2700u32)
+        .map(|step| u16::try_from(30000 + (start + step) % 2700).expect("fits"))
+        .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port in 30000-32699")
 }
 
 fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
@@ -84,11 +94,14 @@ impl Drop for DevServer {
 struct WorkerProcess {
     child: Child,
     metrics: String,
+    /// Where the worker's stderr goes, shown when it does not come up.
+    log: tempfile::NamedTempFile,
 }
 
 impl WorkerProcess {
     fn start(scene: &DockerScene, server: &DevServer, host: &str) -> Self {
         let metrics = format!("127.0.0.1:{}", free_port());
+        let log = tempfile::NamedTempFile::new().expect("worker log");
         let child = Command::new(assert_cmd::cargo::cargo_bin!("berth"))
             .env("BERTH_REGISTRY", scene.registry.path())
             .env("BERTH_STATE_DIR", scene.state.path())
@@ -104,11 +117,18 @@ impl WorkerProcess {
                 "1s",
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().expect("worker log"))
             .spawn()
             .expect("start berth worker");
-        let worker = Self { child, metrics };
-        wait_for("berth worker", Duration::from_secs(30), || worker.get("/healthz").is_some_and(|body| body == "ok\n"));
+        let mut worker = Self { child, metrics, log };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while worker.get("/healthz").is_none_or(|body| body != "ok\n") {
+            let exited = worker.child.try_wait().expect("worker state");
+            let said = || std::fs::read_to_string(worker.log.path()).unwrap_or_default();
+            assert!(exited.is_none(), "berth worker exited ({exited:?}) before it was ready:\n{}", said());
+            assert!(Instant::now() < deadline, "berth worker not ready after 60s:\n{}", said());
+            std::thread::sleep(Duration::from_millis(100));
+        }
         worker
     }
 
