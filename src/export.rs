@@ -103,20 +103,11 @@ fn cells(row: &ExportRow) -> [String; 5] {
 }
 
 fn table(rows: &[ExportRow]) -> String {
-    let body: Vec<[String; 5]> = rows.iter().map(cells).collect();
-    let mut widths = HEADERS.map(str::len);
-    for row in &body {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
-        }
+    let mut table = crate::table::Table::new(&HEADERS);
+    for row in rows {
+        table.row(cells(row));
     }
-    let header = HEADERS.map(str::to_string);
-    std::iter::once(&header).chain(&body).fold(String::new(), |mut text, row| {
-        let line: Vec<String> = row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        text.push_str(line.join("  ").trim_end());
-        text.push('\n');
-        text
-    })
+    table.render(None)
 }
 
 fn markdown(rows: &[ExportRow]) -> String {

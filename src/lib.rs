@@ -45,4 +45,5 @@ pub mod metrics;
 pub mod probe;
 pub mod registry;
 pub mod signals;
+pub mod table;
 pub mod worker;

@@ -281,7 +281,7 @@ fn who_names_the_process_holding_a_port() {
         .args(["who", &port.to_string()])
         .assert()
         .success()
-        .stdout(predicate::str::contains(format!("{port}: tcp 127.0.0.1:{port} pid {me} (")));
+        .stdout(predicate::str::contains(format!("{port}  tcp 127.0.0.1:{port} pid {me} (")));
     drop(listener);
 }
 
@@ -303,7 +303,7 @@ fn scan_flags_a_registry_slot_that_something_holds() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(format!(
-            "probe[0].port = {port}: taken by tcp 127.0.0.1:{port} pid {}",
+            "probe[0].port  {port}  tcp 127.0.0.1:{port} pid {}",
             std::process::id()
         )))
         .stdout(predicate::str::contains("1 slots scanned, 1 taken"));

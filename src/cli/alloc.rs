@@ -32,16 +32,17 @@ pub struct AllocArgs {
     /// Where to look, such as `30500-30599` [default: the registry's dynamic_range, else 3100-9999].
     #[arg(long, value_name = "FIRST-LAST", value_parser = parse_range)]
     range: Option<PortRange>,
-    /// What the ports are for.
-    #[arg(long, default_value = "")]
-    purpose: String,
+    /// What the ports are for, as a note on the leases.
+    #[arg(long, value_name = "TEXT")]
+    purpose: Option<String>,
     /// Expire the leases this long after the last request for them (`90s`, `1h`, `7d`).
     #[arg(long, value_parser = positive_duration)]
     ttl: Option<Duration>,
     /// Tie the leases to this process: they go stale when it exits.
     #[arg(long)]
     pid: Option<i32>,
-    /// Seed 002's way: the next free ports after the last one handed out to the project.
+    /// Number the project's ports in sequence: the next free ports after the last one
+    /// handed out to it, stable across runs, never reusing released ones.
     #[arg(long)]
     sequential: bool,
     /// Where a sequential project's numbering starts [default: the range's first port].
@@ -101,7 +102,7 @@ pub(super) fn run(args: AllocArgs, registry: Option<&Path>) -> anyhow::Result<Ou
         range,
         strategy,
         protocol: args.protocol,
-        purpose: args.purpose,
+        purpose: args.purpose.unwrap_or_default(),
         owner,
         ttl_seconds,
         health_endpoint: args.health,

@@ -22,7 +22,7 @@ const EPHEMERAL_RANGE_FILE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Output for people or for machines.
-    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
     format: CheckFormat,
     /// Print only the `net.ipv4.ip_local_reserved_ports` setting that keeps the kernel from
     /// giving any registry port to an outgoing connection (for /etc/sysctl.d).
@@ -32,7 +32,10 @@ pub struct CheckArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum CheckFormat {
-    Human,
+    /// Lines for people.
+    #[value(alias = "human")]
+    Table,
+    /// JSON for machines.
     Json,
 }
 
@@ -100,7 +103,7 @@ pub(super) fn run(
     }
     report.findings.sort_by_key(|finding| finding.code().severity());
     match args.format {
-        CheckFormat::Human => emit(&human(&report, &loaded, &path), None)?,
+        CheckFormat::Table => emit(&human(&report, &loaded, &path), None)?,
         CheckFormat::Json => emit_json(&json(&report, &loaded, &path))?,
     }
     Ok(if report.errors() > 0 { Outcome::Findings } else { Outcome::Clean })
@@ -117,7 +120,12 @@ fn human(report: &Report, registry: &Registry, path: &Path) -> String {
     let mut text = String::new();
     for finding in &report.findings {
         let code = finding.code();
-        text.push_str(&format!("{}[{code}]: {}\n", code.severity(), finding.message(registry)));
+        let style = match code.severity() {
+            Severity::Error => super::style::ERROR,
+            Severity::Warning => super::style::WARNING,
+        };
+        let label = super::style::paint(style, format_args!("{}[{code}]", code.severity()));
+        text.push_str(&format!("{label}: {}\n", finding.message(registry)));
     }
     if report.findings.iter().any(|finding| finding.code() == FindingCode::EphemeralPort) {
         text.push_str("hint: `berth check --kernel-reserved-ports` prints the sysctl setting that keeps outgoing connections off every registry port (README, \"Ephemeral ports\")\n");

@@ -21,7 +21,10 @@ pub(super) struct Failure {
 pub(super) fn print(failures: &[Failure]) {
     for failure in failures {
         let container = if failure.container.is_empty() { String::new() } else { format!(" ({})", failure.container) };
-        eprintln!("error: {}[{}]{container}: {}: {}", failure.service, failure.instance, failure.kind, failure.error);
+        super::style::error(format_args!(
+            "{}[{}]{container}: {}: {}",
+            failure.service, failure.instance, failure.kind, failure.error
+        ));
     }
 }
 

@@ -76,7 +76,9 @@ fn list_containers(ledger: &crate::ledger::Ledger) -> anyhow::Result<Option<Cont
         // Only the engine the containers were started on can say they are gone.
         Ok((engine, names)) => Ok(Some(ContainerListing { engine, names, listed_at: now() })),
         Err(error) => {
-            eprintln!("warning: container leases were not checked, the Docker engine did not answer: {error}");
+            super::style::warning(format_args!(
+                "container leases were not checked, the Docker engine did not answer: {error}"
+            ));
             Ok(None)
         }
     }
@@ -84,7 +86,7 @@ fn list_containers(ledger: &crate::ledger::Ledger) -> anyhow::Result<Option<Cont
 
 fn table(decisions: &[(Lease, GcAction)], dry_run: bool) -> String {
     let verb = |done: &'static str, planned: &'static str| if dry_run { planned } else { done };
-    let mut text = String::new();
+    let mut table = crate::table::Table::new(&["PORT", "PROTOCOL", "PROJECT", "SERVICE", "DECISION"]);
     let mut freed = 0;
     for (lease, decision) in decisions {
         let what = match decision {
@@ -98,8 +100,15 @@ fn table(decisions: &[(Lease, GcAction)], dry_run: bool) -> String {
             }
             GcAction::Recover => format!("{} stale mark: healthy again", verb("cleared", "would clear")),
         };
-        text.push_str(&format!("{} {} {}/{}: {what}\n", lease.port, lease.protocol, lease.project, lease.service));
+        table.row([
+            lease.port.to_string(),
+            lease.protocol.to_string(),
+            lease.project.clone(),
+            lease.service.clone(),
+            what,
+        ]);
     }
+    let mut text = if table.is_empty() { String::new() } else { table.render(super::output::terminal_width()) };
     text.push_str(&format!("{} lease(s) {}\n", freed, verb("freed", "would be freed")));
     text
 }

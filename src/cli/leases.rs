@@ -24,7 +24,7 @@ pub struct LeasesArgs {
 pub(super) fn run(args: LeasesArgs) -> anyhow::Result<Outcome> {
     let leases = open_ledger()?.leases(args.project.as_deref())?;
     let text = match args.format {
-        Format::Table => table(&leases),
+        Format::Table => table(&leases, super::output::terminal_width()),
         Format::Json => json_text(&leases)?,
         format => export::render(format, &export_rows(&leases)),
     };
@@ -59,20 +59,19 @@ pub(super) fn export_rows(leases: &[Lease]) -> Vec<ExportRow> {
         .collect()
 }
 
-fn table(leases: &[Lease]) -> String {
-    let mut text = String::new();
+fn table(leases: &[Lease], width: Option<u16>) -> String {
+    let mut table =
+        crate::table::Table::new(&["PORT", "PROTOCOL", "PROJECT", "SERVICE", "OWNER", "EXPIRES", "PURPOSE"]);
     for lease in leases {
-        let owner = lease.owner.map_or_else(|| "-".to_string(), |owner| format!("pid {}", owner.pid));
-        let expires = lease.expires_at().map_or_else(|| "-".to_string(), rfc3339);
-        text.push_str(&format!(
-            "{:<6} {}  {}  {}  owner {owner}  expires {expires}{}\n",
-            lease.port,
-            lease.protocol,
-            lease.project,
-            lease.service,
-            if lease.purpose.is_empty() { String::new() } else { format!("  ({})", lease.purpose) },
-        ));
+        table.row([
+            lease.port.to_string(),
+            lease.protocol.to_string(),
+            lease.project.clone(),
+            lease.service.clone(),
+            lease.owner.map_or_else(|| "-".to_string(), |owner| format!("pid {}", owner.pid)),
+            lease.expires_at().map_or_else(|| "-".to_string(), rfc3339),
+            lease.purpose.clone(),
+        ]);
     }
-    text.push_str(&format!("{} lease(s)\n", leases.len()));
-    text
+    format!("{}{} lease(s)\n", table.render(width), leases.len())
 }

@@ -25,6 +25,7 @@ mod pulling;
 mod release;
 mod scan;
 mod status;
+mod style;
 mod up;
 mod via_temporal;
 mod who;
@@ -41,25 +42,28 @@ use crate::registry::PortManager;
 
 pub use logging::LogFormat;
 
+/// Where `--help` lists the options every command takes, apart from the command's own.
+const GLOBAL: &str = "Global options";
+
 /// berth: collision-free ports for many instances of the same services on one host.
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// The port registry file [default: $BERTH_REGISTRY, else dynamicconfig/port_registry.yaml
     /// in the working directory or the nearest parent]
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     pub registry: Option<PathBuf>,
 
     /// How logs on stderr look.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, help_heading = GLOBAL)]
     pub log_format: LogFormat,
 
     /// Log less: errors only.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Log more: -v shows every port allocation, -vv debug detail. BERTH_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
 
     /// What to do.
@@ -153,11 +157,11 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) if error.downcast_ref::<LedgerError>().is_some_and(LedgerError::is_finding) => {
-            eprintln!("error: {}", one_line(&error));
+            style::error(one_line(&error));
             ExitCode::from(1)
         }
         Err(error) => {
-            eprintln!("error: {}", one_line(&error));
+            style::error(one_line(&error));
             ExitCode::from(2)
         }
     }
@@ -202,7 +206,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 /// this is exit 2 only when there was any.
 fn report_spoiled_slots(spoiled: &[crate::registry::LookupError]) -> anyhow::Result<Outcome> {
     for error in spoiled {
-        eprintln!("error: {error}");
+        style::error(error);
     }
     Ok(if spoiled.is_empty() { Outcome::Clean } else { Outcome::Exit(2) })
 }

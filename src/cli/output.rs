@@ -23,7 +23,7 @@ pub(super) enum OutputFormat {
 pub(super) fn emit(text: &str, path: Option<&Path>) -> anyhow::Result<()> {
     match path {
         None => {
-            let mut stdout = std::io::stdout().lock();
+            let mut stdout = anstream::stdout().lock();
             stdout.write_all(text.as_bytes())?;
             stdout.flush()?;
         }
@@ -36,11 +36,18 @@ pub(super) fn emit(text: &str, path: Option<&Path>) -> anyhow::Result<()> {
                 .permissions(std::fs::Permissions::from_mode(0o666))
                 .tempfile_in(directory)
                 .with_context(|| format!("cannot create a temporary file in {}", directory.display()))?;
-            file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", file.path().display()))?;
+            file.write_all(anstream::adapter::strip_str(text).to_string().as_bytes())
+                .with_context(|| format!("cannot write {}", file.path().display()))?;
             file.persist(path).with_context(|| format!("cannot replace {}", path.display()))?;
         }
     }
     Ok(())
+}
+
+/// The width tables should fit: the terminal's when stdout is one, else none (a pipe or a
+/// file gets whole lines).
+pub(super) fn terminal_width() -> Option<u16> {
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(terminal_size::Width(width), _)| width)
 }
 
 /// `value` as pretty JSON with a final newline.

@@ -66,23 +66,23 @@ pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Out
     match args.format {
         OutputFormat::Json => emit_json(&taken)?,
         OutputFormat::Table => {
-            let mut text = String::new();
+            let mut table = crate::table::Table::new(&["SLOT", "PORT", "TAKEN BY", "LEASED TO"]);
             for entry in &taken {
-                let lease = entry.lease.as_ref().map_or_else(String::new, |lease| {
-                    format!(", leased to project {} (service {})", lease.project, lease.service)
-                });
+                let lease = entry
+                    .lease
+                    .as_ref()
+                    .map_or_else(String::new, |lease| format!("project {} (service {})", lease.project, lease.service));
                 for listener in entry.holders {
                     let slot = entry.slot;
-                    text.push_str(&format!(
-                        "{}[{}].{} = {}: taken by {}{lease}\n",
-                        slot.service,
-                        slot.instance,
-                        slot.key,
-                        slot.port,
-                        listener.describe()
-                    ));
+                    table.row([
+                        format!("{}[{}].{}", slot.service, slot.instance, slot.key),
+                        slot.port.to_string(),
+                        listener.describe(),
+                        lease.clone(),
+                    ]);
                 }
             }
+            let mut text = if table.is_empty() { String::new() } else { table.render(super::output::terminal_width()) };
             text.push_str(&format!("{} slots scanned, {} taken\n", slots.len(), taken.len()));
             emit(&text, None)?;
         }

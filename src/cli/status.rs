@@ -19,6 +19,7 @@ use crate::containers::spec::{ENVIRONMENT_LABEL, INSTANCE_LABEL, SERVICE_LABEL};
 use crate::containers::{Engine, StartError};
 use crate::ledger::Lease;
 use crate::probe::{HostPorts, Listener};
+use crate::table::Table;
 
 /// Arguments of `berth status`.
 #[derive(Debug, Args)]
@@ -86,7 +87,7 @@ pub(super) fn run(args: StatusArgs, registry: Option<&std::path::Path>) -> anyho
     };
     match args.format {
         OutputFormat::Json => emit_json(&status)?,
-        OutputFormat::Table => emit(&table(&status), None)?,
+        OutputFormat::Table => emit(&table(&status, super::output::terminal_width()), None)?,
     }
     Ok(match (engine_exit, status.drift.is_empty()) {
         (Some(exit), _) => Outcome::Exit(exit),
@@ -171,39 +172,50 @@ fn drift<'a>(leases: &'a [Lease], host: &'a HostPorts) -> Vec<Drift<'a>> {
     found
 }
 
-fn table(status: &Status<'_>) -> String {
+fn table(status: &Status<'_>, width: Option<u16>) -> String {
     let mut text = String::new();
-    for container in &status.containers {
-        let mut line = format!(
-            "{} {}[{}] {}: {} ({}) {}",
-            container.name,
-            container.service,
-            container.instance,
-            container.environment,
-            container.state,
-            container.status,
-            container.ports.join(" ")
-        );
-        if !container.networks.is_empty() {
-            line.push_str(&format!(" network {}", container.networks.join(",")));
+    if !status.containers.is_empty() {
+        let mut table =
+            Table::new(&["CONTAINER", "SERVICE", "INSTANCE", "ENV", "STATE", "STATUS", "PORTS", "NETWORK", "STACKS"]);
+        for container in &status.containers {
+            table.row([
+                container.name.clone(),
+                container.service.clone(),
+                container.instance.clone(),
+                container.environment.clone(),
+                super::style::state(&container.state),
+                container.status.clone(),
+                container.ports.join(" "),
+                container.networks.join(" "),
+                container.stacks.join(" "),
+            ]);
         }
-        if !container.stacks.is_empty() {
-            line.push_str(&format!(" stack {}", container.stacks.join(",")));
-        }
-        text.push_str(line.trim_end());
-        text.push('\n');
+        text.push_str(&table.render(width));
     }
     if let Some(error) = &status.docker_error {
         text.push_str(&format!("containers: unknown ({error})\n"));
     }
-    for entry in &status.leases {
-        let lease = entry.lease;
-        let state = if entry.holders.is_empty() {
-            "not listening".to_string()
-        } else {
-            entry.holders.iter().map(Listener::describe).collect::<Vec<_>>().join("; ")
-        };
-        text.push_str(&format!("{} {} {}/{}: {state}\n", lease.port, lease.protocol, lease.project, lease.service));
+    if !status.leases.is_empty() {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        let mut table = Table::new(&["PORT", "PROTOCOL", "PROJECT", "SERVICE", "LISTENING"]);
+        for entry in &status.leases {
+            let lease = entry.lease;
+            let listening = if entry.holders.is_empty() {
+                "no".to_string()
+            } else {
+                entry.holders.iter().map(Listener::describe).collect::<Vec<_>>().join("; ")
+            };
+            table.row([
+                lease.port.to_string(),
+                lease.protocol.to_string(),
+                lease.project.clone(),
+                lease.service.clone(),
+                listening,
+            ]);
+        }
+        text.push_str(&table.render(width));
     }
     for drift in &status.drift {
         let line = match drift {
@@ -217,7 +229,7 @@ fn table(status: &Status<'_>) -> String {
                 listener.describe()
             ),
         };
-        text.push_str(&line);
+        text.push_str(&line.replacen("drift", &super::style::paint(super::style::WARNING, "drift"), 1));
         text.push('\n');
     }
     text.push_str(&format!(

@@ -339,7 +339,7 @@ const READY_REPORT_SECONDS: u64 = 5;
 fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
     match format {
         OutputFormat::Json => emit_json(report)?,
-        OutputFormat::Table => emit(&table(&report.started), None)?,
+        OutputFormat::Table => emit(&table(&report.started, &report.failed), None)?,
     }
     failures::print(&report.failed);
     Ok(())
@@ -354,14 +354,24 @@ fn summary(undone: &Undone) -> String {
     }
 }
 
-pub(super) fn table(started: &[ServiceStarted]) -> String {
-    let mut text = String::new();
+/// The instances as a table: those started with their endpoints, those that failed with
+/// their failure kind.
+pub(super) fn table(started: &[ServiceStarted], failed: &[Failure]) -> String {
+    let mut table = crate::table::Table::new(&["CONTAINER", "OUTCOME", "ENDPOINTS"]);
     for instance in started {
         let endpoints: Vec<String> =
             instance.endpoints.iter().map(|(key, endpoint)| format!("{key}={endpoint}")).collect();
-        text.push_str(&format!("{:<28} {:<9} {}\n", instance.container, instance.outcome, endpoints.join(" ")));
+        table.row([instance.container.clone(), super::style::state(&instance.outcome), endpoints.join(" ")]);
     }
-    text
+    for failure in failed {
+        let container = if failure.container.is_empty() {
+            format!("{}[{}]", failure.service, failure.instance)
+        } else {
+            failure.container.clone()
+        };
+        table.row([container, format!("{}: {}", super::style::state("failed"), failure.kind), String::new()]);
+    }
+    if table.is_empty() { String::new() } else { table.render(super::output::terminal_width()) }
 }
 
 #[cfg(test)]

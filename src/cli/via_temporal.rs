@@ -104,7 +104,7 @@ pub(super) async fn spin_up(
             let report = Report { started: output.instances, failed: Vec::new() };
             match format {
                 OutputFormat::Json => emit_json(&report)?,
-                OutputFormat::Table => emit(&super::up::table(&report.started), None)?,
+                OutputFormat::Table => emit(&super::up::table(&report.started, &report.failed), None)?,
             }
             Ok(Outcome::Clean)
         }
@@ -188,12 +188,12 @@ async fn require_workers(client: &Client, host: Option<&str>) -> anyhow::Result<
             }
         }
         if !polled {
-            eprintln!(
-                "error: {}: no berth worker polls task queue `{name}` in namespace {}; start one (berth worker{}) and try again",
+            super::style::error(format_args!(
+                "{}: no berth worker polls task queue `{name}` in namespace {}; start one (berth worker{}) and try again",
                 FailureKind::NoWorker,
                 client.namespace(),
                 host.map_or_else(String::new, |host| format!(" --host-name {host}"))
-            );
+            ));
             return Ok(Some(Outcome::Exit(FailureKind::NoWorker.exit_code())));
         }
     }
@@ -227,7 +227,7 @@ where
                 if let Some(queue) = progress.update(handle).await {
                     let reason = format!("no berth worker took the workflow task from task queue `{queue}` within {}s", WORKFLOW_PICKUP.as_secs());
                     handle.terminate(WorkflowTerminateOptions::builder().reason(reason.clone()).build()).await?;
-                    eprintln!("error: {}: {reason}; the workflow was terminated: start a worker (berth worker) and try again", FailureKind::NoWorker);
+                    super::style::error(format_args!("{}: {reason}; the workflow was terminated: start a worker (berth worker) and try again", FailureKind::NoWorker));
                     return Ok(Followed::Interrupted(Outcome::Exit(FailureKind::NoWorker.exit_code())));
                 }
             }
@@ -354,25 +354,25 @@ fn failed(workflow: &str, error: WorkflowGetResultError) -> Outcome {
         WorkflowGetResultError::Failed(failure) => match failure.as_ref() {
             IncomingError::Application(application) => {
                 let kind = application.type_name().and_then(FailureKind::from_name);
-                eprintln!(
-                    "error: {workflow} failed: ({}) {application}",
+                super::style::error(format_args!(
+                    "{workflow} failed: ({}) {application}",
                     application.type_name().unwrap_or("ApplicationFailure")
-                );
+                ));
                 kind
             }
             other => {
-                eprintln!("error: {workflow} failed: {other}");
+                super::style::error(format_args!("{workflow} failed: {other}"));
                 None
             }
         },
         WorkflowGetResultError::TimedOut => {
-            eprintln!(
-                "error: {workflow} timed out: is a berth worker polling task queue `{SHARED_TASK_QUEUE}` (or the --host queue)?"
-            );
+            super::style::error(format_args!(
+                "{workflow} timed out: is a berth worker polling task queue `{SHARED_TASK_QUEUE}` (or the --host queue)?"
+            ));
             Some(FailureKind::NoWorker)
         }
         other => {
-            eprintln!("error: {workflow} ended: {other}");
+            super::style::error(format_args!("{workflow} ended: {other}"));
             None
         }
     };

@@ -41,20 +41,20 @@ pub(super) fn run(args: WhoArgs) -> anyhow::Result<Outcome> {
             emit_json(&answers)?;
         }
         OutputFormat::Table => {
-            let mut text = String::new();
+            let mut table = crate::table::Table::new(&["PORT", "HELD BY"]);
             for &port in &args.ports {
                 let (holders, connections) = (host.holders(port), host.connections(port));
                 if holders.is_empty() && connections.is_empty() {
-                    text.push_str(&format!("{port}: free\n"));
+                    table.row([port.to_string(), "free".to_string()]);
                 }
                 for listener in holders {
-                    text.push_str(&format!("{port}: {}\n", listener.describe()));
+                    table.row([port.to_string(), listener.describe()]);
                 }
                 for connection in connections {
-                    text.push_str(&format!("{port}: used as {}\n", connection.describe()));
+                    table.row([port.to_string(), format!("used as {}", connection.describe())]);
                 }
             }
-            emit(&text, None)?;
+            emit(&table.render(super::output::terminal_width()), None)?;
         }
     }
     Ok(Outcome::Clean)
