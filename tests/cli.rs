@@ -5,7 +5,7 @@ mod common;
 
 use std::net::TcpListener;
 
-use common::{berth, registry_file, shipped_registry};
+use common::{berth, no_ledger, registry_file, shipped_registry};
 use predicates::prelude::*;
 
 /// Runs `berth check` on `text`, expecting `code` and one stderr line containing `needle`.
@@ -316,10 +316,79 @@ fn scan_flags_a_registry_slot_that_something_holds() {
         .stdout(predicate::str::contains("1 slots scanned, 0 taken"));
 }
 
+/// What bash offers after `words` when <TAB> is pressed at the last one, through the script
+/// `berth completions bash` prints, with `berth` on PATH and the shipped registry in use.
+fn bash_offers(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let bin = std::path::PathBuf::from(assert_cmd::cargo::cargo_bin!("berth"));
+    let path = format!("{}:{}", bin.parent().expect("bin dir").display(), std::env::var("PATH").unwrap_or_default());
+    let current = words.last().expect("a word");
+    let program = format!(
+        "source {}; COMP_WORDS=({}); COMP_CWORD={}; COMP_TYPE=9; _clap_complete_berth berth {current} {}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        words.join(" "),
+        words.len() - 1,
+        words[words.len() - 2],
+    );
+    let output = std::process::Command::new("bash")
+        .args(["-c", &program])
+        .env("PATH", path)
+        .env("BERTH_REGISTRY", shipped_registry())
+        .env("BERTH_STATE_DIR", no_ledger())
+        .output()
+        .expect("bash");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut offers: Vec<String> =
+        String::from_utf8_lossy(&output.stdout).lines().filter(|line| !line.is_empty()).map(str::to_string).collect();
+    offers.sort();
+    offers
+}
+
 #[test]
-fn completions_are_generated() {
-    berth().args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("_berth()"));
+fn bash_completes_commands_options_and_the_registrys_services_and_stacks() {
+    let script = tempfile::NamedTempFile::new().expect("temp file");
+    let printed = berth().args(["completions", "bash"]).assert().success();
+    std::fs::write(script.path(), &printed.get_output().stdout).expect("write script");
+    assert_eq!(bash_offers(script.path(), &["berth", "up", "ka"]), ["kafka"]);
+    assert_eq!(bash_offers(script.path(), &["berth", "down", "mo"]), ["mongo", "mongodb", "mongoexpress"]);
+    assert_eq!(bash_offers(script.path(), &["berth", "up", "obs"]), ["observability"]);
+    assert_eq!(bash_offers(script.path(), &["berth", "lea"]), ["leases"]);
+    assert_eq!(bash_offers(script.path(), &["berth", "up", "--pu"]), ["--pull"]);
+    assert!(bash_offers(script.path(), &["berth", "up", "kafka:"]).is_empty(), "no guesses at instances");
     berth().args(["completions", "tcsh"]).assert().code(2);
+}
+
+#[test]
+fn the_manual_page_is_generated_from_the_command_line() {
+    let page = berth().arg("man").assert().success();
+    let page = String::from_utf8_lossy(&page.get_output().stdout).into_owned();
+    assert!(page.starts_with(".ie"), "roff: {}", &page[..40]);
+    assert!(page.contains(".TH berth 1"), "{page}");
+    for command in ["check", "alloc", "up", "worker"] {
+        assert!(page.contains(&format!("berth\\-{command}(1)")), "lists {command}: {page}");
+    }
+    let directory = tempfile::tempdir().expect("tempdir");
+    berth().args(["man", "--dir"]).arg(directory.path().join("man1")).assert().success();
+    let up = std::fs::read_to_string(directory.path().join("man1/berth-up.1")).expect("berth-up.1");
+    assert!(up.contains(".TH berth-up 1") && up.contains("\\-\\-pull"), "{up}");
+}
+
+#[test]
+fn the_install_step_puts_manual_pages_and_bash_completions_where_they_are_found() {
+    let home = tempfile::tempdir().expect("home");
+    let output = std::process::Command::new("bash")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-docs.sh"))
+        .arg(assert_cmd::cargo::cargo_bin!("berth"))
+        .env("HOME", home.path())
+        .env("SHELL", "/bin/bash")
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .expect("install-docs.sh");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let data = home.path().join(".local/share");
+    assert!(data.join("man/man1/berth.1").is_file());
+    assert!(data.join("man/man1/berth-alloc.1").is_file());
+    let completions = data.join("bash-completion/completions/berth");
+    assert_eq!(bash_offers(&completions, &["berth", "up", "redi"]), ["redis"]);
 }
 
 #[test]

@@ -103,10 +103,17 @@ pub(super) fn run(
     }
     report.findings.sort_by_key(|finding| finding.code().severity());
     match args.format {
-        CheckFormat::Table => emit(&human(&report, &loaded, &path), None)?,
+        CheckFormat::Table => emit(&human(&report, &loaded, &shown(&path)), None)?,
         CheckFormat::Json => emit_json(&json(&report, &loaded, &path))?,
     }
     Ok(if report.errors() > 0 { Outcome::Findings } else { Outcome::Clean })
+}
+
+/// The registry's path as a person would type it: relative to the working directory when
+/// it lies inside it (a registry found upwards from there is named in full).
+fn shown(path: &Path) -> std::path::PathBuf {
+    let inside = std::env::current_dir().ok().and_then(|here| path.strip_prefix(here).ok().map(Path::to_path_buf));
+    inside.unwrap_or_else(|| path.to_path_buf())
 }
 
 /// The kernel's ephemeral port range; `None` where it cannot be read (not Linux).

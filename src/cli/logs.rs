@@ -12,7 +12,7 @@ use crate::containers::{self, Engine, Selection};
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The instance: `kafka:1`, or `kafka` for instance 0.
-    #[arg(value_name = "SERVICE[:N]")]
+    #[arg(value_name = "SERVICE[:N]", add = clap_complete::ArgValueCompleter::new(super::completions::services_and_stacks))]
     selection: Selection,
     /// The environment [default: the registry's first].
     #[arg(long = "env", value_name = "ENV")]

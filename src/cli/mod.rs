@@ -18,6 +18,7 @@ mod leases;
 mod ledger_args;
 mod logging;
 mod logs;
+mod manual;
 mod output;
 mod port;
 mod ports;
@@ -35,7 +36,7 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::ledger::LedgerError;
 use crate::registry::PortManager;
@@ -104,8 +105,10 @@ pub enum Command {
     Gc(gc::GcArgs),
     /// Run the Temporal worker: berth's activities and workflows on `berth` and `berth@<host>`.
     Worker(worker::WorkerArgs),
-    /// Print shell completions.
+    /// Print the shell code that completes berth's commands, options, services and stacks.
     Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command into a directory.
+    Man(manual::ManArgs),
 }
 
 /// What a command found, as far as the exit code cares.
@@ -122,6 +125,8 @@ pub enum Outcome {
 
 /// Parses the process's arguments, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
+    // A shell asking what to offer at <TAB> is answered here, and the process exits.
+    clap_complete::CompleteEnv::with_factory(Cli::command).var(completions::REQUEST_VARIABLE).complete();
     run(Cli::parse())
 }
 
@@ -145,6 +150,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Gc(args) => gc::run(args),
         Command::Worker(args) => worker::run(args, cli.registry.as_deref()),
         Command::Completions(args) => completions::run(args),
+        Command::Man(args) => manual::run(args),
     };
     exit_code(result)
 }

@@ -31,7 +31,7 @@ use crate::signals::Termination;
 pub struct UpArgs {
     /// Instances to start: `kafka:0-2`, `redis:1`, `mongodb` (instance 0), or a stack's
     /// (`observability:0-2`); what they depend on starts first.
-    #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]")]
+    #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]", add = clap_complete::ArgValueCompleter::new(super::completions::services_and_stacks))]
     selections: Vec<Selection>,
     /// The environment [default: the registry's first].
     #[arg(long = "env", value_name = "ENV")]

@@ -144,27 +144,13 @@ fn the_shipped_registry_is_collision_free() {
     assert_eq!(report.services, 16);
 }
 
-/// The seed's table exactly as published: the checker must find what the shipped file fixes.
+/// The catalog at its projects' default ports, as `examples/upstream-defaults.yaml` keeps
+/// it: the checker must find what the shipped file fixes.
 #[test]
-fn the_seed_table_collides_where_the_readme_says() {
-    let seed = "\
-kafka: {broker_port: 9092, controller_port: 19093, max_instances: 10}
-mongodb: {port: 27017, max_instances: 10}
-mongoexpress: {port: 8081, max_instances: 10}
-redis: {port: 6379, max_instances: 10}
-alertmanager: {port: 9093, max_instances: 5}
-prometheus: {port: 9090, max_instances: 5}
-grafana: {port: 3000, max_instances: 5}
-loki: {port: 3100, max_instances: 5}
-jaeger: {port: 16686, max_instances: 5}
-neo4j: {http_port: 7474, bolt_port: 7687, max_instances: 5}
-qdrant: {http_port: 6333, grpc_port: 6334, max_instances: 5}
-traefik: {web_port: 80, node_a_port: 31001, node_b_port: 31002, node_c_port: 31003, max_instances: 3}
-promtail: {port: 9080, max_instances: 5}
-temporal: {frontend_port: 7233, ui_port: 8080, postgres_port: 5432, max_instances: 3}
-argocd: {server_port: 8080, repo_server_port: 8081, max_instances: 3}
-";
-    let registry = registry(seed);
+fn the_upstream_defaults_collide_where_the_readme_says() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/upstream-defaults.yaml");
+    let upstream = std::fs::read_to_string(path).expect("examples/upstream-defaults.yaml");
+    let registry = registry(&upstream);
     let report = validate(&registry);
     assert_eq!(report.errors(), 10);
     let pairs: Vec<(String, String)> = report
