@@ -80,6 +80,18 @@ fn three_instances_get_distinct_names_volumes_and_ports() {
     });
     let row = format!(r"(?m)^{}\s+web\s+1\s+{}\s+running\s", scene.container("web", 1), scene.environment);
     scene.berth().arg("status").assert().stdout(predicate::str::is_match(row).expect("pattern"));
+    // The slot's port is leased to its own container: that is no conflict to warn about.
+    let port = scene.berth().args(["port", "web", "-i", "1"]).assert().success();
+    assert_eq!(String::from_utf8_lossy(&port.get_output().stdout), format!("{}\n", scene.base + 1));
+    let warnings = String::from_utf8_lossy(&port.get_output().stderr).into_owned();
+    assert!(warnings.is_empty(), "no warning for the instance's own container: {warnings}");
+    // Published ports are held by docker-proxy; `who` names the container and slot behind it.
+    let who = scene.berth().args(["who", &(scene.base + 1).to_string()]).assert().success();
+    let who = String::from_utf8_lossy(&who.get_output().stdout).into_owned();
+    assert!(
+        who.contains(&format!("(docker-proxy) for container {}, slot web[1].port", scene.container("web", 1))),
+        "{who}"
+    );
 }
 
 fn reqwest_get(port: u16) -> String {

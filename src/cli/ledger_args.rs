@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use clap::Args;
 
-use crate::ledger::{self, Ledger, LedgerError, PortSet};
+use crate::ledger::{self, Lease, Ledger, LedgerError, PortSet};
 use crate::registry::{LoadError, ManagerError, PortManager, ResolvedPort};
 
 /// `--project`, shared by the ledger commands.
@@ -54,6 +54,7 @@ pub(super) fn warn_about_foreign_leases(ports: &[ResolvedPort]) {
     for resolved in ports {
         if let Ok(Some(lease)) = ledger.lease_on(resolved.port)
             && lease.project != project
+            && !is_own_container_lease(&lease, resolved)
         {
             tracing::warn!(
                 port = resolved.port,
@@ -68,6 +69,18 @@ pub(super) fn warn_about_foreign_leases(ports: &[ResolvedPort]) {
             );
         }
     }
+}
+
+/// Whether `lease` is the one berth took for the slot's own container: the instance's
+/// container (its name says service, instance and environment) holding this very port key.
+/// That is the slot in use as intended, not a conflict.
+fn is_own_container_lease(lease: &Lease, resolved: &ResolvedPort) -> bool {
+    let container = crate::registry::container_name(&resolved.service, &resolved.environment, resolved.instance);
+    lease.container() == Some(container.as_str())
+        && lease.slot.as_ref().is_some_and(|slot| {
+            (slot.service.as_str(), slot.instance, slot.key.as_str())
+                == (resolved.service.as_str(), resolved.instance, resolved.key.as_str())
+        })
 }
 
 /// The registry's manager when there is a registry; none is fine for the ledger, a broken

@@ -137,7 +137,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(args, cli.registry.as_deref(), &crate::registry::process_variables()),
         Command::Port(args) => port::run(args, cli.registry.as_deref()),
         Command::Ports(args) => ports::run(args, cli.registry.as_deref()),
-        Command::Who(args) => who::run(args),
+        Command::Who(args) => who::run(args, cli.registry.as_deref()),
         Command::Scan(args) => scan::run(args, cli.registry.as_deref()),
         Command::Up(args) => up::run(args, cli.registry.as_deref()),
         Command::Down(args) => down::run(args, cli.registry.as_deref()),

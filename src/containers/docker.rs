@@ -495,6 +495,25 @@ impl Engine {
             .map_err(|error| StartError::docker("managed containers", error))
     }
 
+    /// The running containers that publish `port` on the host (through docker-proxy), with
+    /// their labels: berth's or anybody's.
+    pub async fn publishing(&self, port: u16) -> Result<Vec<Publisher>, StartError> {
+        let filters = HashMap::from([("publish".to_string(), vec![port.to_string()])]);
+        let options = ListContainersOptionsBuilder::new().filters(&filters).build();
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| StartError::docker("the containers publishing a port", error))?;
+        Ok(containers
+            .into_iter()
+            .filter_map(|container| {
+                let name = container.names.unwrap_or_default().first()?.trim_start_matches('/').to_string();
+                Some(Publisher { name, labels: container.labels.unwrap_or_default() })
+            })
+            .collect())
+    }
+
     /// The names of every container on the engine, managed by berth or not, running or not.
     pub async fn container_names(&self) -> Result<std::collections::HashSet<String>, StartError> {
         let options = ListContainersOptionsBuilder::new().all(true).build();
@@ -540,6 +559,15 @@ impl Engine {
         let inspected = self.docker.inspect_exec(&exec.id).await.map_err(|error| StartError::docker(name, error))?;
         Ok(inspected.exit_code)
     }
+}
+
+/// A running container that publishes a host port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publisher {
+    /// Its name.
+    pub name: String,
+    /// Its labels (berth's say service, instance and environment).
+    pub labels: HashMap<String, String>,
 }
 
 /// A stack network's labels: berth's, the environment's and the instance's; no service,

@@ -26,7 +26,7 @@ pub mod undo;
 use std::time::Duration;
 
 pub use berth_workflows::{FailureKind, Selection};
-pub use docker::Engine;
+pub use docker::{Engine, Publisher};
 pub use engine_target::{EngineSettings, EngineTarget};
 pub use images::ImageSettings;
 pub use plan::{PlanError, plan};
