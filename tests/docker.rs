@@ -376,3 +376,38 @@ fn a_connection_using_the_port_elsewhere_does_not_fail_the_start() {
     assert_eq!(containers_of(&scene.environment).len(), 1);
     drop(socket);
 }
+
+#[test]
+fn logs_follow_prints_output_as_it_comes_until_the_container_stops() {
+    let mut scene = DockerScene::new("follow", 1, WEB);
+    scene.remove_on_drop("web:1");
+    up_json(&scene, &["web:1"]);
+    let mut follow = scene.process(&["logs", "web:1", "--follow"]).spawn().expect("berth logs --follow");
+    let stdout = follow.stdout.take().expect("stdout");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let first = received.recv_timeout(std::time::Duration::from_secs(60));
+    scene.berth().args(["down", "web:1"]).assert().success();
+    assert_eq!(first.as_deref(), Ok("booting web 1"), "the container's first line, while it runs");
+    // The container stopped: following ends by itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = follow.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            follow.kill().expect("kill");
+            panic!("berth logs --follow still runs a minute after its container stopped");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut follow.stderr.take().expect("stderr"), &mut stderr).expect("stderr");
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("stopped: no more output"), "{stderr}");
+}

@@ -79,16 +79,7 @@ fn running(name: &str) -> Option<String> {
 
 /// `berth` as a plain process for `scene`, to signal it or run two at once.
 fn berth_process(scene: &DockerScene, args: &[&str]) -> Command {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("berth"));
-    command
-        .env_remove("BERTH_LOG")
-        .env_remove("BERTH_PROJECT")
-        .env("BERTH_REGISTRY", scene.registry.path())
-        .env("BERTH_STATE_DIR", scene.state.path())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
+    scene.process(args)
 }
 
 fn leases(scene: &DockerScene) -> Vec<serde_json::Value> {

@@ -539,6 +539,19 @@ impl Engine {
         text.lines().map(str::to_string).collect()
     }
 
+    /// The container's output from its last `lines` lines on, as it comes, until the
+    /// container stops (or the caller stops reading).
+    pub fn follow_logs<'a>(
+        &'a self,
+        name: &'a str,
+        lines: usize,
+    ) -> impl futures_util::Stream<Item = Result<String, StartError>> + 'a {
+        let options = LogsOptionsBuilder::new().stdout(true).stderr(true).follow(true).tail(&lines.to_string()).build();
+        self.docker
+            .logs(name, Some(options))
+            .map(move |chunk| chunk.map(|chunk| chunk.to_string()).map_err(|error| StartError::docker(name, error)))
+    }
+
     /// Runs `command` inside the container and returns its exit code.
     pub async fn exec(&self, name: &str, command: &[String]) -> Result<Option<i64>, StartError> {
         let options = CreateExecOptions {

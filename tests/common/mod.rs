@@ -113,6 +113,20 @@ impl DockerScene {
         command
     }
 
+    /// `berth ARGS` as a process to start and watch, with its output piped.
+    pub(crate) fn process(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("berth"));
+        command
+            .env_remove("BERTH_LOG")
+            .env_remove("BERTH_PROJECT")
+            .env("BERTH_REGISTRY", self.registry.path())
+            .env("BERTH_STATE_DIR", self.state.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    }
+
     /// The container name of `service`'s `instance` in this scene.
     pub(crate) fn container(&self, service: &str, instance: u16) -> String {
         match instance {
