@@ -65,16 +65,30 @@ fn decode<T: DeserializeOwned>(activity: &str, input: serde_json::Value) -> Resu
     serde_json::from_value(input).map_err(|error| invalid_input(format!("{activity}: input does not fit: {error}")))
 }
 
-/// Counts the execution and, on failure, its type.
-fn observe<T>(activity: &str, result: Result<T, ActivityError>) -> Result<T, ActivityError> {
+/// Runs one activity: a log line when it starts and when it ends (a failure with its type
+/// and message, at warning level), and the execution counted, with its failure type.
+async fn observe<T>(
+    activity: &str,
+    work: impl std::future::Future<Output = Result<T, ActivityError>>,
+) -> Result<T, ActivityError> {
+    tracing::info!(activity, "activity_started");
+    let began = std::time::Instant::now();
+    let result = work.await;
     METRICS.activity_executions.with_label_values(&[activity]).inc();
-    if let Err(error) = &result {
-        let kind = match error {
-            ActivityError::Application(failure) => failure.type_name().unwrap_or("ApplicationFailure").to_string(),
-            ActivityError::Cancelled { .. } => "Cancelled".to_string(),
-            _ => "Other".to_string(),
-        };
-        METRICS.activity_failures.with_label_values(&[activity, kind.as_str()]).inc();
+    let seconds = began.elapsed().as_secs_f64();
+    match &result {
+        Ok(_) => tracing::info!(activity, seconds, "activity_completed"),
+        Err(error) => {
+            let (kind, message) = match error {
+                ActivityError::Application(failure) => {
+                    (failure.type_name().unwrap_or("ApplicationFailure").to_string(), failure.to_string())
+                }
+                ActivityError::Cancelled { .. } => ("Cancelled".to_string(), "cancelled".to_string()),
+                _ => ("Other".to_string(), String::new()),
+            };
+            tracing::warn!(activity, kind = %kind, seconds, error = %message, "activity_failed");
+            METRICS.activity_failures.with_label_values(&[activity, kind.as_str()]).inc();
+        }
     }
     result
 }
@@ -259,7 +273,7 @@ mod fixed {
                     .ok_or_else(|| invalid_input("start_service needs `service`".to_string()))?;
                 self.start(&ctx, &service, &request).await
             };
-            observe(START_SERVICE, result.await)
+            observe(START_SERVICE, result).await
         }
 
         /// `stop_service` [`StopRequest`].
@@ -275,7 +289,7 @@ mod fixed {
                     request.service.clone().ok_or_else(|| invalid_input("stop_service needs `service`".to_string()))?;
                 self.stop(&service, &request).await
             };
-            observe(STOP_SERVICE, result.await)
+            observe(STOP_SERVICE, result).await
         }
 
         /// `undo_start` [`UndoRequest`]: undo what one run's start of an instance did.
@@ -289,7 +303,7 @@ mod fixed {
                 let request: UndoRequest = decode(UNDO_START, input)?;
                 self.undo(&request).await
             };
-            observe(UNDO_START, result.await)
+            observe(UNDO_START, result).await
         }
 
         /// `plan_instances` [`PlanRequest`]: the instances a request names, in steps.
@@ -303,7 +317,7 @@ mod fixed {
                 let request: PlanRequest = decode(PLAN_INSTANCES, input)?;
                 self.plan(&request)
             };
-            observe(PLAN_INSTANCES, result.await)
+            observe(PLAN_INSTANCES, result).await
         }
 
         /// `service_status` `{env?}`: the managed containers on this host.
@@ -340,7 +354,7 @@ mod fixed {
                     })
                     .collect())
             };
-            observe(SERVICE_STATUS, result.await)
+            observe(SERVICE_STATUS, result).await
         }
 
         /// `allocate_ports` `{project, service, count?, range?}`.
@@ -386,7 +400,7 @@ mod fixed {
                 .map_err(|error| failure(error.kind(), error.to_string()))?;
                 Ok(Ports { ports: leases.iter().map(|lease| lease.port).collect() })
             };
-            observe(ALLOCATE_PORTS, result.await)
+            observe(ALLOCATE_PORTS, result).await
         }
 
         /// `release_ports` `{project, service?}`.
@@ -407,7 +421,7 @@ mod fixed {
                         .map_err(|error| failure(error.kind(), error.to_string()))?;
                 Ok(Ports { ports: released.iter().map(|lease| lease.port).collect() })
             };
-            observe(RELEASE_PORTS, result.await)
+            observe(RELEASE_PORTS, result).await
         }
     }
 }
@@ -491,7 +505,7 @@ impl ExecutableActivity for SeedActivity {
                 };
                 output.map_err(|error| ActivityError::from(anyhow::Error::from(error)))
             };
-            observe(&activity, result.await)
+            observe(&activity, result).await
         })
     }
 }

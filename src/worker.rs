@@ -105,6 +105,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let connection = Connection::connect(connection_options).await.with_context(|| {
         format!("cannot connect to Temporal at {target}; start it or pass --address / TEMPORAL_ADDRESS")
     })?;
+    let namespace = client_options.namespace.clone();
     let client = Client::new(connection, client_options)?;
 
     let images = crate::containers::ImageSettings {
@@ -134,12 +135,18 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot serve /metrics on {}", settings.metrics_addr))?;
     let app = Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(health);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let per_service = activities.seed_activity_names().len();
     tracing::info!(
+        temporal = %target,
+        namespace = %namespace,
         task_queues = %format!("{SHARED_TASK_QUEUE}, {host_queue}"),
+        registry = %manager.path().display(),
+        activities = berth_workflows::activities::ACTIVITIES.len() + per_service,
+        per_service_activities = per_service,
         docker = %settings.engine,
-        metrics = %settings.metrics_addr,
-        seed_activities = activities.seed_activity_names().len(),
-        "worker_started"
+        metrics = %format!("http://{0}/metrics, http://{0}/healthz", settings.metrics_addr),
+        sdk_metrics = %settings.sdk_metrics_addr.map_or_else(|| "none".to_string(), |address| format!("http://{address}/metrics")),
+        "worker_serving"
     );
 
     let signals = async move {

@@ -124,12 +124,16 @@ impl WorkerProcess {
         let deadline = Instant::now() + Duration::from_secs(60);
         while worker.get("/healthz").is_none_or(|body| body != "ok\n") {
             let exited = worker.child.try_wait().expect("worker state");
-            let said = || std::fs::read_to_string(worker.log.path()).unwrap_or_default();
-            assert!(exited.is_none(), "berth worker exited ({exited:?}) before it was ready:\n{}", said());
-            assert!(Instant::now() < deadline, "berth worker not ready after 60s:\n{}", said());
+            assert!(exited.is_none(), "berth worker exited ({exited:?}) before it was ready:\n{}", worker.said());
+            assert!(Instant::now() < deadline, "berth worker not ready after 60s:\n{}", worker.said());
             std::thread::sleep(Duration::from_millis(100));
         }
         worker
+    }
+
+    /// What the worker has written on stderr so far.
+    fn said(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
     /// GET `path` from the worker's metrics server.
@@ -220,6 +224,17 @@ fn a_foreign_listener_fails_the_spin_up_without_retries_and_compensation_cleans_
     );
     assert!(metrics.contains("berth_port_conflicts_total{kind=\"PortTaken\"} 1"), "{metrics}");
     drop(listener);
+    // At the default level the worker says what it serves and each activity it runs.
+    let said = worker.said();
+    let serving = said.lines().find(|line| line.contains("worker_serving")).unwrap_or_else(|| panic!("{said}"));
+    for field in ["namespace=default", "task_queues=berth, berth@foreign-", "activities=", "registry=", "/metrics"] {
+        assert!(serving.contains(field), "{field} in {serving}");
+    }
+    assert!(
+        said.lines().any(|line| line.contains("activity_started") && line.contains("activity=\"start_service\"")),
+        "{said}"
+    );
+    assert!(said.lines().any(|line| line.contains("activity_failed") && line.contains("kind=PortTaken")), "{said}");
 }
 
 #[test]

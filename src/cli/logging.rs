@@ -2,6 +2,8 @@
 //! `$(berth port …)` and exported files.
 //!
 //! The level comes from `-q`/`-v` unless `BERTH_LOG` holds a filter (`BERTH_LOG=berth=debug`).
+//! At the default level commands log only warnings; the worker, a service that runs for
+//! days, also says what it serves and each activity it runs.
 
 use std::io::IsTerminal;
 
@@ -20,11 +22,15 @@ pub enum LogFormat {
 /// The environment variable that overrides the log filter.
 const FILTER_VARIABLE: &str = "BERTH_LOG";
 
-/// Installs the global subscriber; a second call (in tests) is a no-op.
-pub(super) fn init(format: LogFormat, quiet: bool, verbose: u8) {
+/// The default level of a long-running worker: its own events at info, the rest at warn.
+pub(super) const WORKER_DEFAULT: &str = "warn,berth::worker=info,berth::activities=info";
+
+/// Installs the global subscriber; a second call (in tests) is a no-op. `default` is the
+/// filter when neither `-q`, `-v` nor `BERTH_LOG` says otherwise.
+pub(super) fn init(format: LogFormat, quiet: bool, verbose: u8, default: &str) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        (false, 0) => default,
         (false, 1) => "info",
         (false, _) => "debug",
     };

@@ -132,7 +132,11 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line and returns its exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    logging::init(cli.log_format, cli.quiet, cli.verbose);
+    let default_level = match cli.command {
+        Command::Worker(_) => logging::WORKER_DEFAULT,
+        _ => "warn",
+    };
+    logging::init(cli.log_format, cli.quiet, cli.verbose, default_level);
     let result = match cli.command {
         Command::Check(args) => check::run(args, cli.registry.as_deref(), &crate::registry::process_variables()),
         Command::Port(args) => port::run(args, cli.registry.as_deref()),

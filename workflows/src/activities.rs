@@ -27,12 +27,16 @@ pub const ALLOCATE_PORTS: &str = "allocate_ports";
 /// `release_ports`: give leases back.
 pub const RELEASE_PORTS: &str = "release_ports";
 
-/// The seed 001 name of the start activity of `service`: `start_kafka_activity`.
+/// The activities every worker serves, besides the two per registry service.
+pub const ACTIVITIES: [&str; 7] =
+    [START_SERVICE, STOP_SERVICE, UNDO_START, SERVICE_STATUS, PLAN_INSTANCES, ALLOCATE_PORTS, RELEASE_PORTS];
+
+/// The name of the start activity of `service` in workflows that name the service in the activity: `start_kafka_activity`.
 pub fn start_activity_name(service: &str) -> String {
     format!("start_{service}_activity")
 }
 
-/// The seed 001 name of the stop activity of `service`: `stop_kafka_activity`.
+/// The name of the stop activity of `service` in workflows that name the service in the activity: `stop_kafka_activity`.
 pub fn stop_activity_name(service: &str) -> String {
     format!("stop_{service}_activity")
 }
