@@ -206,7 +206,11 @@ fn a_readiness_timeout_returns_the_last_log_lines() {
         .stderr(predicate::str::contains("not ready within 2s").and(predicate::str::contains("TCP connect on port")))
         .stderr(predicate::str::contains("the last check saw: TCP connect to "))
         .stderr(predicate::str::contains("Connection refused"))
-        .stderr(predicate::str::contains("\n  last log lines:\n    warming up\n    still warming\n"));
+        .stderr(predicate::str::contains("\n  last log lines:\n    warming up\n    still warming\n"))
+        .stdout(
+            predicate::str::is_match(format!(r"(?m)^{}\s+failed: NotReady$", scene.container("slow", 0)))
+                .expect("pattern"),
+        );
 }
 
 #[test]
@@ -410,4 +414,19 @@ fn logs_follow_prints_output_as_it_comes_until_the_container_stops() {
     std::io::Read::read_to_string(&mut follow.stderr.take().expect("stderr"), &mut stderr).expect("stderr");
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("stopped: no more output"), "{stderr}");
+}
+
+#[test]
+fn quiet_up_prints_its_table_and_no_progress() {
+    let mut scene = DockerScene::new("quiet", 1, WEB);
+    scene.remove_on_drop("web:0");
+    let up = scene.berth().args(["up", "web", "-q"]).assert().success();
+    let output = up.get_output();
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "", "-q: no progress");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.starts_with("CONTAINER "), "{table}");
+    assert!(table.contains(&format!("{}  created", scene.container("web", 0))), "{table}");
+    let loud = scene.berth().args(["up", "web"]).assert().success();
+    let progress = String::from_utf8_lossy(&loud.get_output().stderr).into_owned();
+    assert!(progress.contains(&format!("web[0] {}: adopted and ready in ", scene.container("web", 0))), "{progress}");
 }

@@ -22,6 +22,7 @@ mod manual;
 mod output;
 mod port;
 mod ports;
+mod progress;
 mod pulling;
 mod release;
 mod scan;
@@ -59,7 +60,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, help_heading = GLOBAL)]
     pub log_format: LogFormat,
 
-    /// Log less: errors only.
+    /// Say less: errors only, and no progress from `up`.
     #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
 
@@ -143,7 +144,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Ports(args) => ports::run(args, cli.registry.as_deref()),
         Command::Who(args) => who::run(args, cli.registry.as_deref()),
         Command::Scan(args) => scan::run(args, cli.registry.as_deref()),
-        Command::Up(args) => up::run(args, cli.registry.as_deref()),
+        Command::Up(args) => up::run(args, cli.registry.as_deref(), cli.quiet),
         Command::Down(args) => down::run(args, cli.registry.as_deref()),
         Command::Logs(args) => logs::run(args, cli.registry.as_deref()),
         Command::Export(args) => export::run(args, cli.registry.as_deref()),

@@ -1,12 +1,14 @@
 //! `berth up`'s pulls, before any instance starts: each image once however many instances
-//! use it, all at once, with a bar per layer on a terminal and one line per image otherwise.
+//! use it, all at once, with a bar per layer on a terminal, one line per image otherwise,
+//! and nothing with `-q`.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::progress::Progress;
 
 use crate::containers::images::{self, Ensured, ImageSettings, PullStep};
 use crate::containers::{Engine, InstanceSpec, StartError};
@@ -18,6 +20,7 @@ pub(super) async fn pull_all(
     specs: &[InstanceSpec],
     settings: &ImageSettings,
     since: Instant,
+    progress: &Progress,
 ) -> HashMap<String, StartError> {
     let mut images: Vec<(&str, &str)> = Vec::new();
     for spec in specs {
@@ -25,11 +28,10 @@ pub(super) async fn pull_all(
             images.push((&spec.image, &spec.service));
         }
     }
-    let bars = std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
     let pulls = images.iter().map(|(image, service)| {
-        let bars = bars.clone();
+        let progress = progress.clone();
         async move {
-            let display = Display::new(bars, image);
+            let display = Display::new(progress, image);
             let begun = Instant::now();
             let result = images::ensure(engine, image, service, settings, since, &|step| display.step(step)).await;
             display.finish(&result, begun);
@@ -46,25 +48,25 @@ pub(super) async fn pull_all(
 /// How one image's pull is shown.
 struct Display {
     image: String,
-    bars: Option<MultiProgress>,
+    progress: Progress,
     layers: Mutex<HashMap<String, ProgressBar>>,
     announced: Mutex<bool>,
 }
 
 impl Display {
-    fn new(bars: Option<MultiProgress>, image: &str) -> Self {
-        Self { image: image.to_string(), bars, layers: Mutex::default(), announced: Mutex::new(false) }
+    fn new(progress: Progress, image: &str) -> Self {
+        Self { image: image.to_string(), progress, layers: Mutex::default(), announced: Mutex::new(false) }
     }
 
     fn step(&self, step: PullStep) {
         let mut announced = self.announced.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !*announced {
             *announced = true;
-            if self.bars.is_none() {
+            if let Progress::Lines = self.progress {
                 eprintln!("pulling {}", self.image);
             }
         }
-        let (Some(bars), Some(layer)) = (&self.bars, step.layer) else { return };
+        let (Progress::Live(bars), Some(layer)) = (&self.progress, step.layer) else { return };
         let mut layers = self.layers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let bar = layers.entry(layer.clone()).or_insert_with(|| {
             let bar = bars.add(ProgressBar::new(0));
@@ -89,9 +91,9 @@ impl Display {
         }
         let seconds = begun.elapsed().as_secs_f64();
         match result {
-            Ok(Ensured::Pulled) => eprintln!("pulled {} in {seconds:.1}s", self.image),
+            Ok(Ensured::Pulled) => self.progress.note(&format!("pulled {} in {seconds:.1}s", self.image)),
             Ok(Ensured::Present | Ensured::PulledAlready) => {}
-            Err(error) => eprintln!("could not get {}: {}", self.image, error.kind()),
+            Err(error) => self.progress.note(&format!("could not get {}: {}", self.image, error.kind())),
         }
     }
 }

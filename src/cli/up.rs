@@ -8,7 +8,6 @@
 //! The exit code is the worst failure's (1 findings, 2 unusable input), 130 when interrupted.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use berth_workflows::activities::{ServiceStarted, Undone};
@@ -19,10 +18,11 @@ use serde::Serialize;
 
 use super::failures::{self, Failure};
 use super::output::{OutputFormat, emit, emit_json};
+use super::progress::Progress;
 use super::via_temporal::{self, Target};
 use super::{Outcome, block_on, engine_target, manager, pulling};
 use crate::containers::undo::undo;
-use crate::containers::{self, Engine, Failed, ImageSettings, InstanceSpec, Phase, Selection, StartOptions, Started};
+use crate::containers::{self, Engine, Failed, ImageSettings, InstanceSpec, Selection, StartOptions, Started};
 use crate::ledger;
 use crate::signals::Termination;
 
@@ -116,7 +116,7 @@ struct Report {
     undone: Undone,
 }
 
-pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow::Result<Outcome> {
     let request = args.request();
     if let Some(address) = args.temporal.as_deref() {
         let target = Target { address: Some(address), host: args.host.clone() };
@@ -143,8 +143,9 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
         &selections,
         containers::plan::Dependencies::Include,
     )?;
+    let progress = Progress::for_stderr(quiet);
     for added in &plan.added {
-        eprintln!("also starting {added}");
+        progress.note(&format!("also starting {added}"));
     }
     let mut specs = plan.specs;
     for spec in &mut specs {
@@ -181,7 +182,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
         let mut report = Report { started: Vec::new(), failed: Vec::new(), undone: Undone::default() };
         let mut pull_interrupted = interrupted.clone();
         let unavailable = tokio::select! {
-            unavailable = pulling::pull_all(&engine, &specs, &options.images, began) => unavailable,
+            unavailable = pulling::pull_all(&engine, &specs, &options.images, began, &progress) => unavailable,
             _ = pull_interrupted.wait_for(|interrupted| *interrupted) => {
                 print(&report, args.format)?;
                 eprintln!("interrupted while pulling: nothing was started");
@@ -211,7 +212,8 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>) -> anyhow::Result<Outco
         // before is ready, and none starts after a failure.
         let mut results: Vec<(usize, Result<Started, Failed>)> = Vec::new();
         for level in containers::plan::levels(&specs) {
-            let step = start_all(&engine, &specs, &level, &options, usize::from(args.parallel), &interrupted).await;
+            let step =
+                start_all(&engine, &specs, &level, &options, usize::from(args.parallel), &interrupted, &progress).await;
             let failed = step.iter().any(|(_, result)| result.is_err());
             results.extend(step);
             if failed || *interrupted.borrow() {
@@ -292,38 +294,21 @@ async fn start_all(
     options: &StartOptions,
     parallel: usize,
     interrupted: &tokio::sync::watch::Receiver<bool>,
+    progress: &Progress,
 ) -> Vec<(usize, Result<Started, Failed>)> {
     let mut results: Vec<(usize, Result<Started, Failed>)> =
         futures_util::stream::iter(indices.iter().map(|&index| (index, &specs[index])))
             .map(|(index, spec)| async move {
-                let label = format!("{} {}", spec.label(), spec.container_name);
-                let strategy = containers::ready::describe(&spec.ready);
-                let reported = AtomicU64::new(0);
-                let progress = |phase: Phase| match phase {
-                    Phase::Pull { done_bytes, total_bytes } => {
-                        eprintln!("{label}: pulling {} ({done_bytes} of {total_bytes} bytes)", spec.image);
-                    }
-                    Phase::Preflight => eprintln!("{label}: checking ports"),
-                    Phase::Create => eprintln!("{label}: creating"),
-                    Phase::Start => eprintln!("{label}: starting"),
-                    Phase::Ready { waited_seconds } => {
-                        if waited_seconds >= reported.load(Ordering::Relaxed) + READY_REPORT_SECONDS {
-                            reported.store(waited_seconds, Ordering::Relaxed);
-                            eprintln!("{label}: waiting for {strategy} ({waited_seconds}s)");
-                        }
-                    }
-                };
+                let shown = progress.instance(
+                    format!("{} {}", spec.label(), spec.container_name),
+                    containers::ready::describe(&spec.ready),
+                );
                 let mut interrupted = interrupted.clone();
                 let signal = async move {
                     let _ = interrupted.wait_for(|interrupted| *interrupted).await;
                 };
-                let result = containers::start::start(engine, spec, options, &progress, signal).await;
-                match &result {
-                    Ok(started) => {
-                        eprintln!("{label}: {} and ready in {:.1}s", started.outcome.as_str(), started.seconds)
-                    }
-                    Err(failed) => eprintln!("{label}: failed ({})", failed.kind()),
-                }
+                let result = containers::start::start(engine, spec, options, &|phase| shown.phase(phase), signal).await;
+                shown.finish(&result);
                 (index, result)
             })
             .buffer_unordered(parallel)
@@ -332,9 +317,6 @@ async fn start_all(
     results.sort_by_key(|(index, _)| *index);
     results
 }
-
-/// How often a readiness wait says it is still waiting.
-const READY_REPORT_SECONDS: u64 = 5;
 
 fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
     match format {
