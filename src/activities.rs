@@ -8,7 +8,7 @@
 //! heartbeat their phase while they wait for readiness; a cancelled or failed start undoes
 //! what it made before it returns, and `undo_start` undoes a whole run's start afterwards.
 //!
-//! Seed 001's `start_kafka_activity` / `stop_kafka_activity` exist for every registry
+//! `start_kafka_activity` / `stop_kafka_activity` exist for every registry
 //! service: [`SeedActivity`] is registered once per name and dispatches on the activity
 //! type it was called as (the name the server sends), never on a name it remembers.
 
@@ -107,7 +107,7 @@ impl BerthActivities {
         Self { manager, engine, ledger, host, images }
     }
 
-    /// The seed 001 activity names this worker serves, two per registry service.
+    /// The per-service activity names this worker serves, two per registry service.
     pub fn seed_activity_names(&self) -> Vec<String> {
         self.manager
             .registry()
@@ -444,7 +444,7 @@ pub struct SeedActivity {
 }
 
 impl SeedActivity {
-    /// Registers the seed activity called `name` on `options`.
+    /// Registers the per-service activity called `name` on `options`.
     pub fn register(
         options: temporalio_sdk::WorkerOptionsBuilder,
         name: &str,

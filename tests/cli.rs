@@ -476,3 +476,51 @@ fn a_variable_that_is_not_text_is_skipped_not_a_crash() {
         assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
     }
 }
+
+#[test]
+fn colour_reaches_only_terminals_and_never_with_no_color() {
+    let upstream = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/upstream-defaults.yaml");
+    let check = |variables: &[(&str, &str)]| {
+        let mut command = berth();
+        command.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").env_remove("CLICOLOR");
+        for (name, value) in variables {
+            command.env(name, value);
+        }
+        let output = command.args(["check", "--registry"]).arg(&upstream).assert().code(1);
+        String::from_utf8_lossy(&output.get_output().stdout).into_owned()
+    };
+    let forced = check(&[("CLICOLOR_FORCE", "1")]);
+    assert!(forced.contains("\u{1b}[1m\u{1b}[31merror[port-collision]\u{1b}[0m: grafana[1].port"), "{forced}");
+    let piped = check(&[]);
+    assert!(!piped.contains('\u{1b}') && piped.contains("error[port-collision]: grafana[1].port"), "{piped}");
+    let refused = check(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert_eq!(refused, piped, "NO_COLOR wins");
+    let error = berth().env("CLICOLOR_FORCE", "1").args(["port", "nosuchservice"]).assert().code(2);
+    assert!(String::from_utf8_lossy(&error.get_output().stderr).starts_with("\u{1b}[1m\u{1b}[31merror\u{1b}[0m: "));
+}
+
+#[test]
+fn a_reader_that_stops_early_does_not_change_the_exit_code() {
+    let upstream = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/upstream-defaults.yaml");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    // `berth check | head -1` with pipefail: the collisions must still fail the pipeline.
+    let status = std::process::Command::new(assert_cmd::cargo::cargo_bin!("berth"))
+        .env("BERTH_STATE_DIR", no_ledger())
+        .args(["check", "--registry"])
+        .arg(&upstream)
+        .stdout(writer)
+        .status()
+        .expect("berth check");
+    assert_eq!(status.code(), Some(1));
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let status = std::process::Command::new(assert_cmd::cargo::cargo_bin!("berth"))
+        .env("BERTH_REGISTRY", shipped_registry())
+        .env("BERTH_STATE_DIR", no_ledger())
+        .arg("ports")
+        .stdout(writer)
+        .status()
+        .expect("berth ports");
+    assert_eq!(status.code(), Some(0), "`berth ports | head` ends quietly");
+}

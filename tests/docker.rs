@@ -371,7 +371,7 @@ fn a_connection_using_the_port_elsewhere_does_not_fail_the_start() {
     socket.connect(&server.local_addr().expect("address").into()).expect("connect");
     scene.berth().args(["who"]).arg(scene.base.to_string()).assert().success().stdout(predicate::str::contains(
         format!(
-            "{}: used as the local port of a connection to {} (Established",
+            "{}  used as the local port of a connection to {} (Established",
             scene.base,
             server.local_addr().expect("address")
         ),

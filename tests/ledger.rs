@@ -60,7 +60,7 @@ fn alloc_skips_registry_slots_reserved_and_listening_ports() {
 }
 
 #[test]
-fn sequential_allocation_follows_seed_002() {
+fn sequential_allocation_numbers_a_project_s_ports_from_its_base() {
     let state = tempfile::tempdir().expect("tempdir");
     let next = |service: &str| {
         let output = berth_with_ledger(state.path())
@@ -527,4 +527,24 @@ fn a_new_ledger_is_shared_with_its_group_and_nobody_else() {
     std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     berth_with_ledger(&directory).args(["leases"]).assert().success();
     assert_eq!(mode(&directory), 0o755, "an existing directory keeps the mode its owner chose");
+}
+
+#[test]
+fn variables_of_several_projects_are_not_exported_into_one_file() {
+    let state = tempfile::tempdir().expect("state dir");
+    for project in ["teama", "teamb"] {
+        berth_with_ledger(state.path()).args(["alloc", "--project", project, "--service", "web"]).assert().success();
+    }
+    for format in ["env", "compose", "shell"] {
+        berth_with_ledger(state.path()).args(["leases", "--format", format]).assert().code(2).stdout("").stderr(
+            predicate::str::contains(
+                "the leases of 2 projects (teama, teamb) would export the same variable names; name one with --project",
+            ),
+        );
+    }
+    let one =
+        berth_with_ledger(state.path()).args(["leases", "--project", "teamb", "--format", "env"]).assert().success();
+    let text = String::from_utf8_lossy(&one.get_output().stdout).into_owned();
+    assert!(text.starts_with("WEB_PORT=") && text.lines().count() == 1, "{text}");
+    berth_with_ledger(state.path()).args(["leases", "--format", "json"]).assert().success();
 }

@@ -70,7 +70,11 @@ fn always_pulls_a_present_image_once_per_run() {
     let (second, report) = up(&scene, &["web:0-2", "--pull", "always"]);
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
     assert!(report["started"].as_array().expect("started").iter().all(|instance| instance["outcome"] == "adopted"));
-    assert_eq!(registry.manifest_requests("berth/pulled-always"), 2, "one pull per run, not per instance");
+    assert_eq!(String::from_utf8_lossy(&second.stderr).matches(&format!("pulled {image}")).count(), 1);
+    // Each pull asks the registry for the manifest once or twice (the engine may check a
+    // present image's digest first); a pull per instance would take at least six.
+    let asked = registry.manifest_requests("berth/pulled-always");
+    assert!((2..6).contains(&asked), "one pull per run, not per instance: {asked} manifest requests");
 }
 
 #[test]

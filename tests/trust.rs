@@ -562,3 +562,28 @@ fn a_recreate_that_moves_ports_gives_back_the_old_leases() {
     assert_eq!(ports, [u64::from(scene.base) + 1], "only the new configuration's port stays leased");
     assert_eq!(containers_of(&scene.environment), [scene.container("web", 0)]);
 }
+
+/// A pipe whose reading end is already closed: every write to it fails with EPIPE.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    writer
+}
+
+#[test]
+fn a_closed_stderr_or_stdout_never_cuts_a_run_short() {
+    let mut scene = DockerScene::new("closedpipe", 2, WEB);
+    scene.remove_on_drop("web:0-1");
+    // `berth up 2>&1 | head -1`: progress can no longer be written, the run goes on.
+    let status =
+        scene.process(&["up", "web:0-1"]).stdout(closed_pipe()).stderr(closed_pipe()).status().expect("berth up");
+    assert_eq!(status.code(), Some(0), "finishes as if the output had been read: {status:?}");
+    let mut running = containers_of(&scene.environment);
+    running.sort();
+    assert_eq!(running, [scene.container("web", 0), scene.container("web", 1)]);
+    let leased: Vec<u64> = leases(&scene).iter().filter_map(|lease| lease["port"].as_u64()).collect();
+    assert_eq!(leased.len(), 2, "both instances' ports leased: {leased:?}");
+    scene.berth().args(["down", "web:0-1", "--volumes"]).assert().success();
+    assert!(containers_of(&scene.environment).is_empty());
+    assert!(leases(&scene).is_empty());
+}

@@ -87,7 +87,7 @@ pub(super) fn run(
         if setting.is_empty() {
             // An empty value would clear every reservation on the host, not just berth's.
             let range = ephemeral.map_or_else(String::new, |range| format!(" {range}"));
-            eprintln!("nothing to reserve: no slot lies inside the kernel's ephemeral range{range}");
+            say!("nothing to reserve: no slot lies inside the kernel's ephemeral range{range}");
         } else {
             emit(&format!("net.ipv4.ip_local_reserved_ports = {setting}\n"), None)?;
         }

@@ -31,26 +31,68 @@ pub(super) fn run(args: CompletionsArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-/// Services and stacks of the registry in use (`--registry` is not known yet at this point:
-/// `$BERTH_REGISTRY`, else the one found upwards) whose names start with what was typed;
-/// nothing once an instance is being typed (`kafka:`), or when there is no usable registry.
-pub(super) fn services_and_stacks(current: &OsStr) -> Vec<CompletionCandidate> {
+/// For instances (`up`, `down`, `logs`, `export`): the services that run as containers,
+/// and the stacks, whose names start with what was typed.
+pub(super) fn instances(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(current, true)
+}
+
+/// For lookups (`port`, `ports`): every service whose name starts with what was typed.
+pub(super) fn services(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(current, false)
+}
+
+/// Names from the registry the command line being completed names (`--registry`), else
+/// `$BERTH_REGISTRY`, else the one found upwards; nothing once an instance is being typed
+/// (`kafka:`), or when there is no usable registry.
+fn candidates(current: &OsStr, instances: bool) -> Vec<CompletionCandidate> {
     let Some(typed) = current.to_str() else { return Vec::new() };
     if typed.contains(':') {
         return Vec::new();
     }
-    let Ok(registry) = crate::registry::locate(None).and_then(|path| crate::registry::load_file(&path)) else {
+    let named = registry_named(std::env::args_os().skip_while(|word| word != "--"));
+    let located = crate::registry::locate(named.as_deref());
+    let Ok(registry) = located.and_then(|path| crate::registry::load_file(&path)) else {
         return Vec::new();
     };
-    let services = registry.services.iter().map(|service| {
-        let candidate = CompletionCandidate::new(&service.name);
-        match &service.description {
-            Some(description) => candidate.help(Some(description.clone().into())),
-            None => candidate,
-        }
-    });
-    let stacks = registry.stacks.iter().map(|stack| {
+    let services =
+        registry.services.iter().filter(|service| !instances || service.container.is_some()).map(|service| {
+            let candidate = CompletionCandidate::new(&service.name);
+            match &service.description {
+                Some(description) => candidate.help(Some(description.clone().into())),
+                None => candidate,
+            }
+        });
+    let stacks = registry.stacks.iter().filter(|_| instances).map(|stack| {
         CompletionCandidate::new(&stack.name).help(Some(format!("stack: {}", stack.services.join(", ")).into()))
     });
     services.chain(stacks).filter(|candidate| candidate.get_value().to_string_lossy().starts_with(typed)).collect()
+}
+
+/// The `--registry PATH` (or `--registry=PATH`) among the words typed so far.
+fn registry_named(words: impl Iterator<Item = std::ffi::OsString>) -> Option<std::path::PathBuf> {
+    let mut words = words.peekable();
+    while let Some(word) = words.next() {
+        if word == "--registry" {
+            return words.next().map(Into::into);
+        }
+        if let Some(path) = word.to_str().and_then(|word| word.strip_prefix("--registry=")) {
+            return Some(path.into());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registry_named;
+
+    #[test]
+    fn the_registry_is_read_from_the_words_typed() {
+        let words = |text: &str| text.split(' ').map(std::ffi::OsString::from).collect::<Vec<_>>().into_iter();
+        assert_eq!(registry_named(words("berth --registry /r.yaml up ka")), Some("/r.yaml".into()));
+        assert_eq!(registry_named(words("berth up --registry=/r.yaml ka")), Some("/r.yaml".into()));
+        assert_eq!(registry_named(words("berth up ka")), None);
+        assert_eq!(registry_named(words("berth --registry")), None);
+    }
 }

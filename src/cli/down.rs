@@ -24,7 +24,7 @@ use crate::ledger;
 pub struct DownArgs {
     /// Instances to stop: `kafka:0-2`, `redis:1`, `mongodb` (instance 0), or a stack's
     /// (`observability:0-2`) with what its services depend on.
-    #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]", add = clap_complete::ArgValueCompleter::new(super::completions::services_and_stacks))]
+    #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]", add = clap_complete::ArgValueCompleter::new(super::completions::instances))]
     selections: Vec<Selection>,
     /// The environment [default: the registry's first].
     #[arg(long = "env", value_name = "ENV")]

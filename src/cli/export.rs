@@ -20,7 +20,7 @@ enum ExportTarget {
     /// A docker-compose file with the same container names, ports, volumes and labels.
     Compose {
         /// Instances to include: `kafka:0-2`, `redis:1`, `mongodb`.
-        #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]", add = clap_complete::ArgValueCompleter::new(super::completions::services_and_stacks))]
+        #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]", add = clap_complete::ArgValueCompleter::new(super::completions::instances))]
         selections: Vec<Selection>,
         /// The environment [default: the registry's first].
         #[arg(long = "env", value_name = "ENV")]

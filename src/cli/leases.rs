@@ -26,7 +26,18 @@ pub(super) fn run(args: LeasesArgs) -> anyhow::Result<Outcome> {
     let text = match args.format {
         Format::Table => table(&leases, super::output::terminal_width()),
         Format::Json => json_text(&leases)?,
-        format => export::render(format, &export_rows(&leases)),
+        format => {
+            let mut projects: Vec<&str> = leases.iter().map(|lease| lease.project.as_str()).collect();
+            projects.dedup();
+            if projects.len() > 1 && matches!(format, Format::Env | Format::Compose | Format::Shell) {
+                anyhow::bail!(
+                    "the leases of {} projects ({}) would export the same variable names; name one with --project",
+                    projects.len(),
+                    projects.join(", ")
+                );
+            }
+            export::render(format, &export_rows(&leases))
+        }
     };
     emit(&text, None)?;
     Ok(Outcome::Clean)

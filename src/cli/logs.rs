@@ -16,7 +16,7 @@ use crate::signals::Termination;
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The instance: `kafka:1`, or `kafka` for instance 0.
-    #[arg(value_name = "SERVICE[:N]", add = clap_complete::ArgValueCompleter::new(super::completions::services_and_stacks))]
+    #[arg(value_name = "SERVICE[:N]", add = clap_complete::ArgValueCompleter::new(super::completions::instances))]
     selection: Selection,
     /// The environment [default: the registry's first].
     #[arg(long = "env", value_name = "ENV")]
@@ -61,7 +61,7 @@ pub(super) fn run(args: LogsArgs, registry: Option<&Path>) -> anyhow::Result<Out
                         stdout.flush()?;
                     }
                     None => {
-                        eprintln!("{name} stopped: no more output");
+                        say!("{name} stopped: no more output");
                         return Ok(Outcome::Clean);
                     }
                 },

@@ -35,7 +35,7 @@ pub(super) fn run(args: ManArgs) -> anyhow::Result<Outcome> {
     for (file, text) in pages {
         let path = directory.join(file);
         super::output::emit(&text, Some(&path))?;
-        eprintln!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     Ok(Outcome::Clean)
 }

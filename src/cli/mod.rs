@@ -7,6 +7,15 @@
 //! input or failure. A closed
 //! stdout (`berth ports | head`) ends the program quietly with 0.
 
+/// `eprintln!` that never panics: a closed stderr (`berth up 2>&1 | head -1`) must not end a
+/// run halfway, with containers made and nothing undone; what cannot be said is dropped.
+macro_rules! say {
+    ($($argument:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($argument)*);
+    }};
+}
+
 mod alloc;
 mod check;
 mod completions;

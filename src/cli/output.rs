@@ -19,13 +19,19 @@ pub(super) enum OutputFormat {
     Json,
 }
 
-/// Writes `text` to `path` atomically, or to stdout when `path` is `None`.
+/// Writes `text` to `path` atomically, or to stdout when `path` is `None`; a closed stdout
+/// is not an error.
 pub(super) fn emit(text: &str, path: Option<&Path>) -> anyhow::Result<()> {
     match path {
         None => {
             let mut stdout = anstream::stdout().lock();
-            stdout.write_all(text.as_bytes())?;
-            stdout.flush()?;
+            let written = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+            // A reader that stopped reading (`berth check | head -1`) does not change what
+            // the command found: its exit code still says so.
+            match written {
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
+                written => written?,
+            }
         }
         Some(path) => {
             let directory = match path.parent() {

@@ -12,7 +12,7 @@ use super::{Outcome, manager};
 #[derive(Debug, Args)]
 pub struct PortArgs {
     /// The service (`kafka`).
-    #[arg(add = clap_complete::ArgValueCompleter::new(super::completions::services_and_stacks))]
+    #[arg(add = clap_complete::ArgValueCompleter::new(super::completions::services))]
     service: String,
     /// The port key (`broker_port`); may be left out when the service has one port.
     key: Option<String>,

@@ -20,7 +20,7 @@ use crate::registry::ResolvedPort;
 #[derive(Debug, Args)]
 pub struct PortsArgs {
     /// Services to list [default: all, in registry order].
-    #[arg(add = clap_complete::ArgValueCompleter::new(super::completions::services_and_stacks))]
+    #[arg(add = clap_complete::ArgValueCompleter::new(super::completions::services))]
     services: Vec<String>,
     /// Only this instance.
     #[arg(short, long, conflicts_with = "instances")]

@@ -38,7 +38,7 @@ impl Progress {
     pub(super) fn note(&self, text: &str) {
         match self {
             Self::Quiet => {}
-            Self::Lines => eprintln!("{text}"),
+            Self::Lines => say!("{text}"),
             Self::Live(bars) => {
                 let _ = bars.println(text);
             }
@@ -121,7 +121,7 @@ impl InstanceProgress {
     fn show(&self, text: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(text.to_string()),
-            None if !self.quiet => eprintln!("{}: {text}", self.label),
+            None if !self.quiet => say!("{}: {text}", self.label),
             None => {}
         }
     }

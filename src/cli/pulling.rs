@@ -63,7 +63,7 @@ impl Display {
         if !*announced {
             *announced = true;
             if let Progress::Lines = self.progress {
-                eprintln!("pulling {}", self.image);
+                say!("pulling {}", self.image);
             }
         }
         let (Progress::Live(bars), Some(layer)) = (&self.progress, step.layer) else { return };

@@ -3,6 +3,8 @@
 //! `anstream`, which drops them when the stream is not a terminal or `NO_COLOR` is set
 //! (and keeps them for `CLICOLOR_FORCE`), so pipes, files and `$(…)` get plain text.
 
+use std::io::Write as _;
+
 use anstyle::{AnsiColor, Style};
 
 /// Errors: what failed.
@@ -27,14 +29,14 @@ pub(super) fn state(state: &str) -> String {
     paint(style, state)
 }
 
-/// Prints `error: {message}` on stderr.
+/// Prints `error: {message}` on stderr (never panicking: see `say!`).
 pub(super) fn error(message: impl std::fmt::Display) {
-    anstream::eprintln!("{}: {message}", paint(ERROR, "error"));
+    let _ = writeln!(anstream::stderr(), "{}: {message}", paint(ERROR, "error"));
 }
 
 /// Prints `warning: {message}` on stderr.
 pub(super) fn warning(message: impl std::fmt::Display) {
-    anstream::eprintln!("{}: {message}", paint(WARNING, "warning"));
+    let _ = writeln!(anstream::stderr(), "{}: {message}", paint(WARNING, "warning"));
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use crate::signals::Termination;
 pub struct UpArgs {
     /// Instances to start: `kafka:0-2`, `redis:1`, `mongodb` (instance 0), or a stack's
     /// (`observability:0-2`); what they depend on starts first.
-    #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]", add = clap_complete::ArgValueCompleter::new(super::completions::services_and_stacks))]
+    #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]", add = clap_complete::ArgValueCompleter::new(super::completions::instances))]
     selections: Vec<Selection>,
     /// The environment [default: the registry's first].
     #[arg(long = "env", value_name = "ENV")]
@@ -185,7 +185,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow:
             unavailable = pulling::pull_all(&engine, &specs, &options.images, began, &progress) => unavailable,
             _ = pull_interrupted.wait_for(|interrupted| *interrupted) => {
                 print(&report, args.format)?;
-                eprintln!("interrupted while pulling: nothing was started");
+                say!("interrupted while pulling: nothing was started");
                 return anyhow::Ok(Outcome::Exit(130));
             }
         };
@@ -204,7 +204,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow:
             }
             print(&report, args.format)?;
             if args.format == OutputFormat::Table {
-                eprintln!("{}", summary(&report.undone));
+                say!("{}", summary(&report.undone));
             }
             return Ok(failures::outcome(&report.failed));
         }
@@ -257,9 +257,9 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow:
         }
         print(&report, args.format)?;
         if was_interrupted {
-            eprintln!("interrupted: {}", summary(&report.undone));
+            say!("interrupted: {}", summary(&report.undone));
         } else if !report.failed.is_empty() && args.format == OutputFormat::Table {
-            eprintln!("{}", summary(&report.undone));
+            say!("{}", summary(&report.undone));
         }
         Ok(if was_interrupted { Outcome::Exit(130) } else { failures::outcome(&report.failed) })
     })

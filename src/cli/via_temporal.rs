@@ -95,11 +95,11 @@ pub(super) async fn spin_up(
         .start_workflow(SpinUp::run, serde_json::to_value(&request)?, options)
         .await
         .with_context(|| format!("cannot start the SpinUp workflow on {address}"))?;
-    eprintln!("SpinUp workflow {id} on {address} (task queue {})", queue(target.host.as_deref()));
+    say!("SpinUp workflow {id} on {address} (task queue {})", queue(target.host.as_deref()));
     match follow(&handle, &mut termination).await? {
         Followed::Finished(Ok(output)) => {
             for added in &output.added {
-                eprintln!("also started {added}");
+                say!("also started {added}");
             }
             let report = Report { started: output.instances, failed: Vec::new() };
             match format {
@@ -129,7 +129,7 @@ pub(super) async fn tear_down(target: Target<'_>, request: TearDownInput) -> any
         .start_workflow(TearDown::run, serde_json::to_value(&request)?, options)
         .await
         .with_context(|| format!("cannot start the TearDown workflow on {address}"))?;
-    eprintln!("TearDown workflow {id} on {address} (task queue {})", queue(target.host.as_deref()));
+    say!("TearDown workflow {id} on {address} (task queue {})", queue(target.host.as_deref()));
     match follow(&handle, &mut termination).await? {
         Followed::Finished(Ok(TearDownOutput { stopped, failed })) => {
             let failed: Vec<super::failures::Failure> = failed
@@ -233,7 +233,7 @@ where
             }
         }
     }
-    eprintln!("interrupted: cancelling workflow {}; its compensation undoes what it did", handle.info().workflow_id);
+    say!("interrupted: cancelling workflow {}; its compensation undoes what it did", handle.info().workflow_id);
     handle
         .cancel(WorkflowCancelOptions::builder().reason("berth: interrupted by a signal".to_string()).build())
         .await?;
@@ -242,14 +242,14 @@ where
         tokio::select! {
             result = &mut result => {
                 match result {
-                    Err(WorkflowGetResultError::Cancelled { .. }) => eprintln!("interrupted: the workflow was cancelled and undid what it had done"),
-                    Ok(_) => eprintln!("interrupted: the workflow had already finished"),
-                    Err(error) => eprintln!("interrupted: the workflow ended: {error}"),
+                    Err(WorkflowGetResultError::Cancelled { .. }) => say!("interrupted: the workflow was cancelled and undid what it had done"),
+                    Ok(_) => say!("interrupted: the workflow had already finished"),
+                    Err(error) => say!("interrupted: the workflow ended: {error}"),
                 }
                 return Ok(Followed::Interrupted(Outcome::Exit(130)));
             }
             () = tokio::time::sleep_until(deadline.into()) => {
-                eprintln!("interrupted: the cancelled workflow {} did not finish within {}s; `temporal workflow describe --workflow-id {0}` shows where it is", handle.info().workflow_id, CANCEL_WAIT.as_secs());
+                say!("interrupted: the cancelled workflow {} did not finish within {}s; `temporal workflow describe --workflow-id {0}` shows where it is", handle.info().workflow_id, CANCEL_WAIT.as_secs());
                 return Ok(Followed::Interrupted(Outcome::Exit(130)));
             }
             _ = ticks.tick() => { progress.update(handle).await; }
@@ -303,7 +303,7 @@ impl Progress {
                 other => format!("{verb}: {}", other.as_str_name().to_lowercase()),
             };
             if self.said.get(&instance) != Some(&line) {
-                eprintln!("{instance}: {line}");
+                say!("{instance}: {line}");
                 self.said.insert(instance, line);
             }
         }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::probe::Protocol;
 use crate::registry::PortRange;
 
-/// The range seed 000 hands dynamic ports out of, when neither the request nor the
+/// The range dynamic ports are handed out of, when neither the request nor the
 /// registry's `dynamic_range:` names one.
 pub const DEFAULT_DYNAMIC_RANGE: PortRange = PortRange { start: 3100, end: 9999 };
 
@@ -34,7 +34,7 @@ pub struct Lease {
     pub renewed_at: i64,
     /// Seconds after `renewed_at` at which the lease expires.
     pub ttl_seconds: Option<i64>,
-    /// Where the service answers health checks (seed 000's `register_service`).
+    /// Where the service answers health checks.
     pub health_endpoint: Option<String>,
     /// The registry slot the port belongs to, when it came from the registry.
     pub slot: Option<LeaseSlot>,
@@ -70,7 +70,7 @@ pub struct LeaseSlot {
 pub enum Strategy {
     /// The lowest free ports of the range.
     FirstFit,
-    /// Seed 002: the next free ports after the last one handed out to the project,
+    /// The next free ports after the last one handed out to the project,
     /// starting at `base`; stable across runs, released ports are not reused.
     Sequential {
         /// Where the project's sequence starts.

@@ -1,6 +1,6 @@
 //! The activities berth's worker serves: their names and JSON shapes.
 //!
-//! Names are a public contract. Besides these, the worker serves seed 001's
+//! Names are a public contract. Besides these, the worker serves
 //! `start_<service>_activity` / `stop_<service>_activity` for every registry service, taking
 //! `{"instance_id": N}` ([`StartRequest`] / [`StopRequest`] without `service`). Every input
 //! rejects fields it does not know, so a typo fails as `InvalidInput` instead of being
@@ -48,7 +48,7 @@ pub struct StartRequest {
     /// The registry service (`kafka`); implied by the name of `start_kafka_activity`.
     #[serde(default)]
     pub service: Option<String>,
-    /// The instance id; 0 when left out, as in seed 001.
+    /// The instance id; 0 when left out.
     #[serde(default)]
     pub instance_id: u32,
     /// The environment; the registry's first when left out.
