@@ -16,15 +16,15 @@ use clap::ValueEnum;
 /// The output formats of `berth ports`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Aligned columns for people.
+    /// Columns with a header, for people.
     Table,
     /// A JSON array of objects.
     Json,
-    /// `KAFKA_BROKER_PORT=9092` lines for a `.env` file.
+    /// `NAME_PORT=9092` lines for a `.env` file.
     Env,
-    /// `.env.compose` for `docker compose --env-file`: variables grouped by instance.
+    /// `.env.compose` for `docker compose --env-file`: the variables in commented groups.
     Compose,
-    /// `export KAFKA_BROKER_PORT=9092` lines to `source` (`port_exports.sh`).
+    /// `export NAME_PORT=9092` lines to `source` (`port_exports.sh`).
     Shell,
     /// A Markdown port table for docs.
     Markdown,

@@ -524,3 +524,11 @@ fn a_reader_that_stops_early_does_not_change_the_exit_code() {
         .expect("berth ports");
     assert_eq!(status.code(), Some(0), "`berth ports | head` ends quietly");
 }
+
+#[test]
+fn a_negative_number_is_called_a_bad_value_not_a_stray_argument() {
+    let refused = berth().args(["port", "kafka", "broker_port", "-i", "-1"]).assert().code(2);
+    let said = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+    assert!(said.starts_with("error: invalid value '-1' for '--instance <INSTANCE>'"), "{said}");
+    assert!(!said.contains("-- -1"), "no advice that would make it a positional argument: {said}");
+}

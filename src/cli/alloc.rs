@@ -27,7 +27,7 @@ pub struct AllocArgs {
     #[arg(long)]
     service: String,
     /// How many ports.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     count: u32,
     /// Where to look, such as `30500-30599` [default: the registry's dynamic_range, else 3100-9999].
     #[arg(long, value_name = "FIRST-LAST", value_parser = parse_range)]

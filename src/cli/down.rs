@@ -125,9 +125,8 @@ pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Out
 
 /// Prints a line per instance stopped and one per failure; the exit code is the worst failure's.
 pub(super) fn report(stopped: &[ServiceStopped], failed: &[Failure]) -> anyhow::Result<Outcome> {
-    let mut lines: Vec<String> = stopped.iter().map(line).collect();
-    lines.sort();
-    emit(&lines.concat(), None)?;
+    // In the order the instances were stopped: dependents before what they depend on.
+    emit(&stopped.iter().map(line).collect::<String>(), None)?;
     failures::print(failed);
     Ok(failures::outcome(failed))
 }

@@ -56,17 +56,10 @@ pub(super) fn warn_about_foreign_leases(ports: &[ResolvedPort]) {
             && lease.project != project
             && !is_own_container_lease(&lease, resolved)
         {
-            tracing::warn!(
-                port = resolved.port,
-                leased_to = %lease.project,
+            super::style::warning(format_args!(
                 "{}[{}].{} = {} is leased to project {} (service {}) in the host ledger",
-                resolved.service,
-                resolved.instance,
-                resolved.key,
-                resolved.port,
-                lease.project,
-                lease.service
-            );
+                resolved.service, resolved.instance, resolved.key, resolved.port, lease.project, lease.service
+            ));
         }
     }
 }

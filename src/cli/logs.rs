@@ -22,7 +22,7 @@ pub struct LogsArgs {
     #[arg(long = "env", value_name = "ENV")]
     environment: Option<String>,
     /// Only the last N lines.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100, allow_negative_numbers = true)]
     tail: usize,
     /// Keep printing what the container writes until it stops (or Ctrl-C).
     #[arg(short, long)]

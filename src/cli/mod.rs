@@ -58,7 +58,7 @@ const GLOBAL: &str = "Global options";
 
 /// berth: collision-free ports for many instances of the same services on one host.
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about, long_about = None, propagate_version = true)]
+#[command(name = "berth", version, about, long_about = None)]
 pub struct Cli {
     /// The port registry file [default: $BERTH_REGISTRY, else dynamicconfig/port_registry.yaml
     /// in the working directory or the nearest parent]
@@ -73,7 +73,8 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
 
-    /// Log more: -v shows every port allocation, -vv debug detail. BERTH_LOG overrides.
+    /// Say more: -v logs every port lookup and each step of a start, -vv debug detail
+    /// (BERTH_LOG, a tracing filter such as `berth=debug`, takes precedence over both).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
 

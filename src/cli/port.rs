@@ -17,7 +17,7 @@ pub struct PortArgs {
     /// The port key (`broker_port`); may be left out when the service has one port.
     key: Option<String>,
     /// The instance id.
-    #[arg(short, long, default_value_t = 0)]
+    #[arg(short, long, default_value_t = 0, allow_negative_numbers = true)]
     instance: u32,
     /// The environment [default: the registry's first].
     #[arg(long = "env", value_name = "ENV")]

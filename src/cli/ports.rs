@@ -23,7 +23,7 @@ pub struct PortsArgs {
     #[arg(add = clap_complete::ArgValueCompleter::new(super::completions::services))]
     services: Vec<String>,
     /// Only this instance.
-    #[arg(short, long, conflicts_with = "instances")]
+    #[arg(short, long, conflicts_with = "instances", allow_negative_numbers = true)]
     instance: Option<u32>,
     /// Only these instances, such as `0-3`.
     #[arg(long, value_name = "FIRST-LAST", value_parser = parse_instances)]

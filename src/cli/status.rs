@@ -175,8 +175,7 @@ fn drift<'a>(leases: &'a [Lease], host: &'a HostPorts) -> Vec<Drift<'a>> {
 fn table(status: &Status<'_>, width: Option<u16>) -> String {
     let mut text = String::new();
     if !status.containers.is_empty() {
-        let mut table =
-            Table::new(&["CONTAINER", "SERVICE", "INSTANCE", "ENV", "STATE", "STATUS", "PORTS", "NETWORK", "STACKS"]);
+        let mut table = Table::new(&["CONTAINER", "SERVICE", "INSTANCE", "ENV", "STATE", "PORTS", "NETWORK", "STACKS"]);
         for container in &status.containers {
             table.row([
                 container.name.clone(),
@@ -184,7 +183,6 @@ fn table(status: &Status<'_>, width: Option<u16>) -> String {
                 container.instance.clone(),
                 container.environment.clone(),
                 super::style::state(&container.state),
-                container.status.clone(),
                 container.ports.join(" "),
                 container.networks.join(" "),
                 container.stacks.join(" "),
@@ -232,9 +230,12 @@ fn table(status: &Status<'_>, width: Option<u16>) -> String {
         text.push_str(&line.replacen("drift", &super::style::paint(super::style::WARNING, "drift"), 1));
         text.push('\n');
     }
+    let containers = match status.docker_error {
+        Some(_) => "unknown".to_string(),
+        None => status.containers.len().to_string(),
+    };
     text.push_str(&format!(
-        "{} container(s), {} lease(s), {} drift finding(s)\n",
-        status.containers.len(),
+        "{containers} container(s), {} lease(s), {} drift finding(s)\n",
         status.leases.len(),
         status.drift.len()
     ));

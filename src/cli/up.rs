@@ -43,7 +43,7 @@ pub struct UpArgs {
     #[arg(long, value_name = "WHEN", default_value = "missing", value_parser = pull_policy())]
     pull: PullPolicy,
     /// Pull Docker Hub images through this registry (`registry.internal/library/redis:7.2`).
-    #[arg(long, value_name = "REGISTRY", env = "BERTH_IMAGE_MIRROR", value_parser = image_mirror)]
+    #[arg(long, value_name = "REGISTRY", env = "BERTH_IMAGE_MIRROR", hide_env_values = true, value_parser = image_mirror)]
     image_mirror: Option<super::up::Mirror>,
     /// How long each instance may take to start and become ready, 1s to 1d [default: the service's].
     #[arg(long, value_parser = start_timeout)]

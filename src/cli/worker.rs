@@ -33,7 +33,7 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     sdk_metrics_addr: Option<SocketAddr>,
     /// Pull Docker Hub images through this registry (`registry.internal/library/redis:7.2`).
-    #[arg(long, value_name = "REGISTRY", env = "BERTH_IMAGE_MIRROR", value_parser = super::up::image_mirror)]
+    #[arg(long, value_name = "REGISTRY", env = "BERTH_IMAGE_MIRROR", hide_env_values = true, value_parser = super::up::image_mirror)]
     image_mirror: Option<super::up::Mirror>,
     /// How long running activities may finish after SIGTERM/SIGINT.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
