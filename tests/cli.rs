@@ -532,3 +532,55 @@ fn a_negative_number_is_called_a_bad_value_not_a_stray_argument() {
     assert!(said.starts_with("error: invalid value '-1' for '--instance <INSTANCE>'"), "{said}");
     assert!(!said.contains("-- -1"), "no advice that would make it a positional argument: {said}");
 }
+
+/// The YAML documents of a multi-document file.
+fn documents(text: &str) -> Vec<serde_yaml::Value> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(text)
+        .map(|document| serde_yaml::Value::deserialize(document).expect("yaml"))
+        .collect()
+}
+
+#[test]
+fn kubernetes_export_passes_the_cluster_schemas_and_keeps_the_registrys_ports() {
+    let exported = berth().args(["export", "k8s", "kafka:1", "traefik"]).assert().success();
+    let text = String::from_utf8_lossy(&exported.get_output().stdout).into_owned();
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().expect("temp file");
+    std::fs::write(file.path(), &text).expect("write");
+    let validator = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/kubernetes-validate");
+    let validated =
+        std::process::Command::new(&validator).arg("--strict").arg(file.path()).output().unwrap_or_else(|error| {
+            panic!("{}: {error} (scripts/ensure-test-tools.sh installs it)", validator.display())
+        });
+    let said = String::from_utf8_lossy(&validated.stdout);
+    assert!(validated.status.success(), "{said}{}", String::from_utf8_lossy(&validated.stderr));
+    assert_eq!(said.matches(" passed for resource ").count(), 4, "three Services and the ConfigMap: {said}");
+
+    let objects = documents(&text);
+    let named = |name: &str| {
+        objects.iter().find(|object| object["metadata"]["name"] == name).unwrap_or_else(|| panic!("{name} in {text}"))
+    };
+    let kafka = named("kafka-development-1");
+    assert_eq!(kafka["spec"]["type"], "ClusterIP");
+    assert_eq!(kafka["spec"]["selector"]["io.berth.instance"], "1");
+    assert_eq!(kafka["spec"]["ports"][0]["name"], "broker");
+    assert_eq!(kafka["spec"]["ports"][0]["port"], 9192);
+    // Traefik's node ports lie in the node-port range, its web port does not.
+    let traefik = named("traefik-development");
+    assert_eq!((&traefik["spec"]["type"], &traefik["spec"]["ports"][0]["port"]), (&"ClusterIP".into(), &80.into()));
+    let node_ports = named("traefik-development-nodeport");
+    assert_eq!(node_ports["spec"]["type"], "NodePort");
+    let published: Vec<u64> = node_ports["spec"]["ports"]
+        .as_sequence()
+        .expect("ports")
+        .iter()
+        .filter_map(|port| port["nodePort"].as_u64())
+        .collect();
+    assert_eq!(published, [31001, 31002, 31003]);
+    let endpoints = named("berth-endpoints-development");
+    assert_eq!(endpoints["data"]["KAFKA_1_BROKER_PORT"], "9192");
+    assert_eq!(endpoints["data"]["KAFKA_1_BROKER_ADDRESS"], "kafka-development-1:9192");
+
+    berth().args(["export", "k8s", "kafka", "--node-port-range", "9000-8000"]).assert().code(2);
+    berth().args(["export", "k8s", "argocd"]).assert().code(2);
+}

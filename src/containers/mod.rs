@@ -15,6 +15,7 @@ pub mod docker;
 pub mod engine_target;
 pub mod images;
 pub mod keyed;
+pub mod kubernetes;
 pub mod ownership;
 pub mod plan;
 pub mod ready;
