@@ -62,10 +62,41 @@ fn export_rows() -> Vec<ExportRow> {
         .collect()
 }
 
+/// The table as berth wrote it before it used a table crate: each column padded to its
+/// widest cell, nothing else. The baseline for what the shared table style costs.
+fn padded_columns(rows: &[ExportRow]) -> String {
+    let cells: Vec<[String; 5]> = rows
+        .iter()
+        .map(|row| {
+            [row.service.clone(), row.instance.to_string(), row.key.clone(), row.port.to_string(), row.variable.clone()]
+        })
+        .collect();
+    let mut widths = [0usize; 5];
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    cells.iter().fold(String::new(), |mut text, row| {
+        for (cell, width) in row.iter().zip(widths) {
+            let _ = write!(text, "{cell:<width$}  ");
+        }
+        text.push('\n');
+        text
+    })
+}
+
 fn output(criterion: &mut Criterion) {
     let rows = export_rows();
     criterion.bench_function("ports table, 65k rows", |bencher| {
         bencher.iter(|| export::render(Format::Table, black_box(&rows)))
+    });
+    criterion.bench_function("padded columns (former table), 65k rows", |bencher| {
+        bencher.iter(|| padded_columns(black_box(&rows)))
+    });
+    let shipped = &rows[..134];
+    criterion.bench_function("ports table, 134 rows (the shipped registry)", |bencher| {
+        bencher.iter(|| export::render(Format::Table, black_box(shipped)))
     });
     criterion.bench_function("ports env, 65k rows", |bencher| {
         bencher.iter(|| export::render(Format::Env, black_box(&rows)))
