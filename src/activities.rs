@@ -31,7 +31,7 @@ use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError, ExecutableActivity};
 
 use crate::containers::{self, Engine, ImageSettings, Phase, Selection, StartOptions, StopOptions, spec};
-use crate::ledger::{self, AllocationRequest, DEFAULT_DYNAMIC_RANGE, Ledger, ReleaseScope, Strategy};
+use crate::ledger::{self, AllocationRequest, Ledger, ReleaseScope, Strategy};
 use crate::metrics::METRICS;
 use crate::probe::{self, Protocol};
 use crate::registry::{PortManager, parse_range};
@@ -366,10 +366,12 @@ mod fixed {
         ) -> Result<Ports, ActivityError> {
             let result = async {
                 let request: AllocateRequest = decode(ALLOCATE_PORTS, input)?;
-                let range = match &request.range {
-                    Some(text) => parse_range(text).map_err(invalid_input)?,
-                    None => self.manager.registry().dynamic_range.unwrap_or(DEFAULT_DYNAMIC_RANGE),
-                };
+                if request.range.is_some() && request.kind.is_some() {
+                    return Err(invalid_input("allocate_ports: name a range or a kind, not both".to_string()));
+                }
+                let named = request.range.as_deref().map(parse_range).transpose().map_err(invalid_input)?;
+                let range = ledger::allocation_range(Some(self.manager.registry()), named, request.kind.as_deref())
+                    .map_err(|problem| invalid_input(format!("allocate_ports: {problem}")))?;
                 if request.count == 0 {
                     return Err(invalid_input("allocate_ports: count must be at least 1".to_string()));
                 }

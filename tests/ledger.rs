@@ -548,3 +548,25 @@ fn variables_of_several_projects_are_not_exported_into_one_file() {
     assert!(text.starts_with("WEB_PORT=") && text.lines().count() == 1, "{text}");
     berth_with_ledger(state.path()).args(["leases", "--format", "json"]).assert().success();
 }
+
+#[test]
+fn alloc_kind_draws_from_the_range_the_registry_keeps_for_that_kind_of_project() {
+    let state = tempfile::tempdir().expect("state dir");
+    let registry = registry_file("dynamic_ranges:\n  ml: 20500-20599\n  web: 20600-20699\nredis:\n  port: 6379\n");
+    let alloc = |arguments: &[&str]| {
+        let mut command = berth_with_ledger(state.path());
+        command.env("BERTH_REGISTRY", registry.path()).arg("alloc").args(arguments);
+        command
+    };
+    let ml = alloc(&["--project", "lab", "--service", "notebook", "--kind", "ml", "--count", "2"]).assert().success();
+    let ports = ports_of(&ml.get_output().stdout);
+    assert_eq!(ports.len(), 2);
+    assert!(ports.iter().all(|port| (20500..=20599).contains(port)), "{ports:?}");
+    let web = alloc(&["--project", "shop", "--service", "ui", "--kind", "web"]).assert().success();
+    assert!(ports_of(&web.get_output().stdout).iter().all(|port| (20600..=20699).contains(port)));
+    alloc(&["--project", "x", "--service", "y", "--kind", "gpu"])
+        .assert()
+        .code(2)
+        .stderr("error: no project kind `gpu`; the registry names ml, web\n");
+    alloc(&["--project", "x", "--service", "y", "--kind", "ml", "--range", "20000-20099"]).assert().code(2);
+}

@@ -14,9 +14,9 @@ use super::leases::export_rows;
 use super::ledger_args::{ProjectArg, open_ledger, optional_manager, registry_ports};
 use super::output::{emit, json_text};
 use crate::export::{self, Format};
-use crate::ledger::{AllocationRequest, DEFAULT_DYNAMIC_RANGE, LeaseOwner, Strategy, now};
+use crate::ledger::{AllocationRequest, LeaseOwner, Strategy, allocation_range, now};
 use crate::probe::{self, Protocol};
-use crate::registry::{PortRange, parse_range};
+use crate::registry::{PortManager, PortRange, parse_range};
 
 /// Arguments of `berth alloc`.
 #[derive(Debug, Args)]
@@ -30,8 +30,11 @@ pub struct AllocArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     count: u32,
     /// Where to look, such as `30500-30599` [default: the registry's dynamic_range, else 3100-9999].
-    #[arg(long, value_name = "FIRST-LAST", value_parser = parse_range)]
+    #[arg(long, value_name = "FIRST-LAST", value_parser = parse_range, conflicts_with = "kind")]
     range: Option<PortRange>,
+    /// Look in the range the registry keeps for this kind of project (`dynamic_ranges:`).
+    #[arg(long)]
+    kind: Option<String>,
     /// What the ports are for, as a note on the leases.
     #[arg(long, value_name = "TEXT")]
     purpose: Option<String>,
@@ -70,10 +73,8 @@ enum AllocFormat {
 
 pub(super) fn run(args: AllocArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
     let manager = optional_manager(registry)?;
-    let range = args
-        .range
-        .or_else(|| manager.and_then(|manager| manager.registry().dynamic_range))
-        .unwrap_or(DEFAULT_DYNAMIC_RANGE);
+    let range = allocation_range(manager.map(PortManager::registry), args.range, args.kind.as_deref())
+        .map_err(anyhow::Error::msg)?;
     let strategy = if args.sequential {
         let base = args.base.unwrap_or(range.start);
         anyhow::ensure!(

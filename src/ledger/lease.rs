@@ -13,6 +13,32 @@ use crate::registry::PortRange;
 /// registry's `dynamic_range:` names one.
 pub const DEFAULT_DYNAMIC_RANGE: PortRange = PortRange { start: 3100, end: 9999 };
 
+/// Where a request for dynamic ports looks: the range of its project kind (`kind`, one of
+/// the registry's `dynamic_ranges:`), else the range it names, else the registry's
+/// `dynamic_range:`, else [`DEFAULT_DYNAMIC_RANGE`]. The CLI and the activity both ask here.
+pub fn allocation_range(
+    registry: Option<&crate::registry::Registry>,
+    range: Option<PortRange>,
+    kind: Option<&str>,
+) -> Result<PortRange, String> {
+    let Some(kind) = kind else {
+        return Ok(range
+            .or_else(|| registry.and_then(|registry| registry.dynamic_range))
+            .unwrap_or(DEFAULT_DYNAMIC_RANGE));
+    };
+    let ranges = registry.map(|registry| registry.dynamic_ranges.as_slice()).unwrap_or_default();
+    match ranges.iter().find(|named| named.name == kind) {
+        Some(named) => Ok(named.range),
+        None if ranges.is_empty() => {
+            Err(format!("no project kind `{kind}`: the registry names none; add it under `dynamic_ranges:`"))
+        }
+        None => {
+            let names: Vec<&str> = ranges.iter().map(|named| named.name.as_str()).collect();
+            Err(format!("no project kind `{kind}`; the registry names {}", names.join(", ")))
+        }
+    }
+}
+
 /// One port held by one project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lease {
@@ -144,4 +170,25 @@ pub fn now() -> i64 {
 pub fn rfc3339(seconds: i64) -> String {
     let moment = UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).unwrap_or(0));
     humantime::format_rfc3339_seconds(moment).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_takes_its_named_range_and_an_unknown_kind_lists_the_known_ones() {
+        let text = "dynamic_range: 20000-20999\ndynamic_ranges:\n  ml: 30500-30599\n  web: 30600-30699\nredis:\n  port: 6379\n";
+        let registry = crate::registry::parse(text, std::path::Path::new("r.yaml")).expect("loads");
+        let range = |start, end| PortRange { start, end };
+        assert_eq!(allocation_range(Some(&registry), None, Some("web")), Ok(range(30600, 30699)));
+        assert_eq!(allocation_range(Some(&registry), None, None), Ok(range(20000, 20999)));
+        assert_eq!(allocation_range(Some(&registry), Some(range(4000, 4099)), None), Ok(range(4000, 4099)));
+        assert_eq!(allocation_range(None, None, None), Ok(DEFAULT_DYNAMIC_RANGE));
+        assert_eq!(
+            allocation_range(Some(&registry), None, Some("gpu")),
+            Err("no project kind `gpu`; the registry names ml, web".to_string())
+        );
+        assert!(allocation_range(None, None, Some("ml")).is_err_and(|error| error.contains("names none")));
+    }
 }

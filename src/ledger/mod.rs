@@ -19,7 +19,8 @@ use berth_workflows::FailureKind;
 pub use allocate::{PortSet, Shortfall, first_free, registry_exclusions};
 pub use gc::{ContainerListing, GcAction, StaleReason, action, staleness};
 pub use lease::{
-    AllocationRequest, DEFAULT_DYNAMIC_RANGE, Lease, LeaseOwner, LeaseSlot, Strategy, container_project, now, rfc3339,
+    AllocationRequest, DEFAULT_DYNAMIC_RANGE, Lease, LeaseOwner, LeaseSlot, Strategy, allocation_range,
+    container_project, now, rfc3339,
 };
 pub use state_dir::{STATE_DIR_VARIABLE, state_dir};
 pub use store::{Claim, LEDGER_FILE, Ledger, ReleaseScope};

@@ -244,6 +244,7 @@ fn resolve(document: Document) -> Registry {
         environments,
         reserved: document.reserved,
         dynamic_range: document.dynamic_range,
+        dynamic_ranges: document.dynamic_ranges,
         overrides: document.overrides.unwrap_or(true),
         stacks: document.stacks,
     }

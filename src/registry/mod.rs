@@ -25,8 +25,8 @@ pub use load::{
 };
 pub use manager::{EnvironmentView, LookupError, ManagerError, PortManager, ResolvedPort};
 pub use model::{
-    DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, PortKey, PortRange, Registry,
-    Reservation, Service, Slot, Stack,
+    DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, NamedRange, PortKey,
+    PortRange, Registry, Reservation, Service, Slot, Stack,
 };
 pub use names::{container_name, network_name, volume_name};
 pub use overrides::{Ignored, Override, Overrides, process_variables};

@@ -27,10 +27,21 @@ pub struct Registry {
     pub reserved: Vec<Reservation>,
     /// Where the ledger hands out dynamic ports when a request names no range.
     pub dynamic_range: Option<PortRange>,
+    /// Named ranges for kinds of projects (`ml: 30500-30599`), in file order.
+    pub dynamic_ranges: Vec<NamedRange>,
     /// Whether variables such as `KAFKA_1_BROKER_PORT` may override computed ports.
     pub overrides: bool,
     /// Named sets of services started together per instance, in file order.
     pub stacks: Vec<Stack>,
+}
+
+/// A range of dynamic ports kept for one kind of project (`berth alloc --kind ml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedRange {
+    /// The kind's name.
+    pub name: String,
+    /// Its ports.
+    pub range: PortRange,
 }
 
 /// A named set of services that run together, one copy per instance (`observability`).
@@ -276,6 +287,7 @@ mod tests {
             environments: vec![Environment { name: "development".into(), offset: 0 }],
             reserved: vec![],
             dynamic_range: None,
+            dynamic_ranges: vec![],
             overrides: true,
             stacks: vec![],
         };

@@ -14,13 +14,13 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::container::ContainerSection;
-use super::model::{Environment, PortKey, PortRange, Reservation, Stack};
+use super::model::{Environment, NamedRange, PortKey, PortRange, Reservation, Stack};
 use super::names::{self, NameKind};
 use super::suggest::did_you_mean;
 
 /// The top-level words that are not services.
-pub(super) const TOP_LEVEL_WORDS: [&str; 6] =
-    ["defaults", "dynamic_range", "environments", "overrides", "reserved", "stacks"];
+pub(super) const TOP_LEVEL_WORDS: [&str; 7] =
+    ["defaults", "dynamic_range", "dynamic_ranges", "environments", "overrides", "reserved", "stacks"];
 /// The settings a service may have besides its port keys.
 const SERVICE_SETTINGS: [&str; 5] = ["container", "description", "instance_increment", "max_instances", "range"];
 
@@ -32,6 +32,7 @@ pub(super) struct Document {
     pub(super) environments: Vec<Environment>,
     pub(super) reserved: Vec<Reservation>,
     pub(super) dynamic_range: Option<PortRange>,
+    pub(super) dynamic_ranges: Vec<NamedRange>,
     pub(super) overrides: Option<bool>,
     pub(super) stacks: Vec<Stack>,
 }
@@ -81,6 +82,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
                 "defaults" => document.defaults = map.next_value()?,
                 "overrides" => document.overrides = Some(map.next_value()?),
                 "dynamic_range" => document.dynamic_range = Some(map.next_value::<RangeValue>()?.0),
+                "dynamic_ranges" => document.dynamic_ranges = map.next_value::<NamedRanges>()?.0,
                 "environments" => document.environments = map.next_value::<Environments>()?.0,
                 "stacks" => document.stacks = map.next_value::<Stacks>()?.0,
                 "reserved" => {
@@ -352,6 +354,36 @@ impl<'de> Visitor<'de> for StacksVisitor {
             stacks.push(Stack { name, services });
         }
         Ok(Stacks(stacks))
+    }
+}
+
+struct NamedRanges(Vec<NamedRange>);
+
+impl<'de> Deserialize<'de> for NamedRanges {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(NamedRangesVisitor)
+    }
+}
+
+struct NamedRangesVisitor;
+
+impl<'de> Visitor<'de> for NamedRangesVisitor {
+    type Value = NamedRanges;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a map of project kinds to port ranges, such as `ml: 30500-30599`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NamedRanges, A::Error> {
+        let mut ranges = Vec::new();
+        let mut seen = HashSet::new();
+        while let Some(name) =
+            map.next_key_seed(UniqueKey { seen: &mut seen, kind: "dynamic range", rule: service_name })?
+        {
+            let range = map.next_value::<RangeValue>()?.0;
+            ranges.push(NamedRange { name, range });
+        }
+        Ok(NamedRanges(ranges))
     }
 }
 

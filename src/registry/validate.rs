@@ -47,6 +47,8 @@ pub enum FindingCode {
     StackConfig,
     /// Services whose `depends_on` form a loop.
     DependencyCycle,
+    /// A named dynamic range overlaps another or holds registry slots.
+    DynamicRange,
     /// A slot is below 1024 and needs privileges to bind.
     PrivilegedPort,
     /// A slot lies in the kernel's ephemeral range, where outgoing connections take ports.
@@ -157,6 +159,11 @@ pub enum Finding {
         /// What is wrong, naming the stack.
         problem: String,
     },
+    /// A `dynamic_ranges:` entry that overlaps another or holds registry slots.
+    DynamicRange {
+        /// What is wrong, naming the range.
+        problem: String,
+    },
     /// Services whose `depends_on` loop back to the first.
     Cycle {
         /// The loop, first service repeated at the end.
@@ -208,6 +215,7 @@ impl fmt::Display for FindingCode {
             Self::BadOverride => "bad-override",
             Self::StackConfig => "stack-config",
             Self::DependencyCycle => "dependency-cycle",
+            Self::DynamicRange => "dynamic-range",
             Self::PrivilegedPort => "privileged-port",
             Self::EphemeralPort => "ephemeral-port",
         })
@@ -239,6 +247,7 @@ impl Finding {
             Self::Override { .. } => FindingCode::BadOverride,
             Self::Stack { .. } => FindingCode::StackConfig,
             Self::Cycle { .. } => FindingCode::DependencyCycle,
+            Self::DynamicRange { .. } => FindingCode::DynamicRange,
             Self::Ephemeral { .. } => FindingCode::EphemeralPort,
         }
     }
@@ -255,6 +264,7 @@ impl Finding {
             | Self::Container { .. }
             | Self::NameCollision { .. }
             | Self::Stack { .. }
+            | Self::DynamicRange { .. }
             | Self::Cycle { .. } => Vec::new(),
             Self::Privileged { first, last } | Self::Ephemeral { first, last, .. } => {
                 (first.instance..=last.instance).map(|instance| Slot { instance, ..first }).collect()
@@ -330,7 +340,7 @@ impl Finding {
                 let value = if value.parse::<u64>().is_ok() { value.clone() } else { format!("{value:?}") };
                 format!("{variable}={value} sets {}: {problem}", describe(slot))
             }
-            Self::Stack { ref problem } => problem.clone(),
+            Self::Stack { ref problem } | Self::DynamicRange { ref problem } => problem.clone(),
             Self::Cycle { ref services } => format!(
                 "depends_on makes a cycle: {}; nothing in it could start first, so remove one of the dependencies",
                 services.join(" → ")
@@ -426,12 +436,44 @@ pub fn validate(registry: &Registry) -> Report {
     placed.sort_unstable();
     collisions(&placed, &mut findings);
     reserved_hits(registry, &placed, &mut findings);
+    findings
+        .extend(dynamic_range_problems(registry, &placed).into_iter().map(|problem| Finding::DynamicRange { problem }));
     variable_collisions(registry, &mut findings);
     name_collisions(registry, &mut findings);
     findings.extend(stack_problems(registry).into_iter().map(|problem| Finding::Stack { problem }));
     findings.extend(dependency_cycles(registry).into_iter().map(|services| Finding::Cycle { services }));
     findings.append(&mut warnings);
     Report { findings, services: registry.services.len(), slots: registry.slot_count() }
+}
+
+/// Named dynamic ranges must be apart from each other and from every registry slot, so a
+/// kind of project never competes with another kind or with the registry for a port.
+/// `placed` is sorted by port.
+fn dynamic_range_problems(registry: &Registry, placed: &[(u16, Slot)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut ranges: Vec<&super::model::NamedRange> = registry.dynamic_ranges.iter().collect();
+    ranges.sort_by_key(|named| (named.range.start, named.range.end));
+    for pair in ranges.windows(2) {
+        if pair[1].range.start <= pair[0].range.end {
+            problems.push(format!(
+                "dynamic ranges `{}` ({}) and `{}` ({}) overlap: make them disjoint, so two kinds of projects never draw from the same ports",
+                pair[0].name, pair[0].range, pair[1].name, pair[1].range
+            ));
+        }
+    }
+    for named in &registry.dynamic_ranges {
+        let first = placed.partition_point(|(port, _)| *port < named.range.start);
+        let inside = placed[first..].iter().take_while(|(port, _)| *port <= named.range.end).count();
+        if let Some(&(port, slot)) = placed.get(first).filter(|_| inside > 0) {
+            problems.push(format!(
+                "dynamic range `{}` ({}) holds {inside} registry slot(s), the first {} = {port}: move the range off the registry's ports",
+                named.name,
+                named.range,
+                registry.describe(slot)
+            ));
+        }
+    }
+    problems
 }
 
 /// Adjacent equal ports in the sorted list collide; each later slot is reported against the

@@ -243,6 +243,9 @@ pub struct AllocateRequest {
     /// A range such as `30500-30599` [default: the registry's dynamic_range].
     #[serde(default)]
     pub range: Option<String>,
+    /// A project kind: the registry's `dynamic_ranges:` range for it (not with `range`).
+    #[serde(default)]
+    pub kind: Option<String>,
 }
 
 fn one() -> u32 {

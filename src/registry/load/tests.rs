@@ -376,3 +376,16 @@ fn names_and_values_the_engine_rejects_are_refused_with_their_location() {
         .collect();
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+#[test]
+fn named_dynamic_ranges_load_in_file_order_and_refuse_repeats() {
+    let registry =
+        parse_text("dynamic_ranges:\n  ml: 30500-30599\n  web: [30600, 30699]\nredis:\n  port: 6379\n").expect("loads");
+    let names: Vec<(&str, u16)> =
+        registry.dynamic_ranges.iter().map(|named| (named.name.as_str(), named.range.start)).collect();
+    assert_eq!(names, [("ml", 30500), ("web", 30600)]);
+    let repeated = parse_text("dynamic_ranges:\n  ml: 30500-30599\n  ml: 30600-30699\nredis:\n  port: 6379\n");
+    assert!(repeated.is_err_and(|error| error.to_string().contains("ml")));
+    let backwards = parse_text("dynamic_ranges:\n  ml: 30599-30500\nredis:\n  port: 6379\n");
+    assert!(backwards.is_err());
+}

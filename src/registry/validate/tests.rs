@@ -397,3 +397,23 @@ fn files_that_a_volume_would_hide_or_that_nest_are_findings() {
         ]
     );
 }
+
+#[test]
+fn named_dynamic_ranges_stay_apart_from_each_other_and_from_slots() {
+    let clean = "dynamic_ranges:\n  ml: 30500-30599\n  web: [30600, 30699]\nredis:\n  port: 6379\n";
+    assert_eq!(messages(clean), Vec::<String>::new());
+    let overlapping = "dynamic_ranges:\n  ml: 30500-30599\n  web: 30550-30650\nredis:\n  port: 6379\n";
+    assert_eq!(
+        messages(overlapping),
+        [
+            "dynamic-range: dynamic ranges `ml` (30500-30599) and `web` (30550-30650) overlap: make them disjoint, so two kinds of projects never draw from the same ports"
+        ]
+    );
+    let on_slots = "dynamic_ranges:\n  cache: 6400-6599\nredis:\n  port: 6379\n";
+    assert_eq!(
+        messages(on_slots),
+        [
+            "dynamic-range: dynamic range `cache` (6400-6599) holds 2 registry slot(s), the first redis[1].port = 6479: move the range off the registry's ports"
+        ]
+    );
+}
