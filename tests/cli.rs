@@ -584,3 +584,33 @@ fn kubernetes_export_passes_the_cluster_schemas_and_keeps_the_registrys_ports() 
     berth().args(["export", "k8s", "kafka", "--node-port-range", "9000-8000"]).assert().code(2);
     berth().args(["export", "k8s", "argocd"]).assert().code(2);
 }
+
+#[test]
+fn output_files_follow_links_and_never_replace_a_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let directory = tempfile::tempdir().expect("tempdir");
+    let real = directory.path().join("real.env");
+    let link = directory.path().join("link.env");
+    std::fs::write(&real, "old\n").expect("write");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    berth().args(["ports", "redis", "-i", "1", "--format", "env", "-o"]).arg(&link).assert().success();
+    assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink(), "the link stays a link");
+    assert_eq!(std::fs::read_to_string(&real).expect("real"), "REDIS_1_PORT=6479\n");
+    berth().args(["ports", "redis", "--format", "env", "-o", "/dev/null"]).assert().success();
+    assert!(std::fs::metadata("/dev/null").expect("/dev/null").file_type().is_char_device(), "still a device");
+}
+
+#[test]
+fn a_closed_stderr_does_not_crash_a_command_that_logs() {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let status = std::process::Command::new(assert_cmd::cargo::cargo_bin!("berth"))
+        .env("BERTH_REGISTRY", shipped_registry())
+        .env("BERTH_STATE_DIR", no_ledger())
+        .args(["-v", "ports", "kafka"])
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .status()
+        .expect("berth -v ports");
+    assert_eq!(status.code(), Some(0));
+}

@@ -33,20 +33,39 @@ pub(super) fn emit(text: &str, path: Option<&Path>) -> anyhow::Result<()> {
                 written => written?,
             }
         }
-        Some(path) => {
-            let directory = match path.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => parent,
-                _ => Path::new("."),
-            };
-            let mut file = tempfile::Builder::new()
-                .permissions(std::fs::Permissions::from_mode(0o666))
-                .tempfile_in(directory)
-                .with_context(|| format!("cannot create a temporary file in {}", directory.display()))?;
-            file.write_all(anstream::adapter::strip_str(text).to_string().as_bytes())
-                .with_context(|| format!("cannot write {}", file.path().display()))?;
-            file.persist(path).with_context(|| format!("cannot replace {}", path.display()))?;
-        }
+        Some(path) => write_file(&anstream::adapter::strip_str(text).to_string(), path)?,
     }
+    Ok(())
+}
+
+/// Writes `text` to the file at `path` the way a person expects of `-o`: a regular file (or
+/// none yet) is replaced atomically; a symbolic link keeps pointing where it points, and
+/// the file it points to is replaced; anything else (`/dev/null`, a FIFO, a terminal) is
+/// written to as `>` would, never replaced: berth does not turn a device into a file.
+fn write_file(text: &str, path: &Path) -> anyhow::Result<()> {
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => std::fs::canonicalize(path)
+            .with_context(|| format!("cannot follow the link {} to the file it names", path.display()))?,
+        _ => path.to_path_buf(),
+    };
+    if std::fs::metadata(&target).is_ok_and(|metadata| !metadata.is_file()) {
+        let mut sink = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&target)
+            .with_context(|| format!("cannot open {} for writing", target.display()))?;
+        sink.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", target.display()))?;
+        return Ok(());
+    }
+    let directory = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(directory)
+        .with_context(|| format!("cannot create a temporary file in {}", directory.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", file.path().display()))?;
+    file.persist(&target).with_context(|| format!("cannot replace {}", target.display()))?;
     Ok(())
 }
 
