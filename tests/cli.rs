@@ -580,6 +580,17 @@ fn kubernetes_export_passes_the_cluster_schemas_and_keeps_the_registrys_ports() 
     let endpoints = named("berth-endpoints-development");
     assert_eq!(endpoints["data"]["KAFKA_1_BROKER_PORT"], "9192");
     assert_eq!(endpoints["data"]["KAFKA_1_BROKER_ADDRESS"], "kafka-development-1:9192");
+    assert_eq!(endpoints["data"]["TRAEFIK_NODE_A_ADDRESS"], "traefik-development-nodeport:31001");
+    assert_eq!(endpoints["data"]["TRAEFIK_WEB_ADDRESS"], "traefik-development:80");
+
+    // Names a YAML 1.1 reader takes for booleans stay strings.
+    let tricky = registry_file(
+        "environments:\n  on: 0\nno:\n  port: 20080\n  container:\n    image: berth-test-busybox\n",
+    );
+    let exported = berth().args(["export", "k8s", "no", "--registry"]).arg(tricky.path()).assert().success();
+    std::fs::write(file.path(), &exported.get_output().stdout).expect("write");
+    let validated = std::process::Command::new(&validator).arg("--strict").arg(file.path()).output().expect("validator");
+    assert!(validated.status.success(), "{}", String::from_utf8_lossy(&validated.stdout));
 
     berth().args(["export", "k8s", "kafka", "--node-port-range", "9000-8000"]).assert().code(2);
     berth().args(["export", "k8s", "argocd"]).assert().code(2);

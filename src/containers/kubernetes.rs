@@ -5,7 +5,9 @@
 //! A port inside the cluster's node-port range (30000–32767 unless told otherwise) is
 //! published on every node as that very port (a NodePort Service); any other port is the
 //! Service's cluster port. An instance with ports on both sides gets both Services, so no
-//! node port is left for the cluster to pick. Pure rendering: YAML documents from specs.
+//! node port is left for the cluster to pick. Pure rendering: YAML documents from specs,
+//! each written as JSON (which YAML reads unchanged), so every string stays a string: a
+//! YAML 1.1 reader such as Kubernetes' would take a bare `no` or `on` for a boolean.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +16,7 @@ use serde::Serialize;
 use super::spec::{ENVIRONMENT_LABEL, INSTANCE_LABEL, InstanceSpec, MANAGED_LABEL, SERVICE_LABEL};
 use crate::registry::PortRange;
 
-/// Longest object name Kubernetes takes for a Service (a DNS label).
+/// Longest object name Kubernetes takes for a Service (a DNS label), and longest label value.
 const MAXIMUM_NAME_LENGTH: usize = 63;
 /// Longest port name (an IANA service name).
 const MAXIMUM_PORT_NAME_LENGTH: usize = 15;
@@ -22,15 +24,17 @@ const MAXIMUM_PORT_NAME_LENGTH: usize = 15;
 /// Why the instances cannot be written as Kubernetes objects.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KubernetesError {
-    /// A Service name would be longer than a DNS label may be.
-    #[error(
-        "{container} cannot name a Kubernetes Service: {length} characters, more than {MAXIMUM_NAME_LENGTH}; use a shorter service or environment name"
-    )]
-    NameTooLong {
-        /// The container name.
+    /// A name or label value Kubernetes does not take.
+    #[error("{container}: Kubernetes takes no {what} `{name}`: {rule}; rename the service or environment")]
+    Unusable {
+        /// The container the object is for.
         container: String,
-        /// Its length as a Service name.
-        length: usize,
+        /// `Service name`, `ConfigMap name` or `label value`.
+        what: &'static str,
+        /// The name as it would be written.
+        name: String,
+        /// The rule it breaks.
+        rule: &'static str,
     },
     /// Two instances would make Services of the same name.
     #[error("{first} and {second} would both be the Kubernetes Service {name} (`_` becomes `-`); rename one service")]
@@ -88,7 +92,10 @@ pub fn render(specs: &[InstanceSpec], node_ports: PortRange) -> Result<String, K
     let mut documents = Vec::new();
     let mut endpoints: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
     for spec in specs {
-        let name = object_name(&spec.container_name)?;
+        let name = spec.container_name.replace('_', "-");
+        for value in [&spec.service, &spec.environment] {
+            check_label_value(&spec.container_name, value)?;
+        }
         for taken in [name.clone(), format!("{name}-nodeport")] {
             if let Some(first) = names.insert(taken.clone(), &spec.container_name) {
                 return Err(KubernetesError::SameName {
@@ -124,6 +131,7 @@ pub fn render(specs: &[InstanceSpec], node_ports: PortRange) -> Result<String, K
             ],
         };
         for (object, kind, ports) in parts {
+            check_dns_label(&spec.container_name, "Service name", &object)?;
             documents.push(document(&Object {
                 api_version: "v1",
                 kind: "Service",
@@ -139,7 +147,13 @@ pub fn render(specs: &[InstanceSpec], node_ports: PortRange) -> Result<String, K
             let address = variable
                 .strip_suffix("_PORT")
                 .map_or_else(|| format!("{variable}_ADDRESS"), |stem| format!("{stem}_ADDRESS"));
-            data.insert(address, format!("{name}:{}", binding.host_port));
+            // The Service that carries the port: the node-port one when the instance has both.
+            let serving = if node_ports.contains(u32::from(binding.host_port)) && !outside.is_empty() {
+                format!("{name}-nodeport")
+            } else {
+                name.clone()
+            };
+            data.insert(address, format!("{serving}:{}", binding.host_port));
         }
     }
     for (environment, data) in endpoints {
@@ -150,7 +164,7 @@ pub fn render(specs: &[InstanceSpec], node_ports: PortRange) -> Result<String, K
         documents.push(document(&Object::<ServiceSpec> {
             api_version: "v1",
             kind: "ConfigMap",
-            metadata: Metadata { name: format!("berth-endpoints-{}", environment.replace('_', "-")), labels },
+            metadata: Metadata { name: configmap_name(environment)?, labels },
             spec: None,
             data: Some(data),
         }));
@@ -162,7 +176,14 @@ pub fn render(specs: &[InstanceSpec], node_ports: PortRange) -> Result<String, K
 }
 
 fn document(object: &impl Serialize) -> String {
-    format!("---\n{}", serde_yaml::to_string(object).unwrap_or_default())
+    format!("---\n{}\n", serde_json::to_string_pretty(object).unwrap_or_default())
+}
+
+/// The endpoints ConfigMap of one environment.
+fn configmap_name(environment: &str) -> Result<String, KubernetesError> {
+    let name = format!("berth-endpoints-{}", environment.replace('_', "-"));
+    check_dns_label(environment, "ConfigMap name", &name)?;
+    Ok(name)
 }
 
 /// The labels berth puts on the instance's container: on the Service itself (`managed`
@@ -178,15 +199,41 @@ fn labels(spec: &InstanceSpec, managed: bool) -> BTreeMap<String, String> {
     labels
 }
 
-/// A container name as a Service name: Kubernetes takes no `_` in it.
-fn object_name(container: &str) -> Result<String, KubernetesError> {
-    let name = container.replace('_', "-");
-    // The longer of the two names an instance may take must fit.
-    let length = name.len() + "-nodeport".len();
-    if length > MAXIMUM_NAME_LENGTH {
-        return Err(KubernetesError::NameTooLong { container: container.to_string(), length });
+/// Kubernetes' rule for Service and ConfigMap names (RFC 1035 labels).
+fn check_dns_label(container: &str, what: &'static str, name: &str) -> Result<(), KubernetesError> {
+    let fits = name.len() <= MAXIMUM_NAME_LENGTH
+        && name.starts_with(|character: char| character.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-')
+        && !name.ends_with('-');
+    if fits {
+        return Ok(());
     }
-    Ok(name)
+    Err(KubernetesError::Unusable {
+        container: container.to_string(),
+        what,
+        name: name.to_string(),
+        rule: "at most 63 characters, a-z, 0-9 and `-`, starting with a letter and ending with a letter or digit",
+    })
+}
+
+/// Kubernetes' rule for label values: what berth's labels carry must fit it.
+fn check_label_value(container: &str, value: &str) -> Result<(), KubernetesError> {
+    let ends_well = |character: char| character.is_ascii_alphanumeric();
+    let fits = value.len() <= MAXIMUM_NAME_LENGTH
+        && value.starts_with(ends_well)
+        && value.ends_with(ends_well)
+        && value.chars().all(|character| character.is_ascii_alphanumeric() || "-_.".contains(character));
+    if fits {
+        return Ok(());
+    }
+    Err(KubernetesError::Unusable {
+        container: container.to_string(),
+        what: "label value",
+        name: value.to_string(),
+        rule: "at most 63 characters, letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
+    })
 }
 
 /// A name per port key that Kubernetes takes (at most 15 characters, `a-z`, `0-9` and
@@ -200,11 +247,9 @@ fn port_names<'a>(keys: impl Iterator<Item = &'a str>) -> BTreeMap<String, Strin
         while name.ends_with('-') || name.contains("--") {
             name = name.trim_end_matches('-').replace("--", "-");
         }
-        if name.is_empty()
-            || !name.starts_with(|character: char| character.is_ascii_lowercase())
-            || names.values().any(|taken| *taken == name)
-        {
-            name = format!("port-{index}");
+        let taken = |name: &str| names.values().any(|taken| taken == name);
+        if name.is_empty() || !name.starts_with(|character: char| character.is_ascii_lowercase()) || taken(&name) {
+            name = (index..).map(|number| format!("port-{number}")).find(|name| !taken(name)).unwrap_or_default();
         }
         names.insert(key.to_string(), name);
     }
@@ -228,8 +273,17 @@ mod tests {
 
     #[test]
     fn names_kubernetes_cannot_take_are_refused() {
-        assert_eq!(object_name("web_ui-development-1"), Ok("web-ui-development-1".to_string()));
-        let long = format!("{}-development", "s".repeat(50));
-        assert!(matches!(object_name(&long), Err(KubernetesError::NameTooLong { length: 71, .. })));
+        assert_eq!(check_dns_label("c", "Service name", "web-ui-development-1"), Ok(()));
+        assert!(check_dns_label("c", "Service name", "web--dev-").is_err());
+        assert!(check_dns_label("c", "Service name", &"s".repeat(64)).is_err());
+        assert_eq!(check_dns_label("c", "Service name", &"s".repeat(63)), Ok(()));
+        assert!(check_label_value("c", "web_").is_err());
+        assert_eq!(check_label_value("c", "web_ui"), Ok(()));
+    }
+
+    #[test]
+    fn a_fallback_port_name_is_never_one_already_taken() {
+        let names = port_names(["port_1_port", "port_1__port"].into_iter());
+        assert_eq!((names["port_1_port"].as_str(), names["port_1__port"].as_str()), ("port-1", "port-2"));
     }
 }
