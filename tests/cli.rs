@@ -355,6 +355,24 @@ fn bash_completes_commands_options_and_the_registrys_services_and_stacks() {
     assert_eq!(bash_offers(script.path(), &["berth", "up", "--pu"]), ["--pull"]);
     assert!(bash_offers(script.path(), &["berth", "up", "kafka:"]).is_empty(), "no guesses at instances");
     berth().args(["completions", "tcsh"]).assert().code(2);
+    // A FIFO named as the registry is not read: <TAB> must not hang.
+    let directory = tempfile::tempdir().expect("tempdir");
+    let fifo = directory.path().join("registry.yaml");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let output = std::process::Command::new("timeout")
+        .args(["20"])
+        .arg(assert_cmd::cargo::cargo_bin!("berth"))
+        .args(["--", "berth", "--registry"])
+        .arg(&fifo)
+        .args(["up", "ka"])
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "4")
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "true")
+        .output()
+        .expect("completion request");
+    assert_eq!(output.status.code(), Some(0), "answered, not hung: {output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).trim().is_empty());
 }
 
 #[test]
@@ -370,6 +388,8 @@ fn the_manual_page_is_generated_from_the_command_line() {
     berth().args(["man", "--dir"]).arg(directory.path().join("man1")).assert().success();
     let up = std::fs::read_to_string(directory.path().join("man1/berth-up.1")).expect("berth-up.1");
     assert!(up.contains(".TH berth-up 1") && up.contains("\\-\\-pull"), "{up}");
+    let k8s = std::fs::read_to_string(directory.path().join("man1/berth-export-k8s.1")).expect("berth-export-k8s.1");
+    assert!(k8s.contains("\\-\\-node\\-port\\-range"), "{k8s}");
 }
 
 #[test]
@@ -584,12 +604,12 @@ fn kubernetes_export_passes_the_cluster_schemas_and_keeps_the_registrys_ports() 
     assert_eq!(endpoints["data"]["TRAEFIK_WEB_ADDRESS"], "traefik-development:80");
 
     // Names a YAML 1.1 reader takes for booleans stay strings.
-    let tricky = registry_file(
-        "environments:\n  on: 0\nno:\n  port: 20080\n  container:\n    image: berth-test-busybox\n",
-    );
+    let tricky =
+        registry_file("environments:\n  on: 0\nno:\n  port: 20080\n  container:\n    image: berth-test-busybox\n");
     let exported = berth().args(["export", "k8s", "no", "--registry"]).arg(tricky.path()).assert().success();
     std::fs::write(file.path(), &exported.get_output().stdout).expect("write");
-    let validated = std::process::Command::new(&validator).arg("--strict").arg(file.path()).output().expect("validator");
+    let validated =
+        std::process::Command::new(&validator).arg("--strict").arg(file.path()).output().expect("validator");
     assert!(validated.status.success(), "{}", String::from_utf8_lossy(&validated.stdout));
 
     berth().args(["export", "k8s", "kafka", "--node-port-range", "9000-8000"]).assert().code(2);

@@ -51,8 +51,11 @@ fn candidates(current: &OsStr, instances: bool) -> Vec<CompletionCandidate> {
         return Vec::new();
     }
     let named = registry_named(std::env::args_os().skip_while(|word| word != "--"));
-    let located = crate::registry::locate(named.as_deref());
-    let Ok(registry) = located.and_then(|path| crate::registry::load_file(&path)) else {
+    // Only a regular file: reading a FIFO named by mistake would hang the shell's <TAB>.
+    let Some(path) = crate::registry::locate(named.as_deref()).ok().filter(|path| path.is_file()) else {
+        return Vec::new();
+    };
+    let Ok(registry) = crate::registry::load_file(&path) else {
         return Vec::new();
     };
     let services =

@@ -27,17 +27,26 @@ pub(super) fn run(args: ManArgs) -> anyhow::Result<Outcome> {
     };
     std::fs::create_dir_all(&directory).with_context(|| format!("cannot create {}", directory.display()))?;
     let mut pages = vec![("berth.1".to_string(), page(&command)?)];
-    for subcommand in command.get_subcommands().filter(|subcommand| subcommand.get_name() != "help") {
-        let name = format!("berth-{}", subcommand.get_name());
-        let named = subcommand.clone().name(name.clone()).bin_name(format!("berth {}", subcommand.get_name()));
-        pages.push((format!("{name}.1"), page(&named)?));
-    }
+    pages_of(&command, "berth", &mut pages)?;
     for (file, text) in pages {
         let path = directory.join(file);
         super::output::emit(&text, Some(&path))?;
         say!("wrote {}", path.display());
     }
     Ok(Outcome::Clean)
+}
+
+/// A page for every subcommand below `command` (`berth-export-k8s.1` too), named the way
+/// the pages above refer to them.
+fn pages_of(command: &clap::Command, prefix: &str, pages: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+    for subcommand in command.get_subcommands().filter(|subcommand| subcommand.get_name() != "help") {
+        let name = format!("{prefix}-{}", subcommand.get_name());
+        let words = name.replace('-', " ");
+        let named = subcommand.clone().name(name.clone()).bin_name(words);
+        pages.push((format!("{name}.1"), page(&named)?));
+        pages_of(subcommand, &name, pages)?;
+    }
+    Ok(())
 }
 
 fn page(command: &clap::Command) -> anyhow::Result<String> {

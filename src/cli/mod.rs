@@ -102,7 +102,7 @@ pub enum Command {
     Down(down::DownArgs),
     /// Show an instance's container output.
     Logs(logs::LogsArgs),
-    /// Write instances as another tool's configuration (docker-compose).
+    /// Write instances as another tool's configuration (docker-compose, Kubernetes).
     Export(export::ExportArgs),
     /// Lease dynamic ports for a project from the host-wide ledger.
     Alloc(alloc::AllocArgs),

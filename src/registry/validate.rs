@@ -453,11 +453,33 @@ fn dynamic_range_problems(registry: &Registry, placed: &[(u16, Slot)]) -> Vec<St
     let mut problems = Vec::new();
     let mut ranges: Vec<&super::model::NamedRange> = registry.dynamic_ranges.iter().collect();
     ranges.sort_by_key(|named| (named.range.start, named.range.end));
-    for pair in ranges.windows(2) {
-        if pair[1].range.start <= pair[0].range.end {
+    // One sweep: each range against the one reaching furthest among those before it.
+    let mut furthest: Option<&super::model::NamedRange> = None;
+    for named in ranges {
+        if let Some(earlier) = furthest.filter(|earlier| named.range.start <= earlier.range.end) {
             problems.push(format!(
                 "dynamic ranges `{}` ({}) and `{}` ({}) overlap: make them disjoint, so two kinds of projects never draw from the same ports",
-                pair[0].name, pair[0].range, pair[1].name, pair[1].range
+                earlier.name, earlier.range, named.name, named.range
+            ));
+        }
+        if furthest.is_none_or(|earlier| named.range.end > earlier.range.end) {
+            furthest = Some(named);
+        }
+    }
+    let overlaps = |left: PortRange, right: PortRange| left.start <= right.end && right.start <= left.end;
+    for named in &registry.dynamic_ranges {
+        if let Some(default) = registry.dynamic_range.filter(|default| overlaps(*default, named.range)) {
+            problems.push(format!(
+                "dynamic range `{}` ({}) overlaps dynamic_range ({default}), where allocations without a kind draw from: make them disjoint",
+                named.name, named.range
+            ));
+        }
+        let reserved =
+            registry.reserved.iter().flat_map(|entry| entry.ports.iter()).find(|range| overlaps(**range, named.range));
+        if let Some(reserved) = reserved {
+            problems.push(format!(
+                "dynamic range `{}` ({}) overlaps the reserved ports {reserved}: berth never hands those out; move the range",
+                named.name, named.range
             ));
         }
     }

@@ -417,3 +417,24 @@ fn named_dynamic_ranges_stay_apart_from_each_other_and_from_slots() {
         ]
     );
 }
+
+#[test]
+fn every_overlap_of_named_ranges_is_found_with_the_default_range_and_reserved_ports() {
+    let nested = "dynamic_ranges:\n  big: 30000-30999\n  tiny: 30001-30002\n  mid: 30500-30600\nredis:\n  port: 6379\n";
+    let found = messages(nested);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found.iter().any(|message| message.contains("`big` (30000-30999) and `mid` (30500-30600) overlap")),
+        "{found:?}"
+    );
+    let beside = "dynamic_range: 30500-30999\nreserved:\n  - ports: 30600-30699\n    reason: nodes\ndynamic_ranges:\n  ml: 30500-30599\n  web: 30600-30699\nredis:\n  port: 6379\n";
+    let found = messages(beside);
+    assert!(
+        found.iter().any(|message| message.contains("`ml` (30500-30599) overlaps dynamic_range (30500-30999)")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|message| message.contains("`web` (30600-30699) overlaps the reserved ports 30600-30699")),
+        "{found:?}"
+    );
+}
