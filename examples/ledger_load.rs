@@ -71,6 +71,7 @@ fn request(project: String, service: String, count: u32) -> AllocationRequest {
         owner: None,
         ttl_seconds: None,
         health_endpoint: None,
+        slot: None,
     }
 }
 

@@ -386,6 +386,7 @@ mod fixed {
                     owner: None,
                     ttl_seconds: None,
                     health_endpoint: None,
+                    slot: None,
                 };
                 let directory = self.ledger_directory()?;
                 let taken = ledger::registry_exclusions(self.manager.registry());

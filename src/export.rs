@@ -135,6 +135,7 @@ mod tests {
                 increment: 100,
                 variable: crate::registry::variable_name(service, instance, key),
                 overridden_by: None,
+                fallback_for: None,
             })
         };
         vec![

@@ -107,6 +107,7 @@ pub(super) fn run(args: AllocArgs, registry: Option<&Path>) -> anyhow::Result<Ou
         owner,
         ttl_seconds,
         health_endpoint: args.health,
+        slot: None,
     };
     let mut ledger = open_ledger()?;
     let taken = registry_ports(manager);

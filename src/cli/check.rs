@@ -101,7 +101,7 @@ pub(super) fn run(
     if let Some(range) = ephemeral {
         report.findings.extend(registry::ephemeral_findings(&loaded, range));
     }
-    report.findings.sort_by_key(|finding| finding.code().severity());
+    report.findings.sort_by_key(registry::Finding::severity);
     match args.format {
         CheckFormat::Table => emit(&human(&report, &loaded, &shown(&path)), None)?,
         CheckFormat::Json => emit_json(&json(&report, &loaded, &path))?,
@@ -127,11 +127,12 @@ fn human(report: &Report, registry: &Registry, path: &Path) -> String {
     let mut text = String::new();
     for finding in &report.findings {
         let code = finding.code();
-        let style = match code.severity() {
+        let severity = finding.severity();
+        let style = match severity {
             Severity::Error => super::style::ERROR,
             Severity::Warning => super::style::WARNING,
         };
-        let label = super::style::paint(style, format_args!("{}[{code}]", code.severity()));
+        let label = super::style::paint(style, format_args!("{severity}[{code}]"));
         text.push_str(&format!("{label}: {}\n", finding.message(registry)));
     }
     if report.findings.iter().any(|finding| finding.code() == FindingCode::EphemeralPort) {
@@ -154,7 +155,7 @@ fn json<'a>(report: &'a Report, registry: &'a Registry, path: &'a Path) -> JsonR
         .iter()
         .map(|finding| JsonFinding {
             code: finding.code(),
-            severity: finding.code().severity(),
+            severity: finding.severity(),
             message: finding.message(registry),
             slots: finding
                 .slots()

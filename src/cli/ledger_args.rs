@@ -6,8 +6,9 @@ use std::path::Path;
 use anyhow::Context;
 use clap::Args;
 
-use crate::ledger::{self, Lease, Ledger, LedgerError, PortSet};
-use crate::registry::{LoadError, ManagerError, PortManager, ResolvedPort};
+use crate::ledger::{self, Fallback, Ledger, LedgerError, PortSet};
+use crate::probe::{HostPorts, Protocol};
+use crate::registry::{LoadError, ManagerError, OnConflict, PortManager, ResolvedPort};
 
 /// `--project`, shared by the ledger commands.
 #[derive(Debug, Args)]
@@ -54,7 +55,8 @@ pub(super) fn warn_about_foreign_leases(ports: &[ResolvedPort]) {
     for resolved in ports {
         if let Ok(Some(lease)) = ledger.lease_on(resolved.port)
             && lease.project != project
-            && !is_own_container_lease(&lease, resolved)
+            && !is_own_fallback_lease(&lease, resolved)
+            && !ledger::is_own_container_lease(&lease, resolved)
         {
             super::style::warning(format_args!(
                 "{}[{}].{} = {} is leased to project {} (service {}) in the host ledger",
@@ -64,16 +66,113 @@ pub(super) fn warn_about_foreign_leases(ports: &[ResolvedPort]) {
     }
 }
 
-/// Whether `lease` is the one berth took for the slot's own container: the instance's
-/// container (its name says service, instance and environment) holding this very port key.
-/// That is the slot in use as intended, not a conflict.
-fn is_own_container_lease(lease: &Lease, resolved: &ResolvedPort) -> bool {
-    let container = crate::registry::container_name(&resolved.service, &resolved.environment, resolved.instance);
-    lease.container() == Some(container.as_str())
-        && lease.slot.as_ref().is_some_and(|slot| {
-            (slot.service.as_str(), slot.instance, slot.key.as_str())
-                == (resolved.service.as_str(), resolved.instance, resolved.key.as_str())
-        })
+fn is_own_fallback_lease(lease: &crate::ledger::Lease, resolved: &ResolvedPort) -> bool {
+    lease.project == ledger::fallback_project(&resolved.service, &resolved.environment, resolved.instance)
+        && lease.service == resolved.key
+}
+
+/// Settles the port a lookup answers for `resolved`: the computed port, or, when its key
+/// falls back and another process holds that port, a leased port of the fallback range
+/// (stable while the lease lives). A key that refuses conflicts fails naming the holder.
+pub(super) fn settle_port(manager: &PortManager, resolved: &mut ResolvedPort) -> anyhow::Result<()> {
+    let policy = manager
+        .registry()
+        .service(&resolved.service)
+        .and_then(|service| service.port_key(&resolved.key))
+        .map_or(OnConflict::Ignore, |key| key.on_conflict);
+    let range = match policy {
+        OnConflict::Ignore => {
+            warn_about_foreign_leases(std::slice::from_ref(resolved));
+            return Ok(());
+        }
+        OnConflict::Refuse => {
+            let existing = existing_ledger()?;
+            return Ok(ledger::refuse_if_held(resolved, foreign_holder(existing.as_ref(), resolved))?);
+        }
+        OnConflict::Fallback(range) => range,
+    };
+    let existing = existing_ledger()?;
+    let holder = foreign_holder(existing.as_ref(), resolved);
+    let mut ledger = match existing {
+        Some(ledger) => ledger,
+        // A lookup creates the ledger only when it must lease a fallback.
+        None if holder.is_some() => open_ledger()?,
+        None => return Ok(()),
+    };
+    let taken = registry_ports(Some(manager));
+    let is_free = |port| crate::probe::is_free(port, Protocol::Tcp);
+    let settled = ledger::settle(&mut ledger, resolved, range, holder.as_deref(), &taken, is_free, ledger::now())?;
+    if let Some(fallback) = settled {
+        report_fallback(resolved, &fallback, holder.as_deref());
+        resolved.fallback_for = Some(resolved.port);
+        resolved.port = fallback.lease.port;
+    }
+    Ok(())
+}
+
+/// Who holds `resolved`'s computed port, unless it is free or its own container's.
+fn foreign_holder(ledger: Option<&Ledger>, resolved: &ResolvedPort) -> Option<String> {
+    if crate::probe::is_free(resolved.port, Protocol::Tcp) {
+        return None;
+    }
+    let lease = ledger.and_then(|ledger| ledger.lease_on(resolved.port).ok().flatten());
+    if lease.is_some_and(|lease| ledger::is_own_container_lease(&lease, resolved)) {
+        return None;
+    }
+    let described = HostPorts::snapshot().ok().and_then(|host| host.describe_holder(resolved.port));
+    Some(
+        described.unwrap_or_else(|| {
+            "a process berth cannot see (another user's, or in another network namespace)".to_string()
+        }),
+    )
+}
+
+fn report_fallback(resolved: &ResolvedPort, fallback: &Fallback, holder: Option<&str>) {
+    let slot = format!("{}[{}].{}", resolved.service, resolved.instance, resolved.key);
+    let project = &fallback.lease.project;
+    tracing::info!(
+        service = %resolved.service,
+        instance = resolved.instance,
+        key = %resolved.key,
+        environment = %resolved.environment,
+        computed = fallback.computed,
+        port = fallback.lease.port,
+        project = %project,
+        new = fallback.new,
+        "port_fallback"
+    );
+    let why = match holder {
+        Some(holder) => format!("{} is held by {holder}", fallback.computed),
+        None => format!("the fallback lease on it is still in force, though {} is free again", fallback.computed),
+    };
+    say!(
+        "note: {slot} uses {} instead of {}: {why}; `berth release --project {project}` gives the fallback up",
+        fallback.lease.port,
+        fallback.computed
+    );
+}
+
+/// Puts each fallback lease in force into `ports` (reads only), so that tables and exports
+/// carry the ports clients must use.
+pub(super) fn apply_fallbacks(manager: &PortManager, ports: &mut [ResolvedPort]) -> anyhow::Result<()> {
+    let falls_back = |resolved: &ResolvedPort| {
+        manager
+            .registry()
+            .service(&resolved.service)
+            .and_then(|service| service.port_key(&resolved.key))
+            .is_some_and(|key| key.fallback().is_some())
+    };
+    if !ports.iter().any(falls_back) {
+        return Ok(());
+    }
+    let Some(ledger) = existing_ledger()? else { return Ok(()) };
+    for resolved in ports.iter_mut().filter(|resolved| falls_back(resolved)) {
+        if let Some(lease) = ledger::existing_fallback(&ledger, resolved)? {
+            resolved.fallback_for = Some(resolved.port);
+            resolved.port = lease.port;
+        }
+    }
+    Ok(())
 }
 
 /// The registry's manager when there is a registry; none is fine for the ledger, a broken

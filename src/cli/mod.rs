@@ -177,7 +177,10 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Findings) => ExitCode::from(1),
         Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
-        Err(error) if error.downcast_ref::<LedgerError>().is_some_and(LedgerError::is_finding) => {
+        Err(error)
+            if error.downcast_ref::<LedgerError>().is_some_and(LedgerError::is_finding)
+                || error.downcast_ref::<crate::ledger::FallbackError>().is_some() =>
+        {
             style::error(one_line(&error));
             ExitCode::from(1)
         }

@@ -1,10 +1,13 @@
 //! `berth port`: print one port and nothing else, for `$(…)` in scripts.
+//!
+//! A key with a fallback range answers its fallback when another process holds its port,
+//! leasing it so that the answer is unique on the host and stable while the lease lives.
 
 use std::path::Path;
 
 use clap::Args;
 
-use super::ledger_args::warn_about_foreign_leases;
+use super::ledger_args::settle_port;
 use super::output::emit;
 use super::{Outcome, manager};
 
@@ -25,9 +28,10 @@ pub struct PortArgs {
 }
 
 pub(super) fn run(args: PortArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
-    let view = manager(registry)?.environment(args.environment.as_deref())?;
-    let resolved = view.resolve(&args.service, args.instance, args.key.as_deref())?;
-    warn_about_foreign_leases(std::slice::from_ref(&resolved));
+    let manager = manager(registry)?;
+    let view = manager.environment(args.environment.as_deref())?;
+    let mut resolved = view.resolve(&args.service, args.instance, args.key.as_deref())?;
+    settle_port(manager, &mut resolved)?;
     emit(&format!("{}\n", resolved.port), None)?;
     Ok(Outcome::Clean)
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::ledger_args::warn_about_foreign_leases;
+use super::ledger_args::{apply_fallbacks, warn_about_foreign_leases};
 use super::output::emit;
 use super::{Outcome, manager};
 use crate::export::{self, ExportRow, Format};
@@ -76,6 +76,7 @@ pub(super) fn run(args: PortsArgs, registry: Option<&Path>) -> anyhow::Result<Ou
             }
         }
     }
+    apply_fallbacks(manager, &mut rows)?;
     warn_about_foreign_leases(&rows);
     let text = match args.format {
         Format::Json => super::output::json_text(&rows)?,

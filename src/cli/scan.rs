@@ -1,7 +1,9 @@
 //! `berth scan`: every registry slot (all instances of every service) that something on
 //! this host holds right now, and by whom.
 //!
-//! It answers "can these slots be used here now?": any taken slot is a finding (exit 1).
+//! It answers "can these slots be used here now?": any taken slot is a finding (exit 1),
+//! except a slot of an optional service. A slot with a fallback lease in force is scanned
+//! at its fallback port.
 //! Where the host ledger has a lease on the port, the lease's project is shown too.
 
 use std::path::Path;
@@ -9,7 +11,7 @@ use std::path::Path;
 use clap::Args;
 use serde::Serialize;
 
-use super::ledger_args::existing_ledger;
+use super::ledger_args::{apply_fallbacks, existing_ledger};
 use super::output::{OutputFormat, emit, emit_json};
 use super::{Outcome, manager};
 use crate::ledger::Lease;
@@ -32,6 +34,8 @@ struct TakenSlot<'a> {
     slot: &'a ResolvedPort,
     holders: &'a [Listener],
     lease: Option<Lease>,
+    /// The service is optional: something else on its port is not a finding.
+    optional: bool,
 }
 
 pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
@@ -49,6 +53,7 @@ pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Out
             }
         }
     }
+    apply_fallbacks(manager, &mut slots)?;
     let host = HostPorts::snapshot()?;
     let ledger = existing_ledger()?;
     let mut taken = Vec::new();
@@ -61,7 +66,8 @@ pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Out
             Some(ledger) => ledger.lease_on(slot.port)?,
             None => None,
         };
-        taken.push(TakenSlot { slot, holders, lease });
+        let optional = manager.registry().service(&slot.service).is_some_and(|service| service.optional);
+        taken.push(TakenSlot { slot, holders, lease, optional });
     }
     match args.format {
         OutputFormat::Json => emit_json(&taken)?,
@@ -74,8 +80,9 @@ pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Out
                     .map_or_else(String::new, |lease| format!("project {} (service {})", lease.project, lease.service));
                 for listener in entry.holders {
                     let slot = entry.slot;
+                    let optional = if entry.optional { " (optional)" } else { "" };
                     table.row([
-                        format!("{}[{}].{}", slot.service, slot.instance, slot.key),
+                        format!("{}[{}].{}{optional}", slot.service, slot.instance, slot.key),
                         slot.port.to_string(),
                         listener.describe(),
                         lease.clone(),
@@ -83,12 +90,14 @@ pub(super) fn run(args: ScanArgs, registry: Option<&Path>) -> anyhow::Result<Out
                 }
             }
             let mut text = if table.is_empty() { String::new() } else { table.render(super::output::terminal_width()) };
-            text.push_str(&format!("{} slots scanned, {} taken\n", slots.len(), taken.len()));
+            let optional = taken.iter().filter(|entry| entry.optional).count();
+            let optional = if optional == 0 { String::new() } else { format!(" ({optional} of optional services)") };
+            text.push_str(&format!("{} slots scanned, {} taken{optional}\n", slots.len(), taken.len()));
             emit(&text, None)?;
         }
     }
     match super::report_spoiled_slots(&spoiled)? {
-        Outcome::Clean if !taken.is_empty() => Ok(Outcome::Findings),
+        Outcome::Clean if taken.iter().any(|entry| !entry.optional) => Ok(Outcome::Findings),
         outcome => Ok(outcome),
     }
 }

@@ -127,6 +127,8 @@ pub struct AllocationRequest {
     pub ttl_seconds: Option<i64>,
     /// A health endpoint to record.
     pub health_endpoint: Option<String>,
+    /// The registry slot the ports stand in for (a fallback), if any.
+    pub slot: Option<LeaseSlot>,
 }
 
 /// The ledger project that holds a container's ports: the container's own name, so the
@@ -136,6 +138,14 @@ pub fn container_project(container: &str) -> String {
 }
 
 const CONTAINER_PROJECT_PREFIX: &str = "container:";
+const FALLBACK_PROJECT_PREFIX: &str = "fallback:";
+
+/// The ledger project that holds the fallback port of one instance's keys
+/// (`fallback:dashboard-development`): named like the instance's container, so the
+/// choice is the same for every caller and stays while the lease lives.
+pub fn fallback_project(service: &str, environment: &str, instance: u16) -> String {
+    format!("{FALLBACK_PROJECT_PREFIX}{}", crate::registry::container_name(service, environment, instance))
+}
 
 impl Lease {
     /// The container whose ports this lease holds, when berth leased them for one.
@@ -146,6 +156,11 @@ impl Lease {
     /// Whether `project` is one berth keeps for a container's ports.
     pub fn is_container_project(project: &str) -> bool {
         project.starts_with(CONTAINER_PROJECT_PREFIX)
+    }
+
+    /// Whether `project` is one berth keeps for fallback ports.
+    pub fn is_fallback_project(project: &str) -> bool {
+        project.starts_with(FALLBACK_PROJECT_PREFIX)
     }
 
     /// Whether the lease's project is a path (stale once the path is gone).

@@ -6,6 +6,7 @@
 //! staleness ([`staleness`], [`action`]) are pure functions the database calls into.
 
 mod allocate;
+mod fallback;
 mod gc;
 mod lease;
 mod leased;
@@ -17,10 +18,13 @@ use std::path::PathBuf;
 use berth_workflows::FailureKind;
 
 pub use allocate::{PortSet, Shortfall, first_free, registry_exclusions};
+pub use fallback::{
+    Fallback, FallbackError, existing as existing_fallback, is_own_container_lease, refuse_if_held, settle,
+};
 pub use gc::{ContainerListing, GcAction, StaleReason, action, staleness};
 pub use lease::{
     AllocationRequest, DEFAULT_DYNAMIC_RANGE, Lease, LeaseOwner, LeaseSlot, Strategy, allocation_range,
-    container_project, now, rfc3339,
+    container_project, fallback_project, now, rfc3339,
 };
 pub use state_dir::{STATE_DIR_VARIABLE, state_dir};
 pub use store::{Claim, LEDGER_FILE, Ledger, ReleaseScope};

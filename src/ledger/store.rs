@@ -352,6 +352,8 @@ fn check_request(request: &AllocationRequest) -> Result<(), LedgerError> {
         "the service is empty: name what the ports are for with --service".to_string()
     } else if Lease::is_container_project(&request.project) {
         format!("project `{}` is berth's own, for a container's ports; choose another project name", request.project)
+    } else if Lease::is_fallback_project(&request.project) && request.slot.is_none() {
+        format!("project `{}` is berth's own, for fallback ports; choose another project name", request.project)
     } else {
         return Ok(());
     };
@@ -478,8 +480,9 @@ fn choose(
 fn insert(transaction: &Transaction<'_>, request: &AllocationRequest, port: u16, now: i64) -> rusqlite::Result<()> {
     transaction.execute(
         "INSERT INTO leases (port, protocol, project, service, purpose, owner_pid, owner_start_time,
-                             created_at, renewed_at, ttl_seconds, health_endpoint)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+                             created_at, renewed_at, ttl_seconds, health_endpoint,
+                             slot_service, slot_instance, slot_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             port,
             request.protocol.as_str(),
@@ -491,6 +494,9 @@ fn insert(transaction: &Transaction<'_>, request: &AllocationRequest, port: u16,
             now,
             request.ttl_seconds,
             request.health_endpoint,
+            request.slot.as_ref().map(|slot| &slot.service),
+            request.slot.as_ref().map(|slot| slot.instance),
+            request.slot.as_ref().map(|slot| &slot.key),
         ],
     )?;
     Ok(())

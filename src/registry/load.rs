@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use super::model::{
     DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, Registry, Service,
 };
+use super::ports_file::{PortsFile, is_ports_file};
 use super::schema::Document;
 use yaml_rust2::scanner::{Scanner, Token, TokenType};
 
@@ -121,17 +122,22 @@ pub fn load_file(path: &Path) -> Result<Registry, LoadError> {
     parse(&text?, path)
 }
 
-/// Parses registry text; `origin` names the file in errors.
+/// Parses registry text, in berth's format or a flat `ports:` file; `origin` names the
+/// file in errors.
 pub fn parse(text: &str, origin: &Path) -> Result<Registry, LoadError> {
     if let Some((line, column, message)) = prescan(text) {
         return Err(LoadError::Syntax { path: origin.to_path_buf(), line, column, message });
     }
-    let document: Document = serde_yaml::from_str(text).map_err(|error| syntax_error(&error, origin))?;
-    if document.services.len() > MAXIMUM_SERVICES {
-        let what = format!("{} services is more than berth's limit of {MAXIMUM_SERVICES}", document.services.len());
+    let registry = if is_ports_file(text) {
+        let file: PortsFile = serde_yaml::from_str(text).map_err(|error| syntax_error(&error, origin))?;
+        file.into_registry()
+    } else {
+        resolve(serde_yaml::from_str(text).map_err(|error| syntax_error(&error, origin))?)
+    };
+    if registry.services.len() > MAXIMUM_SERVICES {
+        let what = format!("{} services is more than berth's limit of {MAXIMUM_SERVICES}", registry.services.len());
         return Err(LoadError::TooLarge { path: origin.to_path_buf(), what });
     }
-    let registry = resolve(document);
     if registry.services.is_empty() {
         return Err(LoadError::Empty { path: origin.to_path_buf() });
     }
@@ -232,6 +238,7 @@ fn resolve(document: Document) -> Registry {
             max_instances: entry.max_instances.unwrap_or(max_instances),
             range: entry.range,
             container: entry.container,
+            optional: false,
         })
         .collect();
     let environments = if document.environments.is_empty() {
@@ -247,6 +254,7 @@ fn resolve(document: Document) -> Registry {
         dynamic_ranges: document.dynamic_ranges,
         overrides: document.overrides.unwrap_or(true),
         stacks: document.stacks,
+        warn_on_conflict: false,
     }
 }
 

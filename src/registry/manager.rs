@@ -147,6 +147,10 @@ pub struct ResolvedPort {
     pub variable: String,
     /// The variable that overrode the computed port, if one did.
     pub overridden_by: Option<String>,
+    /// The port this one stands in for, when another process held that one and `port` is
+    /// the key's fallback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_for: Option<u16>,
 }
 
 /// Resolves slots to ports; see the module docs.
@@ -188,7 +192,12 @@ impl PortManager {
     pub fn new(registry: Registry, path: PathBuf, variables: HashMap<String, String>) -> Result<Self, ManagerError> {
         let report = validate(&registry);
         if report.errors() > 0 {
-            let first = report.findings[0].message(&registry);
+            let first = report
+                .findings
+                .iter()
+                .find(|finding| finding.severity() == super::validate::Severity::Error)
+                .map(|finding| finding.message(&registry))
+                .unwrap_or_default();
             return Err(ManagerError::Invalid { path, errors: report.errors(), first });
         }
         let overrides = Overrides::read(&registry, &variables);
@@ -367,6 +376,7 @@ impl<'a> EnvironmentView<'a> {
             increment: service.instance_increment,
             variable,
             overridden_by,
+            fallback_for: None,
         })
     }
 }

@@ -10,6 +10,7 @@ mod manager;
 mod model;
 pub(crate) mod names;
 mod overrides;
+mod ports_file;
 mod schema;
 mod stacks;
 mod suggest;
@@ -25,8 +26,8 @@ pub use load::{
 };
 pub use manager::{EnvironmentView, LookupError, ManagerError, PortManager, ResolvedPort};
 pub use model::{
-    DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, NamedRange, PortKey,
-    PortRange, Registry, Reservation, Service, Slot, Stack,
+    DEFAULT_ENVIRONMENT, DEFAULT_INSTANCE_INCREMENT, DEFAULT_MAX_INSTANCES, Environment, NamedRange, OnConflict,
+    PortKey, PortRange, Registry, Reservation, Service, Slot, Stack,
 };
 pub use names::{container_name, network_name, volume_name};
 pub use overrides::{Ignored, Override, Overrides, process_variables};

@@ -33,6 +33,9 @@ pub struct Registry {
     pub overrides: bool,
     /// Named sets of services started together per instance, in file order.
     pub stacks: Vec<Stack>,
+    /// Whether slots on reserved ports and fallback ranges that overlap other ports are
+    /// warnings rather than errors (a `ports:` file's `conflict_detection.warn_on_conflict`).
+    pub warn_on_conflict: bool,
 }
 
 /// A range of dynamic ports kept for one kind of project (`berth alloc --kind ml`).
@@ -70,6 +73,9 @@ pub struct Service {
     pub range: Option<PortRange>,
     /// How an instance runs as a container, when it can.
     pub container: Option<ContainerSection>,
+    /// Whether the service may be absent: a slot of it held by something else is not a
+    /// finding of `scan`.
+    pub optional: bool,
 }
 
 /// A named port of a service and its port for instance 0.
@@ -82,6 +88,39 @@ pub struct PortKey {
     /// The variable named with `env_var:` for instance 0 (instance N adds `_N`), instead of
     /// the `SERVICE_KEY` name berth makes up.
     pub variable: Option<String>,
+    /// Whether override variables are ignored for this key (`immutable: true`, or
+    /// `env_var: null` in a `ports:` file).
+    pub fixed: bool,
+    /// What a lookup does when another process holds the computed port.
+    pub on_conflict: OnConflict,
+}
+
+/// What a lookup of a port key does when a process berth did not start holds its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnConflict {
+    /// Answer the computed port anyway; `scan` and the start of an instance report the holder.
+    #[default]
+    Ignore,
+    /// Refuse, naming the holder (a `ports:` file's `conflict_check: true` on a single port).
+    Refuse,
+    /// Take the first free port of this range, leased in the ledger so that the choice is
+    /// unique on the host and stable while the lease lives. The computed port may lie inside.
+    Fallback(PortRange),
+}
+
+impl PortKey {
+    /// A key at `base` that honours overrides and ignores conflicts: the common case.
+    pub fn plain(name: impl Into<String>, base: u16) -> Self {
+        Self { name: name.into(), base, variable: None, fixed: false, on_conflict: OnConflict::Ignore }
+    }
+
+    /// The key's fallback range, if it has one.
+    pub fn fallback(&self) -> Option<PortRange> {
+        match self.on_conflict {
+            OnConflict::Fallback(range) => Some(range),
+            OnConflict::Ignore | OnConflict::Refuse => None,
+        }
+    }
 }
 
 /// An inclusive range of ports, such as `30000-32767`.
@@ -240,14 +279,12 @@ mod tests {
         Service {
             name: "kafka".into(),
             description: None,
-            ports: vec![
-                PortKey { name: "broker_port".into(), base: 9092, variable: None },
-                PortKey { name: "controller_port".into(), base: 19093, variable: None },
-            ],
+            ports: vec![PortKey::plain("broker_port", 9092), PortKey::plain("controller_port", 19093)],
             instance_increment: 100,
             max_instances: 10,
             range: None,
             container: None,
+            optional: false,
         }
     }
 
@@ -265,7 +302,7 @@ mod tests {
     fn port_arithmetic_cannot_overflow() {
         let mut service = kafka();
         service.instance_increment = u16::MAX;
-        let key = PortKey { name: "port".into(), base: u16::MAX, variable: None };
+        let key = PortKey::plain("port", u16::MAX);
         assert_eq!(service.port_of(&key, u16::MAX, u16::MAX), 65535 + 65535 + 65535 * 65535);
     }
 
@@ -290,6 +327,7 @@ mod tests {
             dynamic_ranges: vec![],
             overrides: true,
             stacks: vec![],
+            warn_on_conflict: false,
         };
         let slot = Slot { environment: 0, service: 0, instance: 1, key: 0 };
         assert_eq!(registry.describe(slot), "kafka[1].broker_port");

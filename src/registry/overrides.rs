@@ -67,6 +67,8 @@ impl Overrides {
                     let ignored = |reason| Ignored { variable: variable.clone(), value: value.clone(), reason };
                     if !registry.overrides {
                         overrides.ignored.push(ignored("the registry sets `overrides: false`"));
+                    } else if key.fixed {
+                        overrides.ignored.push(ignored("the port is immutable (`immutable: true` or `env_var: null`)"));
                     } else if is_link(value) {
                         overrides.ignored.push(ignored("a Docker link address (tcp://host:port) is not a port"));
                     } else if value.trim().is_empty() {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::container::ContainerSection;
-use super::model::{Environment, NamedRange, PortKey, PortRange, Reservation, Stack};
+use super::model::{Environment, NamedRange, OnConflict, PortKey, PortRange, Reservation, Stack};
 use super::names::{self, NameKind};
 use super::suggest::did_you_mean;
 
@@ -103,13 +103,13 @@ impl<'de> Visitor<'de> for DocumentVisitor {
 }
 
 /// A map key that must not repeat and must follow `rule`: raised where the parser stands.
-struct UniqueKey<'a> {
-    seen: &'a mut HashSet<String>,
-    kind: &'static str,
-    rule: fn(&str) -> Result<(), String>,
+pub(super) struct UniqueKey<'a> {
+    pub(super) seen: &'a mut HashSet<String>,
+    pub(super) kind: &'static str,
+    pub(super) rule: fn(&str) -> Result<(), String>,
 }
 
-fn service_name(name: &str) -> Result<(), String> {
+pub(super) fn service_name(name: &str) -> Result<(), String> {
     names::check_name(NameKind::Service, name)
 }
 
@@ -193,8 +193,9 @@ impl<'de> Visitor<'de> for ServiceSeed {
                 }
                 ServiceField::Range => service.range = Some(map.next_value::<RangeValue>()?.0),
                 ServiceField::Port(name) => {
-                    let (base, variable) = map.next_value::<PortValue>()?.0;
-                    service.ports.push(PortKey { name, base, variable });
+                    let PortValue { base, variable, fallback } = map.next_value()?;
+                    let on_conflict = fallback.map_or(OnConflict::Ignore, OnConflict::Fallback);
+                    service.ports.push(PortKey { name, base, variable, fixed: false, on_conflict });
                 }
             }
         }
@@ -427,6 +428,7 @@ struct ReservationEntry {
 }
 
 /// Free text that is printed on one line: no line breaks or control characters.
+#[derive(Debug)]
 pub(super) struct OneLine(pub(super) String);
 
 impl<'de> Deserialize<'de> for OneLine {
@@ -439,55 +441,68 @@ impl<'de> Deserialize<'de> for OneLine {
 
 /// A port key's value: its base port, or `{port: 8000, env_var: CONTIMG_API_PORT}` to name
 /// the variable that carries it.
-struct PortValue((u16, Option<String>));
+struct PortValue {
+    base: u16,
+    variable: Option<String>,
+    fallback: Option<PortRange>,
+}
 
 impl<'de> Deserialize<'de> for PortValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(PortValueVisitor).map(PortValue)
+        deserializer.deserialize_any(PortValueVisitor)
     }
 }
 
 struct PortValueVisitor;
 
+const PORT_FIELDS: [&str; 3] = ["port", "env_var", "fallback"];
+
 impl<'de> Visitor<'de> for PortValueVisitor {
-    type Value = (u16, Option<String>);
+    type Value = PortValue;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("a port such as 9092, or a map such as {port: 9092, env_var: KAFKA_PORT}")
+        formatter
+            .write_str("a port such as 9092, or a map such as {port: 9092, env_var: KAFKA_PORT, fallback: 9093-9099}")
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
-        PORT.visit_i64(value).map(|port| (port, None))
+        PORT.visit_i64(value).map(|base| PortValue { base, variable: None, fallback: None })
     }
 
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
-        PORT.visit_u64(value).map(|port| (port, None))
+        PORT.visit_u64(value).map(|base| PortValue { base, variable: None, fallback: None })
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut port = None;
+        let mut base = None;
         let mut variable = None;
+        let mut fallback = None;
+        let mut seen = HashSet::new();
         while let Some(field) = map.next_key::<String>()? {
+            if !PORT_FIELDS.contains(&field.as_str()) {
+                return Err(de::Error::unknown_field(&field, &PORT_FIELDS));
+            }
+            if !seen.insert(field.clone()) {
+                return Err(de::Error::custom(format_args!("duplicate `{field}`: give it once")));
+            }
             match field.as_str() {
-                "port" if port.is_none() => port = Some(map.next_value_seed(PORT)?),
-                "env_var" if variable.is_none() => {
+                "port" => base = Some(map.next_value_seed(PORT)?),
+                "env_var" => {
                     let name: String = map.next_value()?;
                     names::check_variable(&name).map_err(de::Error::custom)?;
                     variable = Some(name);
                 }
-                "port" | "env_var" => {
-                    return Err(de::Error::custom(format_args!("duplicate `{field}`: give it once")));
-                }
-                other => return Err(de::Error::unknown_field(other, &["port", "env_var"])),
+                _ => fallback = Some(map.next_value::<RangeValue>()?.0),
             }
         }
-        let port = port.ok_or_else(|| de::Error::missing_field("port"))?;
-        Ok((port, variable))
+        let base = base.ok_or_else(|| de::Error::missing_field("port"))?;
+        Ok(PortValue { base, variable, fallback })
     }
 }
 
 /// A range written `8000-8009`, `[8000, 8009]` or as one port.
-struct RangeValue(PortRange);
+#[derive(Debug)]
+pub(super) struct RangeValue(pub(super) PortRange);
 
 impl<'de> Deserialize<'de> for RangeValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -529,7 +544,7 @@ impl<'de> Visitor<'de> for RangeVisitor {
 }
 
 /// `reserved:` ports: `"22"`, `"22,80,30000-32767"` (as Nomad writes them) or a bare number.
-fn port_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<PortRange>, D::Error> {
+pub(super) fn port_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<PortRange>, D::Error> {
     struct PortListVisitor;
 
     impl Visitor<'_> for PortListVisitor {

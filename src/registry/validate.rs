@@ -49,6 +49,8 @@ pub enum FindingCode {
     DependencyCycle,
     /// A named dynamic range overlaps another or holds registry slots.
     DynamicRange,
+    /// A port key's fallback range holds another slot, a reserved port or another fallback range.
+    FallbackRange,
     /// A slot is below 1024 and needs privileges to bind.
     PrivilegedPort,
     /// A slot lies in the kernel's ephemeral range, where outgoing connections take ports.
@@ -103,6 +105,8 @@ pub enum Finding {
         range: PortRange,
         /// Index into [`Registry::reserved`].
         reservation: usize,
+        /// A warning, not an error: the registry sets `warn_on_conflict`.
+        advisory: bool,
     },
     /// The service at this index has no port keys.
     NoPorts {
@@ -158,6 +162,15 @@ pub enum Finding {
     Stack {
         /// What is wrong, naming the stack.
         problem: String,
+    },
+    /// A port key's fallback range reaches onto ports that are not its own.
+    Fallback {
+        /// Instance 0 of the key, in the first environment.
+        slot: Slot,
+        /// What it overlaps.
+        problem: String,
+        /// A warning, not an error: the registry sets `warn_on_conflict`.
+        advisory: bool,
     },
     /// A `dynamic_ranges:` entry that overlaps another or holds registry slots.
     DynamicRange {
@@ -216,6 +229,7 @@ impl fmt::Display for FindingCode {
             Self::StackConfig => "stack-config",
             Self::DependencyCycle => "dependency-cycle",
             Self::DynamicRange => "dynamic-range",
+            Self::FallbackRange => "fallback-range",
             Self::PrivilegedPort => "privileged-port",
             Self::EphemeralPort => "ephemeral-port",
         })
@@ -248,7 +262,17 @@ impl Finding {
             Self::Stack { .. } => FindingCode::StackConfig,
             Self::Cycle { .. } => FindingCode::DependencyCycle,
             Self::DynamicRange { .. } => FindingCode::DynamicRange,
+            Self::Fallback { .. } => FindingCode::FallbackRange,
             Self::Ephemeral { .. } => FindingCode::EphemeralPort,
+        }
+    }
+
+    /// Whether this finding fails `berth check`: its kind's severity, unless the registry
+    /// accepts the hazard as a warning (`warn_on_conflict`).
+    pub fn severity(&self) -> Severity {
+        match self {
+            Self::Reserved { advisory: true, .. } | Self::Fallback { advisory: true, .. } => Severity::Warning,
+            _ => self.code().severity(),
         }
     }
 
@@ -259,6 +283,7 @@ impl Finding {
             Self::OutOfRange { slot, .. }
             | Self::OutsideServiceRange { slot, .. }
             | Self::Reserved { slot, .. }
+            | Self::Fallback { slot, .. }
             | Self::Override { slot, .. } => vec![slot],
             Self::NoPorts { .. }
             | Self::Container { .. }
@@ -309,7 +334,7 @@ impl Finding {
                 describe(slot),
                 registry.service_of(slot).name,
             ),
-            Self::Reserved { slot, port, range, reservation } => format!(
+            Self::Reserved { slot, port, range, reservation, .. } => format!(
                 "{} = {port} sits on reserved {} {range} ({})",
                 describe(slot),
                 if range.start == range.end { "port" } else { "range" },
@@ -341,6 +366,7 @@ impl Finding {
                 format!("{variable}={value} sets {}: {problem}", describe(slot))
             }
             Self::Stack { ref problem } | Self::DynamicRange { ref problem } => problem.clone(),
+            Self::Fallback { slot, ref problem, .. } => format!("{}'s fallback {problem}", describe(slot)),
             Self::Cycle { ref services } => format!(
                 "depends_on makes a cycle: {}; nothing in it could start first, so remove one of the dependencies",
                 services.join(" → ")
@@ -381,7 +407,7 @@ impl Report {
     }
 
     fn count(&self, severity: Severity) -> usize {
-        self.findings.iter().filter(|finding| finding.code().severity() == severity).count()
+        self.findings.iter().filter(|finding| finding.severity() == severity).count()
     }
 }
 
@@ -438,6 +464,7 @@ pub fn validate(registry: &Registry) -> Report {
     reserved_hits(registry, &placed, &mut findings);
     findings
         .extend(dynamic_range_problems(registry, &placed).into_iter().map(|problem| Finding::DynamicRange { problem }));
+    fallback_problems(registry, &placed, &mut findings);
     variable_collisions(registry, &mut findings);
     name_collisions(registry, &mut findings);
     findings.extend(stack_problems(registry).into_iter().map(|problem| Finding::Stack { problem }));
@@ -466,7 +493,6 @@ fn dynamic_range_problems(registry: &Registry, placed: &[(u16, Slot)]) -> Vec<St
             furthest = Some(named);
         }
     }
-    let overlaps = |left: PortRange, right: PortRange| left.start <= right.end && right.start <= left.end;
     for named in &registry.dynamic_ranges {
         if let Some(default) = registry.dynamic_range.filter(|default| overlaps(*default, named.range)) {
             problems.push(format!(
@@ -498,6 +524,66 @@ fn dynamic_range_problems(registry: &Registry, placed: &[(u16, Slot)]) -> Vec<St
     problems
 }
 
+/// A fallback range must hold no other slot, reserved port or other key's fallback range,
+/// so that falling back never moves onto a port the plan gives to someone else. `placed`
+/// is sorted by port.
+fn fallback_problems(registry: &Registry, placed: &[(u16, Slot)], findings: &mut Vec<Finding>) {
+    let advisory = registry.warn_on_conflict;
+    let mut ranges: Vec<(PortRange, Slot)> = Vec::new();
+    for (service_index, service) in registry.services.iter().enumerate() {
+        for (key_index, key) in service.ports.iter().enumerate() {
+            if let Some(range) = key.fallback() {
+                ranges.push((range, Slot { service: service_index, environment: 0, instance: 0, key: key_index }));
+            }
+        }
+    }
+    let mut finding = |slot, problem| findings.push(Finding::Fallback { slot, problem, advisory });
+    for &(range, owner) in &ranges {
+        let first = placed.partition_point(|(port, _)| *port < range.start);
+        let inside = placed[first..].iter().take_while(|(port, _)| *port <= range.end);
+        for &(port, slot) in inside.filter(|(_, slot)| (slot.service, slot.key) != (owner.service, owner.key)) {
+            finding(
+                owner,
+                format!(
+                    "range {range} holds {} = {port}: narrow the range so that a fallback never sits on another port",
+                    registry.describe(slot)
+                ),
+            );
+        }
+        for reservation in &registry.reserved {
+            for reserved in reservation.ports.iter().filter(|reserved| overlaps(**reserved, range)) {
+                finding(
+                    owner,
+                    format!(
+                        "range {range} overlaps reserved {reserved} ({}): move the range off it",
+                        reservation.reason
+                    ),
+                );
+            }
+        }
+    }
+    ranges.sort_by_key(|(range, _)| (range.start, range.end));
+    let mut furthest: Option<(PortRange, Slot)> = None;
+    for &(range, owner) in &ranges {
+        if let Some((earlier, other)) = furthest.filter(|(earlier, _)| range.start <= earlier.end) {
+            finding(
+                owner,
+                format!(
+                    "range {range} overlaps {}'s fallback range {earlier}: make them disjoint",
+                    registry.describe(other)
+                ),
+            );
+        }
+        if furthest.is_none_or(|(earlier, _)| range.end > earlier.end) {
+            furthest = Some((range, owner));
+        }
+    }
+}
+
+fn overlaps(left: PortRange, right: PortRange) -> bool {
+    left.start <= right.end && right.start <= left.end
+}
+
 /// Adjacent equal ports in the sorted list collide; each later slot is reported against the
 /// first one that took the port.
 fn collisions(placed: &[(u16, Slot)], findings: &mut Vec<Finding>) {
@@ -526,7 +612,7 @@ fn reserved_hits(registry: &Registry, placed: &[(u16, Slot)], findings: &mut Vec
             .take_while(|(range, _)| range.start <= port)
             .find(|(range, _)| range.contains(u32::from(port)));
         if let Some(&(range, reservation)) = hit {
-            findings.push(Finding::Reserved { slot, port, range, reservation });
+            findings.push(Finding::Reserved { slot, port, range, reservation, advisory: registry.warn_on_conflict });
         }
     }
 }

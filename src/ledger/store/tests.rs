@@ -16,6 +16,7 @@ fn request(project: &str, service: &str, count: u32, range: (u16, u16)) -> Alloc
         owner: None,
         ttl_seconds: None,
         health_endpoint: None,
+        slot: None,
     }
 }
 

@@ -118,7 +118,7 @@ fn bad_inputs_are_refused_with_their_location() {
         ),
         (
             "kafka:\n  port: \"9092\"\n",
-            "ports.yaml:2:9: kafka.port: invalid type: string \"9092\", expected a port such as 9092, or a map such as {port: 9092, env_var: KAFKA_PORT}",
+            "ports.yaml:2:9: kafka.port: invalid type: string \"9092\", expected a port such as 9092, or a map such as {port: 9092, env_var: KAFKA_PORT, fallback: 9093-9099}",
         ),
         (
             "kafka:\n  port: 9092\n  instance_increment: 0\n",

@@ -438,3 +438,21 @@ fn every_overlap_of_named_ranges_is_found_with_the_default_range_and_reserved_po
         "{found:?}"
     );
 }
+
+#[test]
+fn fallback_ranges_hold_no_other_slot_reserved_port_or_fallback() {
+    let found = messages(
+        "reserved:\n  - ports: \"3215\"\n    reason: probe\nweb:\n  port: {port: 3200, fallback: 3210-3220}\n  max_instances: 2\napi:\n  port: {port: 3350, fallback: 3219-3225}\n  max_instances: 1\ndocs:\n  port: 3224\n  max_instances: 1\n",
+    );
+    assert_eq!(
+        found,
+        [
+            "fallback-range: web[0].port's fallback range 3210-3220 overlaps reserved 3215 (probe): move the range off it",
+            "fallback-range: api[0].port's fallback range 3219-3225 holds docs[0].port = 3224: narrow the range so that a fallback never sits on another port",
+            "fallback-range: api[0].port's fallback range 3219-3225 overlaps web[0].port's fallback range 3210-3220: make them disjoint",
+        ]
+    );
+    let clean = registry("web:\n  port: {port: 3200, fallback: 3210-3220}\n  max_instances: 2\n");
+    assert_eq!(validate(&clean).findings, []);
+    assert_eq!(clean.services[0].ports[0].fallback(), PortRange::new(3210, 3220));
+}
