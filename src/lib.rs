@@ -37,6 +37,7 @@
 //! - [`cli`]: the `berth` command line; `main.rs` only calls [`cli::main`].
 
 pub mod activities;
+pub mod audit;
 pub mod cli;
 pub mod containers;
 pub mod export;

@@ -17,6 +17,7 @@ macro_rules! say {
 }
 
 mod alloc;
+mod audit;
 mod check;
 mod completions;
 mod down;
@@ -96,6 +97,9 @@ pub enum Command {
     Who(who::WhoArgs),
     /// List every registry slot that something on this host holds right now.
     Scan(scan::ScanArgs),
+    /// Find host ports that a tree's compose files, .env files and Kubernetes manifests
+    /// claim twice, or that collide with the registry or the ledger.
+    Audit(audit::AuditArgs),
     /// Start instances as containers and wait until they are ready: `berth up kafka:0-2 redis`.
     Up(up::UpArgs),
     /// Stop and remove instances' containers (volumes kept unless --volumes).
@@ -154,6 +158,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Ports(args) => ports::run(args, cli.registry.as_deref()),
         Command::Who(args) => who::run(args, cli.registry.as_deref()),
         Command::Scan(args) => scan::run(args, cli.registry.as_deref()),
+        Command::Audit(args) => audit::run(args, cli.registry.as_deref()),
         Command::Up(args) => up::run(args, cli.registry.as_deref(), cli.quiet),
         Command::Down(args) => down::run(args, cli.registry.as_deref()),
         Command::Logs(args) => logs::run(args, cli.registry.as_deref()),
