@@ -189,7 +189,7 @@ fn assert_usable(registry: &Registry) {
         }
     }
     let shell = render(Format::Shell, &rows);
-    let line = Regex::new(r"^export [A-Z_][A-Z0-9_]*=[0-9]+$").expect("pattern");
+    let line = Regex::new(r"^export [A-Za-z_][A-Za-z0-9_]*=[0-9]+$").expect("pattern");
     for text in shell.lines().filter(|text| !text.starts_with('#')) {
         assert!(line.is_match(text), "a shell export line that sources as written: {text:?}");
     }
@@ -231,6 +231,30 @@ proptest! {
         }
         let text = format!("{}{insert}{}", &shipped[..at], &shipped[at..]);
         match registry::parse(&text, Path::new("mutated.yaml")) {
+            Ok(registry) => {
+                let report = registry::validate(&registry);
+                if report.errors() == 0 {
+                    assert_usable(&registry);
+                }
+            }
+            Err(error) => prop_assert!(!error.to_string().contains('\n'), "one line: {error}"),
+        }
+    }
+
+    #[test]
+    fn any_mutation_of_a_flat_ports_file_loads_or_is_refused_on_one_line(
+        cut in 0usize..3000,
+        insert in "[\\[\\]{}:,\\-\n #'\"a-z0-9]{0,40}",
+    ) {
+        let written = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/ports.yaml")
+        ).expect("example ports file");
+        let mut at = cut.min(written.len());
+        while !written.is_char_boundary(at) {
+            at -= 1;
+        }
+        let text = format!("{}{insert}{}", &written[..at], &written[at..]);
+        match registry::parse(&text, Path::new("ports.yaml")) {
             Ok(registry) => {
                 let report = registry::validate(&registry);
                 if report.errors() == 0 {

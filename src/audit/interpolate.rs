@@ -145,4 +145,14 @@ mod tests {
         let (_, used) = interpolate("${A:-${B}}:$C", &HashMap::new()).expect("expands");
         assert_eq!(used, ["A", "B", "C"]);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_expands_or_is_refused_without_panicking(text in "[$$${}:?+\\-A-Z_0-9é ]{0,60}") {
+            let variables: HashMap<String, String> = [("A".to_string(), "1".to_string())].into();
+            if let Err(problem) = interpolate(&text, &variables) {
+                proptest::prop_assert!(!problem.contains('\n'));
+            }
+        }
+    }
 }

@@ -104,8 +104,19 @@ fn read_file(path: &Path, kind: Kind, read: &mut Read) {
             read.files.push(location);
             read.claims.extend(claims);
         }
-        Err(problem) => read.problems.push(problem),
+        Err(problem) => read.problems.push(single_line(&problem)),
     }
+}
+
+/// A problem on one line, whatever text from the file it quotes.
+fn single_line(text: &str) -> String {
+    text.chars()
+        .map(
+            |character| {
+                if character.is_control() { character.escape_default().to_string() } else { character.to_string() }
+            },
+        )
+        .collect()
 }
 
 /// The variables of the `.env` beside a compose file, as compose reads them; none when
