@@ -16,6 +16,8 @@ pub struct Audit {
     pub files: Vec<String>,
     /// Files that could not be read.
     pub problems: Vec<String>,
+    /// YAML files left out: templates, or YAML that does not parse.
+    pub skipped: Vec<String>,
 }
 
 impl Audit {
@@ -86,10 +88,12 @@ pub fn markdown(audit: &Audit) -> String {
             ));
         }
     }
-    if !audit.problems.is_empty() {
-        text.push_str("\n## Files that could not be read\n\n");
-        for problem in &audit.problems {
-            text.push_str(&format!("- {}\n", cell(problem)));
+    for (heading, lines) in [("Files that could not be read", &audit.problems), ("Files left out", &audit.skipped)] {
+        if !lines.is_empty() {
+            text.push_str(&format!("\n## {heading}\n\n"));
+            for line in lines {
+                text.push_str(&format!("- {}\n", cell(line)));
+            }
         }
     }
     text

@@ -20,6 +20,9 @@ pub struct Read {
     pub files: Vec<String>,
     /// Files that could not be read, each as one line saying where and why.
     pub problems: Vec<String>,
+    /// YAML files left out because they are not manifests berth can read (a template, or
+    /// YAML that does not parse), each as one line saying where and why.
+    pub skipped: Vec<String>,
 }
 
 /// How a file is read.
@@ -92,9 +95,16 @@ fn read_file(path: &Path, kind: Kind, read: &mut Read) {
                 Ok(kubernetes::claims(&location, &documents))
             }
             Ok(_) => return,
-            // Only a file that looks like a manifest is one whose breakage matters here.
+            // Helm and Kustomize templates are not YAML until rendered; a tree full of
+            // charts must still be auditable, so such a file is left out and named.
+            Err(_) if text.contains("{{") => {
+                read.skipped
+                    .push(format!("{location}: a template ({{{{ … }}}}), not a manifest: audit its rendered output"));
+                return;
+            }
             Err(problem) if text.contains("apiVersion") && text.contains("kind") => {
-                Err(format!("{location}:{problem}"))
+                read.skipped.push(single_line(&format!("{location}:{problem}: not YAML, left out")));
+                return;
             }
             Err(_) => return,
         },

@@ -63,6 +63,7 @@ pub(super) fn run(args: AuditArgs, registry: Option<&Path>) -> anyhow::Result<Ou
         claims: read.claims,
         files: read.files,
         problems: read.problems,
+        skipped: read.skipped,
     };
     let text = match args.format {
         AuditFormat::Table => report::table(&found, terminal_width()),
@@ -70,6 +71,9 @@ pub(super) fn run(args: AuditArgs, registry: Option<&Path>) -> anyhow::Result<Ou
         AuditFormat::Markdown => report::markdown(&found),
     };
     emit(&text, args.output.as_deref())?;
+    for skipped in &found.skipped {
+        super::style::warning(format_args!("{skipped}"));
+    }
     for problem in &found.problems {
         super::style::error(format_args!("{problem}"));
     }
