@@ -198,6 +198,29 @@ fn assert_usable(registry: &Registry) {
     }
 }
 
+/// The file at `path` (from the repository root) with `insert` put in at about `cut`.
+fn mutated(path: &str, cut: usize, insert: &str) -> String {
+    let written = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).expect("the file");
+    let mut at = cut.min(written.len());
+    while !written.is_char_boundary(at) {
+        at -= 1;
+    }
+    format!("{}{insert}{}", &written[..at], &written[at..])
+}
+
+/// A registry text loads (and, clean, works everywhere) or is refused on one line.
+fn loads_or_is_refused_on_one_line(text: &str) -> Result<(), TestCaseError> {
+    match registry::parse(text, Path::new("mutated.yaml")) {
+        Ok(registry) => {
+            if registry::validate(&registry).errors() == 0 {
+                assert_usable(&registry);
+            }
+        }
+        Err(error) => prop_assert!(!error.to_string().contains('\n'), "one line: {error}"),
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -222,23 +245,7 @@ proptest! {
         cut in 0usize..6000,
         insert in "[\\[\\]{}:,\\-\n #'\"a-z0-9]{0,40}",
     ) {
-        let shipped = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(registry::REGISTRY_PATH)
-        ).expect("shipped registry");
-        let mut at = cut.min(shipped.len());
-        while !shipped.is_char_boundary(at) {
-            at -= 1;
-        }
-        let text = format!("{}{insert}{}", &shipped[..at], &shipped[at..]);
-        match registry::parse(&text, Path::new("mutated.yaml")) {
-            Ok(registry) => {
-                let report = registry::validate(&registry);
-                if report.errors() == 0 {
-                    assert_usable(&registry);
-                }
-            }
-            Err(error) => prop_assert!(!error.to_string().contains('\n'), "one line: {error}"),
-        }
+        loads_or_is_refused_on_one_line(&mutated(registry::REGISTRY_PATH, cut, &insert))?;
     }
 
     #[test]
@@ -246,23 +253,7 @@ proptest! {
         cut in 0usize..3000,
         insert in "[\\[\\]{}:,\\-\n #'\"a-z0-9]{0,40}",
     ) {
-        let written = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/ports.yaml")
-        ).expect("example ports file");
-        let mut at = cut.min(written.len());
-        while !written.is_char_boundary(at) {
-            at -= 1;
-        }
-        let text = format!("{}{insert}{}", &written[..at], &written[at..]);
-        match registry::parse(&text, Path::new("ports.yaml")) {
-            Ok(registry) => {
-                let report = registry::validate(&registry);
-                if report.errors() == 0 {
-                    assert_usable(&registry);
-                }
-            }
-            Err(error) => prop_assert!(!error.to_string().contains('\n'), "one line: {error}"),
-        }
+        loads_or_is_refused_on_one_line(&mutated("examples/config/ports.yaml", cut, &insert))?;
     }
 }
 

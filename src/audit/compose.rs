@@ -12,6 +12,7 @@ use super::interpolate::interpolate;
 use super::marked::{self, Marked, Node};
 use super::{Claim, HOST, SourceKind, owner};
 use crate::probe::Protocol;
+use crate::registry::names::one_line;
 
 /// Every host port `text` (the compose file at `location`) publishes; `project` names the
 /// directory its services belong to (files of one directory merge by service name).
@@ -99,10 +100,6 @@ fn port_variable(used: &[String]) -> Option<String> {
         [only] => Some(only.clone()),
         _ => used.iter().rev().find(|name| name.ends_with("PORT")).cloned(),
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

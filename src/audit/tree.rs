@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{Claim, compose, env_file, kubernetes, marked};
+use crate::registry::names::escape_controls;
 
 /// Directories that hold no one's port plan.
 const SKIPPED_DIRECTORIES: [&str; 4] = [".git", "node_modules", "target", ".venv"];
@@ -103,7 +104,7 @@ fn read_file(path: &Path, kind: Kind, read: &mut Read) {
                 return;
             }
             Err(problem) if text.contains("apiVersion") && text.contains("kind") => {
-                read.skipped.push(single_line(&format!("{location}:{problem}: not YAML, left out")));
+                read.skipped.push(escape_controls(&format!("{location}:{problem}: not YAML, left out")));
                 return;
             }
             Err(_) => return,
@@ -114,19 +115,8 @@ fn read_file(path: &Path, kind: Kind, read: &mut Read) {
             read.files.push(location);
             read.claims.extend(claims);
         }
-        Err(problem) => read.problems.push(single_line(&problem)),
+        Err(problem) => read.problems.push(escape_controls(&problem)),
     }
-}
-
-/// A problem on one line, whatever text from the file it quotes.
-fn single_line(text: &str) -> String {
-    text.chars()
-        .map(
-            |character| {
-                if character.is_control() { character.escape_default().to_string() } else { character.to_string() }
-            },
-        )
-        .collect()
 }
 
 /// The variables of the `.env` beside a compose file, as compose reads them; none when

@@ -71,16 +71,20 @@ fn is_own_fallback_lease(lease: &crate::ledger::Lease, resolved: &ResolvedPort) 
         && lease.service == resolved.key
 }
 
+/// What a lookup of `resolved`'s key does when another process holds its port.
+fn policy_of(manager: &PortManager, resolved: &ResolvedPort) -> OnConflict {
+    manager
+        .registry()
+        .service(&resolved.service)
+        .and_then(|service| service.port_key(&resolved.key))
+        .map_or(OnConflict::Ignore, |key| key.on_conflict)
+}
+
 /// Settles the port a lookup answers for `resolved`: the computed port, or, when its key
 /// falls back and another process holds that port, a leased port of the fallback range
 /// (stable while the lease lives). A key that refuses conflicts fails naming the holder.
 pub(super) fn settle_port(manager: &PortManager, resolved: &mut ResolvedPort) -> anyhow::Result<()> {
-    let policy = manager
-        .registry()
-        .service(&resolved.service)
-        .and_then(|service| service.port_key(&resolved.key))
-        .map_or(OnConflict::Ignore, |key| key.on_conflict);
-    let range = match policy {
+    let range = match policy_of(manager, resolved) {
         OnConflict::Ignore => {
             warn_about_foreign_leases(std::slice::from_ref(resolved));
             return Ok(());
@@ -155,13 +159,7 @@ fn report_fallback(resolved: &ResolvedPort, fallback: &Fallback, holder: Option<
 /// Puts each fallback lease in force into `ports` (reads only), so that tables and exports
 /// carry the ports clients must use.
 pub(super) fn apply_fallbacks(manager: &PortManager, ports: &mut [ResolvedPort]) -> anyhow::Result<()> {
-    let falls_back = |resolved: &ResolvedPort| {
-        manager
-            .registry()
-            .service(&resolved.service)
-            .and_then(|service| service.port_key(&resolved.key))
-            .is_some_and(|key| key.fallback().is_some())
-    };
+    let falls_back = |resolved: &ResolvedPort| matches!(policy_of(manager, resolved), OnConflict::Fallback(_));
     if !ports.iter().any(falls_back) {
         return Ok(());
     }

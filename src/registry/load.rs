@@ -211,15 +211,7 @@ fn syntax_error(error: &serde_yaml::Error, origin: &Path) -> LoadError {
     let (line, column) = error.location().map_or((1, 1), |location| (location.line(), location.column()));
     let text = error.to_string();
     // A message may quote the offending text; escaped, it cannot break the error's line.
-    let message: String = text
-        .replacen(&format!(" at line {line} column {column}"), "", 1)
-        .chars()
-        .map(
-            |character| {
-                if character.is_control() { character.escape_default().to_string() } else { character.to_string() }
-            },
-        )
-        .collect();
+    let message = super::names::escape_controls(&text.replacen(&format!(" at line {line} column {column}"), "", 1));
     LoadError::Syntax { path: origin.to_path_buf(), line, column, message }
 }
 

@@ -187,6 +187,18 @@ pub(crate) fn shown(text: &str) -> String {
     format!("`{}`", text.escape_debug())
 }
 
+/// `text` with every control character escaped (`\n`), so that quoted text cannot break a
+/// message's line.
+pub(crate) fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(
+            |character| {
+                if character.is_control() { character.escape_default().to_string() } else { character.to_string() }
+            },
+        )
+        .collect()
+}
+
 /// Joins a multi-line message (a regex or parser error) into one line.
 pub(crate) fn one_line(text: &str) -> String {
     text.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")

@@ -300,14 +300,7 @@ impl Finding {
     /// The sentence for people: both sides, the numbers, and what to do; on one line,
     /// whatever text from the registry it quotes.
     pub fn message(&self, registry: &Registry) -> String {
-        self.sentence(registry)
-            .chars()
-            .map(
-                |character| {
-                    if character.is_control() { character.escape_default().to_string() } else { character.to_string() }
-                },
-            )
-            .collect()
+        super::names::escape_controls(&self.sentence(registry))
     }
 
     fn sentence(&self, registry: &Registry) -> String {
