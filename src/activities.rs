@@ -30,6 +30,7 @@ use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError, ExecutableActivity};
 
+use crate::containers::fallback::SettleError;
 use crate::containers::{self, Engine, ImageSettings, Phase, Selection, StartOptions, StopOptions, spec};
 use crate::ledger::{self, AllocationRequest, Ledger, ReleaseScope, Strategy};
 use crate::metrics::METRICS;
@@ -93,6 +94,15 @@ async fn observe<T>(
     result
 }
 
+/// What an activity builds an instance's spec for.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    /// Starting it: held ports of keys with a fallback range settle on their fallback.
+    Start,
+    /// Stopping or undoing it: as it was started, with the fallbacks in force.
+    Stop,
+}
+
 impl BerthActivities {
     /// Activities over `manager`'s registry, Docker through `engine`, the ledger in `ledger`,
     /// reporting `host` as the worker's host, pulling images through `images`' mirror with its
@@ -117,10 +127,35 @@ impl BerthActivities {
             .collect()
     }
 
-    fn spec(&self, service: &str, instance: u32, env: Option<&str>) -> Result<spec::InstanceSpec, ActivityError> {
-        let mut specs = containers::plan(self.manager, env, &[Selection::one(service, instance)])
-            .map_err(|error| invalid_input(error.to_string()))?;
-        let mut spec = specs.pop().ok_or_else(|| invalid_input(format!("{service}[{instance}] selects nothing")))?;
+    /// The spec of `service[instance]`: settled on its fallbacks for `Use::Start` (leasing one
+    /// for a held port), with the fallbacks in force otherwise, as the CLI builds it.
+    async fn spec(
+        &self,
+        service: &str,
+        instance: u32,
+        env: Option<&str>,
+        purpose: Purpose,
+    ) -> Result<spec::InstanceSpec, ActivityError> {
+        let manager = self.manager;
+        let selections = [Selection::one(service, instance)];
+        let (env, ledger) = (env.map(str::to_string), self.ledger.clone());
+        let dependencies = containers::plan::Dependencies::Leave;
+        let planned = tokio::task::spawn_blocking(move || {
+            let (env, ledger) = (env.as_deref(), ledger.as_deref());
+            match purpose {
+                Purpose::Start => containers::fallback::plan_to_start(manager, env, &selections, dependencies, ledger)
+                    .map(|to_start| to_start.plan),
+                Purpose::Stop => containers::fallback::plan_in_force(manager, env, &selections, dependencies, ledger),
+            }
+        })
+        .await
+        .map_err(|error| failure(FailureKind::Interrupted, error.to_string()))?;
+        let mut specs = planned.map_err(|error| match error {
+            SettleError::Plan(error) => invalid_input(error.to_string()),
+            SettleError::Ledger(error) => failure(error.kind(), error.to_string()),
+        })?;
+        let mut spec =
+            specs.specs.pop().ok_or_else(|| invalid_input(format!("{service}[{instance}] selects nothing")))?;
         spec.image = containers::images::mirrored(&spec.image, self.images.mirror.as_deref());
         Ok(spec)
     }
@@ -131,7 +166,7 @@ impl BerthActivities {
         service: &str,
         request: &StartRequest,
     ) -> Result<ServiceStarted, ActivityError> {
-        let mut spec = self.spec(service, request.instance_id, request.env.as_deref())?;
+        let mut spec = self.spec(service, request.instance_id, request.env.as_deref(), Purpose::Start).await?;
         if let Some(seconds) = request.timeout_seconds {
             if seconds == 0 || seconds > berth_workflows::requests::MAXIMUM_TIMEOUT_SECONDS {
                 return Err(invalid_input(format!(
@@ -185,7 +220,7 @@ impl BerthActivities {
     }
 
     async fn stop(&self, service: &str, request: &StopRequest) -> Result<ServiceStopped, ActivityError> {
-        let spec = self.spec(service, request.instance_id, request.env.as_deref())?;
+        let spec = self.spec(service, request.instance_id, request.env.as_deref(), Purpose::Stop).await?;
         let options = StopOptions { volumes: request.volumes, force: request.force, ledger: self.ledger.clone() };
         let stopped = containers::stop::stop(&self.engine, &spec, &options)
             .await
@@ -201,7 +236,7 @@ impl BerthActivities {
     }
 
     async fn undo(&self, request: &UndoRequest) -> Result<Undone, ActivityError> {
-        let spec = self.spec(&request.service, request.instance_id, request.env.as_deref())?;
+        let spec = self.spec(&request.service, request.instance_id, request.env.as_deref(), Purpose::Stop).await?;
         let journal = containers::undo::journal_of_run(
             &self.engine,
             &spec,

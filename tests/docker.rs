@@ -430,3 +430,111 @@ fn quiet_up_prints_its_table_and_no_progress() {
     let progress = String::from_utf8_lossy(&loud.get_output().stderr).into_owned();
     assert!(progress.contains(&format!("web[0] {}: adopted and ready in ", scene.container("web", 0))), "{progress}");
 }
+
+const FALLBACK_WEB: &str = "\
+web:
+  port: {port: {base}, fallback: {base+1}-{base+3}}
+  container:
+    image: berth-test-busybox
+    command: [sh, -c, 'mkdir -p /www; echo hello from {port} > /www/index.html; exec httpd -f -p {port} -h /www']
+    ready:
+      http: {port: port, path: /index.html}
+    timeout: 20s
+";
+
+/// The ledger's leases in the scene, as `(project, port)`.
+fn leases(scene: &DockerScene) -> Vec<(String, u64)> {
+    let output = scene.berth().args(["leases", "--format", "json"]).output().expect("run berth leases");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let leases: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    leases
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|lease| (lease["project"].as_str().expect("project").to_string(), lease["port"].as_u64().expect("port")))
+        .collect()
+}
+
+#[test]
+fn a_held_port_with_a_fallback_range_starts_the_container_on_its_fallback() {
+    let mut scene = DockerScene::new("fallback", 4, FALLBACK_WEB);
+    scene.remove_on_drop("web");
+    let (computed, fallback) = (scene.base, scene.base + 1);
+    let listener = TcpListener::bind(("127.0.0.1", computed)).expect("hold the computed port");
+    let container = scene.container("web", 0);
+    let fallback_project = format!("fallback:{container}");
+
+    let output = scene.berth().args(["up", "web", "--format", "json"]).output().expect("run berth up");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "note: web[0].port uses {fallback} instead of {computed}: {computed} is held by tcp 127.0.0.1:{computed} pid {}",
+            std::process::id()
+        )),
+        "{said}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let started = &report["started"][0];
+    assert_eq!(started["ports"]["port"], fallback);
+    assert_eq!(started["fallback_for"]["port"], computed);
+    assert_eq!(started["endpoints"]["port"], format!("127.0.0.1:{fallback}"));
+    assert_eq!(common::http_get(fallback, "/index.html").as_deref(), Some(format!("hello from {fallback}\n").as_str()));
+    assert_eq!(leases(&scene), [(fallback_project.clone(), u64::from(fallback))], "one lease, the fallback's");
+
+    // Lookups answer the port the container publishes, and a second up adopts it.
+    scene.berth().args(["port", "web"]).assert().success().stdout(format!("{fallback}\n"));
+    let again = up_json(&scene, &["web"]);
+    assert_eq!(
+        (again["started"][0]["outcome"].as_str(), again["started"][0]["ports"]["port"].as_u64()),
+        (Some("adopted"), Some(u64::from(fallback)))
+    );
+
+    // Down takes the instance, and the fallback made for it, away.
+    scene.berth().args(["down", "web"]).assert().success().stdout(format!(
+        "{container}: removed, released port(s) {fallback}, network berth-{}-0 removed\n",
+        scene.environment
+    ));
+    assert!(leases(&scene).is_empty());
+    assert!(containers_of(&scene.environment).is_empty());
+    drop(listener);
+}
+
+#[test]
+fn a_failed_start_on_a_fallback_gives_the_fallback_lease_back() {
+    let mut scene = DockerScene::new(
+        "fallbackfail",
+        3,
+        "crash:\n  port: {port: {base}, fallback: {base+1}-{base+2}}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'echo giving up; exit 3']\n    timeout: 10s\n",
+    );
+    scene.remove_on_drop("crash");
+    let listener = TcpListener::bind(("127.0.0.1", scene.base)).expect("hold the computed port");
+    scene
+        .berth()
+        .args(["up", "crash"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("released port(s) {}", scene.base + 1)));
+    assert!(leases(&scene).is_empty(), "the fallback lease made for the failed start is given back");
+    assert!(containers_of(&scene.environment).is_empty());
+    drop(listener);
+}
+
+#[test]
+fn a_held_port_without_a_fallback_range_still_fails_the_start() {
+    let mut scene = DockerScene::new(
+        "nofallback",
+        2,
+        "web:\n  port: {base}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'exec httpd -f -p {port}']\n",
+    );
+    scene.remove_on_drop("web");
+    let listener = TcpListener::bind(("127.0.0.1", scene.base)).expect("hold the computed port");
+    scene
+        .berth()
+        .args(["up", "web"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("port {} for web[0].port is taken", scene.base)));
+    assert!(leases(&scene).is_empty());
+    drop(listener);
+}

@@ -608,3 +608,27 @@ fn spin_up_pulls_an_image_once_for_its_instances_and_never_means_never() {
     assert_eq!(containers(&scene.environment).len(), 3);
     assert_eq!(registry.manifest_requests("berth/temporal-pulled"), 1, "three starts, one pull");
 }
+
+#[test]
+fn the_worker_starts_an_instance_on_its_fallback_and_tear_down_gives_the_fallback_back() {
+    let mut scene = DockerScene::new(
+        "tfallback",
+        3,
+        "web:\n  port: {port: {base}, fallback: {base+1}-{base+2}}\n  container:\n    image: berth-test-busybox\n    command: [httpd, -f, -p, '{port}', -h, /tmp]\n    timeout: 20s\n",
+    );
+    scene.remove_on_drop("web");
+    let (computed, fallback) = (scene.base, scene.base + 1);
+    let listener = TcpListener::bind(("127.0.0.1", computed)).expect("hold the computed port");
+    let server = DevServer::start();
+    let _worker = WorkerProcess::start(&scene, &server, &format!("fallback-{}", std::process::id()));
+    let output = scene.berth().args(["up", "web", "--temporal", &server.address]).output().expect("run berth up");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(table.contains(&format!("port=127.0.0.1:{fallback} (fallback for {computed})")), "{table}");
+    assert!(common::http_get(fallback, "/").is_some(), "the container answers on its fallback");
+    scene.berth().args(["down", "web", "--temporal", &server.address]).assert().success();
+    assert!(containers(&scene.environment).is_empty());
+    let leases = scene.berth().args(["leases", "--format", "json"]).output().expect("run berth leases");
+    assert_eq!(String::from_utf8_lossy(&leases.stdout).trim(), "[]", "the fallback lease went with the instance");
+    drop(listener);
+}

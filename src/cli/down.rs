@@ -73,9 +73,17 @@ pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Out
         .map(|stop| Selection::one(stop.service.as_deref().unwrap_or_default(), stop.instance_id))
         .collect();
     let dependencies = containers::plan::Dependencies::OfStacks;
-    let specs =
-        containers::plan::plan_with(manager(registry)?, request.env.as_deref(), &selections, dependencies)?.specs;
-    let options = StopOptions { volumes: args.volumes, force: args.force, ledger: ledger::state_dir() };
+    let state = ledger::state_dir();
+    let specs = containers::fallback::plan_in_force(
+        manager(registry)?,
+        request.env.as_deref(),
+        &selections,
+        dependencies,
+        state.as_deref(),
+    )
+    .map_err(super::settle_error)?
+    .specs;
+    let options = StopOptions { volumes: args.volumes, force: args.force, ledger: state };
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let (stopped, failed) = block_on(async {
         let engine = Engine::connect(&engine_target()?).await?;

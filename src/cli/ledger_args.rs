@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::ledger::{self, Fallback, Ledger, LedgerError, PortSet};
-use crate::probe::{HostPorts, Protocol};
+use crate::probe::Protocol;
 use crate::registry::{LoadError, ManagerError, OnConflict, PortManager, ResolvedPort};
 
 /// `--project`, shared by the ledger commands.
@@ -71,20 +71,11 @@ fn is_own_fallback_lease(lease: &crate::ledger::Lease, resolved: &ResolvedPort) 
         && lease.service == resolved.key
 }
 
-/// What a lookup of `resolved`'s key does when another process holds its port.
-fn policy_of(manager: &PortManager, resolved: &ResolvedPort) -> OnConflict {
-    manager
-        .registry()
-        .service(&resolved.service)
-        .and_then(|service| service.port_key(&resolved.key))
-        .map_or(OnConflict::Ignore, |key| key.on_conflict)
-}
-
 /// Settles the port a lookup answers for `resolved`: the computed port, or, when its key
 /// falls back and another process holds that port, a leased port of the fallback range
 /// (stable while the lease lives). A key that refuses conflicts fails naming the holder.
 pub(super) fn settle_port(manager: &PortManager, resolved: &mut ResolvedPort) -> anyhow::Result<()> {
-    let range = match policy_of(manager, resolved) {
+    let range = match manager.on_conflict(resolved) {
         OnConflict::Ignore => {
             warn_about_foreign_leases(std::slice::from_ref(resolved));
             return Ok(());
@@ -116,50 +107,17 @@ pub(super) fn settle_port(manager: &PortManager, resolved: &mut ResolvedPort) ->
 
 /// Who holds `resolved`'s computed port, unless it is free or its own container's.
 fn foreign_holder(ledger: Option<&Ledger>, resolved: &ResolvedPort) -> Option<String> {
-    if crate::probe::is_free(resolved.port, Protocol::Tcp) {
-        return None;
-    }
-    let lease = ledger.and_then(|ledger| ledger.lease_on(resolved.port).ok().flatten());
-    if lease.is_some_and(|lease| ledger::is_own_container_lease(&lease, resolved)) {
-        return None;
-    }
-    let described = HostPorts::snapshot().ok().and_then(|host| host.describe_holder(resolved.port));
-    Some(
-        described.unwrap_or_else(|| {
-            "a process berth cannot see (another user's, or in another network namespace)".to_string()
-        }),
-    )
+    ledger::foreign_holder(ledger, resolved, crate::probe::is_free(resolved.port, Protocol::Tcp))
 }
 
 fn report_fallback(resolved: &ResolvedPort, fallback: &Fallback, holder: Option<&str>) {
-    let slot = format!("{}[{}].{}", resolved.service, resolved.instance, resolved.key);
-    let project = &fallback.lease.project;
-    tracing::info!(
-        service = %resolved.service,
-        instance = resolved.instance,
-        key = %resolved.key,
-        environment = %resolved.environment,
-        computed = fallback.computed,
-        port = fallback.lease.port,
-        project = %project,
-        new = fallback.new,
-        "port_fallback"
-    );
-    let why = match holder {
-        Some(holder) => format!("{} is held by {holder}", fallback.computed),
-        None => format!("the fallback lease on it is still in force, though {} is free again", fallback.computed),
-    };
-    say!(
-        "note: {slot} uses {} instead of {}: {why}; `berth release --project {project}` gives the fallback up",
-        fallback.lease.port,
-        fallback.computed
-    );
+    say!("note: {}", ledger::fallback_note(resolved, fallback, holder));
 }
 
 /// Puts each fallback lease in force into `ports` (reads only), so that tables and exports
 /// carry the ports clients must use.
 pub(super) fn apply_fallbacks(manager: &PortManager, ports: &mut [ResolvedPort]) -> anyhow::Result<()> {
-    let falls_back = |resolved: &ResolvedPort| matches!(policy_of(manager, resolved), OnConflict::Fallback(_));
+    let falls_back = |resolved: &ResolvedPort| matches!(manager.on_conflict(resolved), OnConflict::Fallback(_));
     if !ports.iter().any(falls_back) {
         return Ok(());
     }

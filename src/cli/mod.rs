@@ -175,6 +175,15 @@ pub fn run(cli: Cli) -> ExitCode {
     exit_code(result)
 }
 
+/// A plan that could not be settled, as the error it wraps, so that its exit code is that
+/// error's: 2 for selections that name nothing, the ledger's own otherwise.
+fn settle_error(error: crate::containers::fallback::SettleError) -> anyhow::Error {
+    match error {
+        crate::containers::fallback::SettleError::Plan(error) => error.into(),
+        crate::containers::fallback::SettleError::Ledger(error) => error.into(),
+    }
+}
+
 /// The one mapping from results to exit codes.
 fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {

@@ -137,17 +137,23 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow:
         .iter()
         .map(|start| Selection::one(start.service.as_deref().unwrap_or_default(), start.instance_id))
         .collect();
-    let plan = containers::plan::plan_with(
+    let state = ledger::state_dir();
+    let to_start = containers::fallback::plan_to_start(
         manager(registry)?,
         request.env.as_deref(),
         &selections,
         containers::plan::Dependencies::Include,
-    )?;
+        state.as_deref(),
+    )
+    .map_err(super::settle_error)?;
     let progress = Progress::for_stderr(quiet);
-    for added in &plan.added {
+    for added in &to_start.plan.added {
         progress.note(&format!("also starting {added}"));
     }
-    let mut specs = plan.specs;
+    for note in &to_start.notes {
+        progress.note(&format!("note: {note}"));
+    }
+    let mut specs = to_start.plan.specs;
     for spec in &mut specs {
         spec.image = containers::images::mirrored(
             &spec.image,
@@ -160,7 +166,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow:
     let began = std::time::Instant::now();
     let options = StartOptions {
         recreate: args.recreate,
-        ledger: ledger::state_dir(),
+        ledger: state,
         run: run_id,
         keep_failed: args.keep_failed,
         images: ImageSettings {
@@ -341,8 +347,15 @@ fn summary(undone: &Undone) -> String {
 pub(super) fn table(started: &[ServiceStarted], failed: &[Failure]) -> String {
     let mut table = crate::table::Table::new(&["CONTAINER", "OUTCOME", "ENDPOINTS"]);
     for instance in started {
-        let endpoints: Vec<String> =
-            instance.endpoints.iter().map(|(key, endpoint)| format!("{key}={endpoint}")).collect();
+        // A fallback is marked where it is read: `port=127.0.0.1:3211 (fallback for 3210)`.
+        let endpoints: Vec<String> = instance
+            .endpoints
+            .iter()
+            .map(|(key, endpoint)| match instance.fallback_for.get(key) {
+                Some(computed) => format!("{key}={endpoint} (fallback for {computed})"),
+                None => format!("{key}={endpoint}"),
+            })
+            .collect();
         table.row([instance.container.clone(), super::style::state(&instance.outcome), endpoints.join(" ")]);
     }
     for failure in failed {

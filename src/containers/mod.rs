@@ -13,6 +13,7 @@
 pub mod compose;
 pub mod docker;
 pub mod engine_target;
+pub mod fallback;
 pub mod images;
 pub mod keyed;
 pub mod kubernetes;

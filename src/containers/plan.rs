@@ -3,11 +3,11 @@
 //! brings the instances its services `depends_on`, ordered so that every dependency comes
 //! before what depends on it. [`levels`] groups that order into steps that may run at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::Selection;
 use super::spec::{self, InstanceSpec, Neighbours, SpecError};
-use crate::registry::{LookupError, PortManager};
+use crate::registry::{LookupError, PortManager, ResolvedPort};
 
 /// Why selections could not be turned into specs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +42,30 @@ pub struct Plan {
     pub added: Vec<String>,
 }
 
+/// Ports the host settled for some slots in place of the ones the registry computes: the
+/// fallbacks in force, by service, instance and port key.
+pub type SettledPorts = BTreeMap<(String, u16, String), SettledPort>;
+
+/// A slot's settled port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettledPort {
+    /// The port published instead of the computed one.
+    pub port: u16,
+    /// Whether its lease was made for the start at hand.
+    pub new_lease: bool,
+}
+
+/// `ports` (one instance's) with the settled ones put in, each saying what it stands in for.
+fn with_settled(mut ports: Vec<ResolvedPort>, settled: &SettledPorts) -> Vec<ResolvedPort> {
+    for resolved in &mut ports {
+        if let Some(chosen) = settled.get(&(resolved.service.clone(), resolved.instance, resolved.key.clone())) {
+            resolved.fallback_for = Some(resolved.port);
+            resolved.port = chosen.port;
+        }
+    }
+    ports
+}
+
 /// The specs of every instance in `selections`, in `environment` (the registry's default
 /// when `None`), in the order given, each once; stacks expanded, dependencies left out.
 pub fn plan(
@@ -60,10 +84,24 @@ pub fn plan_with(
     selections: &[Selection],
     dependencies: Dependencies,
 ) -> Result<Plan, PlanError> {
+    plan_settled(manager, environment, selections, dependencies, &SettledPorts::new())
+}
+
+/// [`plan_with`], with the `settled` ports in place of the computed ones: in the bindings,
+/// and in every template that names them, the instance's own and its neighbours'.
+pub fn plan_settled(
+    manager: &PortManager,
+    environment: Option<&str>,
+    selections: &[Selection],
+    dependencies: Dependencies,
+    settled: &SettledPorts,
+) -> Result<Plan, PlanError> {
     let view = manager.environment(environment)?;
     let registry = manager.registry();
     let default_environment = view.environment().name == registry.default_environment().name;
-    let neighbour_ports = |service: &str, instance: u32| view.instance_ports(service, instance).ok();
+    let instance_ports =
+        |service: &str, instance: u32| view.instance_ports(service, instance).map(|ports| with_settled(ports, settled));
+    let neighbour_ports = |service: &str, instance: u32| instance_ports(service, instance).ok();
     let mut named = Vec::new();
     for selection in selections {
         let (members, in_stack) = match registry.stack(&selection.service) {
@@ -91,10 +129,16 @@ pub fn plan_with(
         while let Some((service, instance, wanted_by, expanded)) = pending.pop() {
             if expanded {
                 let found = manager.service(&service)?;
-                let ports = view.instance_ports(&service, instance)?;
+                let ports = instance_ports(&service, instance)?;
                 let own_ports = |other: &str| neighbour_ports(other, instance);
                 let neighbours = Neighbours { registry, ports: &own_ports };
-                let built = spec::build(found, &ports, default_environment, &neighbours)?;
+                let mut built = spec::build(found, &ports, default_environment, &neighbours)?;
+                for binding in &mut built.ports {
+                    let key = (built.service.clone(), built.instance, binding.key.clone());
+                    if let (Some(fallback), Some(chosen)) = (binding.fallback.as_mut(), settled.get(&key)) {
+                        fallback.new_lease = chosen.new_lease;
+                    }
+                }
                 if let Some(wanted_by) = wanted_by.filter(|_| !named_set.contains(&(service.clone(), instance))) {
                     plan.added.push(format!("{}[{instance}] ({wanted_by} depends on it)", service));
                 }

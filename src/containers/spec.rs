@@ -58,6 +58,20 @@ pub struct PortBinding {
     pub host_port: u16,
     /// The port inside the container.
     pub container_port: u16,
+    /// Set when `host_port` is the key's fallback, published because another process held
+    /// the computed port; the host port itself is what the config hash covers.
+    #[serde(skip)]
+    pub fallback: Option<FallbackPort>,
+}
+
+/// A host port published in place of the slot's computed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FallbackPort {
+    /// The port the slot computes to.
+    pub computed: u16,
+    /// Whether the lease on the fallback was made for this start, so that undoing the start
+    /// gives it back.
+    pub new_lease: bool,
 }
 
 /// One named volume and where it is mounted.
@@ -188,6 +202,7 @@ pub fn build(
             host_address: section.host,
             host_port: port.port,
             container_port: section.ports.get(&port.key).copied().unwrap_or(port.port),
+            fallback: port.fallback_for.map(|computed| FallbackPort { computed, new_lease: false }),
         })
         .collect();
     let own_environment = (!default_environment).then_some(environment.as_str());

@@ -156,6 +156,8 @@ pub struct Started {
     pub ports: std::collections::BTreeMap<String, u16>,
     /// Port key → `address:port` to connect to.
     pub endpoints: std::collections::BTreeMap<String, String>,
+    /// Port key → the computed port, for each key published on its fallback instead.
+    pub fallback_for: std::collections::BTreeMap<String, u16>,
     /// How long the whole start took.
     pub seconds: f64,
     /// What the start did to the host, for undoing it when the run as a whole fails.
@@ -174,6 +176,7 @@ impl Started {
             outcome: self.outcome.as_str().to_string(),
             ports: self.ports,
             endpoints: self.endpoints,
+            fallback_for: self.fallback_for,
             seconds: self.seconds,
             host,
             leased_ports: self.journal.leases,
@@ -194,7 +197,13 @@ pub async fn start(
     interrupted: impl Future<Output = ()>,
 ) -> Result<Started, Failed> {
     let begun = Instant::now();
-    let mut journal = Journal::default();
+    // A fallback lease made for this start is this start's to give back.
+    let fallback_leases = spec
+        .ports
+        .iter()
+        .filter(|binding| binding.fallback.is_some_and(|fallback| fallback.new_lease))
+        .map(|binding| binding.host_port);
+    let mut journal = Journal { leases: fallback_leases.collect(), ..Journal::default() };
     tokio::pin!(interrupted);
     let result = attempt(engine, spec, options, progress, begun, &mut journal, interrupted).await;
     let outcome = result.as_ref().map_or("failed", |started| started.outcome.as_str());
@@ -262,6 +271,11 @@ async fn attempt<I: Future<Output = ()>>(
         outcome,
         ports: spec.ports.iter().map(|binding| (binding.key.clone(), binding.host_port)).collect(),
         endpoints: spec.endpoints(),
+        fallback_for: spec
+            .ports
+            .iter()
+            .filter_map(|binding| Some((binding.key.clone(), binding.fallback?.computed)))
+            .collect(),
         seconds: begun.elapsed().as_secs_f64(),
         journal: Journal::default(),
     })

@@ -14,7 +14,7 @@ use super::docker::Engine;
 use super::ownership::{self, Ownership};
 use super::spec::InstanceSpec;
 use super::start::not_managed;
-use crate::ledger::{Ledger, LedgerError, ReleaseScope, container_project};
+use crate::ledger::{Ledger, LedgerError, ReleaseScope, container_project, fallback_project};
 
 /// How to stop.
 #[derive(Debug, Clone, Default)]
@@ -95,16 +95,24 @@ pub async fn stop(engine: &Engine, spec: &InstanceSpec, options: &StopOptions) -
         stopped.removed = engine.remove(&existing.id).await?;
     }
     if let Some(directory) = options.ledger.clone() {
-        let project = container_project(name);
-        let released =
-            tokio::task::spawn_blocking(move || Ledger::open(&directory)?.release(&project, &ReleaseScope::Project))
-                .await
-                .map_err(|_| StartError::Interrupted { name: name.clone() })
-                .and_then(|released| match released {
-                    Ok(leases) => Ok(leases.iter().map(|lease| lease.port).collect()),
-                    Err(LedgerError::UnknownProject { .. }) => Ok(Vec::new()),
-                    Err(error) => Err(StartError::Ledger(error)),
-                });
+        // The container's ports, and the fallbacks it was published on.
+        let projects = [container_project(name), fallback_project(&spec.service, &spec.environment, spec.instance)];
+        let released = tokio::task::spawn_blocking(move || {
+            let mut ledger = Ledger::open(&directory)?;
+            let mut ports = Vec::new();
+            for project in &projects {
+                match ledger.release(project, &ReleaseScope::Project) {
+                    Ok(leases) => ports.extend(leases.iter().map(|lease| lease.port)),
+                    Err(LedgerError::UnknownProject { .. }) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            ports.sort_unstable();
+            Ok(ports)
+        })
+        .await
+        .map_err(|_| StartError::Interrupted { name: name.clone() })
+        .and_then(|released| released.map_err(StartError::Ledger));
         match released {
             Ok(ports) => stopped.released_ports = ports,
             Err(error) => return Err(partly(error, &stopped, name)),

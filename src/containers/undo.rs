@@ -14,7 +14,7 @@ use super::StartError;
 use super::docker::Engine;
 use super::ownership::{self, Ownership};
 use super::spec::InstanceSpec;
-use crate::ledger::{Ledger, container_project};
+use crate::ledger::{Ledger, container_project, fallback_project};
 
 /// What a start did to the host, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -136,21 +136,30 @@ pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledge
         }
     }
     if let (Some(directory), false) = (ledger, journal.leases.is_empty()) {
-        let project = container_project(name);
+        let projects = [container_project(name), fallback_project(&spec.service, &spec.environment, spec.instance)];
         let leased = journal.leases.clone();
-        let released = tokio::task::spawn_blocking(move || Ledger::open(&directory)?.release_ports(&project, &leased))
-            .await
-            .map_err(|error| error.to_string())
-            .and_then(|released| released.map_err(|error| error.to_string()));
+        let released = tokio::task::spawn_blocking(move || {
+            let mut ledger = Ledger::open(&directory)?;
+            let mut released = Vec::new();
+            for project in &projects {
+                released.extend(ledger.release_ports(project, &leased)?);
+            }
+            released.sort_unstable();
+            Ok::<_, crate::ledger::LedgerError>(released)
+        })
+        .await
+        .map_err(|error| error.to_string())
+        .and_then(|released| released.map_err(|error| error.to_string()));
         match released {
             Ok(released) if !released.is_empty() => {
                 report.undone.push(format!("released port(s) {}", ports(&released)))
             }
             Ok(_) => {}
             Err(error) => report.left.push(format!(
-                "leases on port(s) {} ({error}; `berth release --project {}` releases them)",
+                "leases on port(s) {} ({error}; `berth release --project {}` and `berth release --project {}` release them)",
                 ports(&journal.leases),
-                container_project(name)
+                container_project(name),
+                fallback_project(&spec.service, &spec.environment, spec.instance)
             )),
         }
     }
@@ -169,8 +178,8 @@ pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledge
 
 /// What run `run` did to `spec`'s instance, read back from the host: a container or volumes
 /// carrying its run label were created by it; a start reported as `started` started an
-/// existing container and newly leased `leased_ports`. All the instance's ports are given
-/// back with a container the run created.
+/// existing container and newly leased `leased_ports`. The instance's ports are given back
+/// with a container the run created, all but a fallback the run did not lease.
 pub async fn journal_of_run(
     engine: &Engine,
     spec: &InstanceSpec,
@@ -183,7 +192,10 @@ pub async fn journal_of_run(
         let owned = !matches!(ownership::container(&existing.labels, spec), Ownership::NotOurs { .. });
         if owned && ownership::made_by(&existing.labels, run) {
             journal.container = Some(ContainerStep::Created);
-            journal.leases = spec.ports.iter().map(|binding| binding.host_port).collect();
+            let own = spec.ports.iter().filter(|binding| binding.fallback.is_none()).map(|binding| binding.host_port);
+            journal.leases = own.chain(leased_ports.iter().copied()).collect();
+            journal.leases.sort_unstable();
+            journal.leases.dedup();
         } else if owned && outcome == Some("started") {
             journal.container = Some(ContainerStep::Started);
         }

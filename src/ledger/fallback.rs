@@ -10,7 +10,7 @@ use super::LedgerError;
 use super::allocate::PortSet;
 use super::lease::{AllocationRequest, Lease, LeaseSlot, Strategy, fallback_project};
 use super::store::Ledger;
-use crate::probe::Protocol;
+use crate::probe::{HostPorts, Protocol};
 use crate::registry::{PortRange, ResolvedPort};
 
 /// A fallback in force for one slot.
@@ -102,6 +102,51 @@ fn request(resolved: &ResolvedPort, range: PortRange, purpose: String) -> Alloca
             key: resolved.key.clone(),
         }),
     }
+}
+
+/// Who holds `resolved`'s computed port, when it is not free (`free_now`) and its lease is
+/// not the slot's own container's: the holder named as the host shows it.
+pub fn foreign_holder(ledger: Option<&Ledger>, resolved: &ResolvedPort, free_now: bool) -> Option<String> {
+    if free_now {
+        return None;
+    }
+    let lease = ledger.and_then(|ledger| ledger.lease_on(resolved.port).ok().flatten());
+    if lease.is_some_and(|lease| is_own_container_lease(&lease, resolved)) {
+        return None;
+    }
+    let described = HostPorts::snapshot().ok().and_then(|host| host.describe_holder(resolved.port));
+    Some(
+        described.unwrap_or_else(|| {
+            "a process berth cannot see (another user's, or in another network namespace)".to_string()
+        }),
+    )
+}
+
+/// Logs `port_fallback` and says, in one line, what `resolved` uses instead of its computed
+/// port and why (`holder` holds the computed port, or the lease is still in force).
+pub fn fallback_note(resolved: &ResolvedPort, fallback: &Fallback, holder: Option<&str>) -> String {
+    let project = &fallback.lease.project;
+    tracing::info!(
+        service = %resolved.service,
+        instance = resolved.instance,
+        key = %resolved.key,
+        environment = %resolved.environment,
+        computed = fallback.computed,
+        port = fallback.lease.port,
+        project = %project,
+        new = fallback.new,
+        "port_fallback"
+    );
+    let why = match holder {
+        Some(holder) => format!("{} is held by {holder}", fallback.computed),
+        None => format!("the fallback lease on it is still in force, though {} is free again", fallback.computed),
+    };
+    format!(
+        "{} uses {} instead of {}: {why}; `berth release --project {project}` gives the fallback up",
+        slot_text(resolved),
+        fallback.lease.port,
+        fallback.computed
+    )
 }
 
 fn slot_text(resolved: &ResolvedPort) -> String {

@@ -158,6 +158,13 @@ impl Lease {
         project.starts_with(CONTAINER_PROJECT_PREFIX)
     }
 
+    /// Whether this is the fallback lease of port key `key` of the container whose project
+    /// is `container_project`: a port the container publishes as its own.
+    pub fn is_fallback_of(&self, container_project: &str, key: &str) -> bool {
+        let container = container_project.strip_prefix(CONTAINER_PROJECT_PREFIX);
+        container.is_some() && self.project.strip_prefix(FALLBACK_PROJECT_PREFIX) == container && self.service == key
+    }
+
     /// Whether `project` is one berth keeps for fallback ports.
     pub fn is_fallback_project(project: &str) -> bool {
         project.starts_with(FALLBACK_PROJECT_PREFIX)

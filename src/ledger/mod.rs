@@ -19,7 +19,8 @@ use berth_workflows::FailureKind;
 
 pub use allocate::{PortSet, Shortfall, first_free, registry_exclusions};
 pub use fallback::{
-    Fallback, FallbackError, existing as existing_fallback, is_own_container_lease, refuse_if_held, settle,
+    Fallback, FallbackError, existing as existing_fallback, fallback_note, foreign_holder, is_own_container_lease,
+    refuse_if_held, settle,
 };
 pub use gc::{ContainerListing, GcAction, StaleReason, action, staleness};
 pub use lease::{

@@ -165,8 +165,9 @@ impl Ledger {
 
     /// Records that `project` holds each of `claims` (specific ports, such as a container's
     /// registry slots) for a container on `engine` (the Docker engine's ID). A port already
-    /// leased to the same project is renewed; one leased to another project fails the whole
-    /// claim. Returns the ports newly leased, which are what undoing this claim gives back.
+    /// leased to the same project is renewed, and one that is the container's own fallback
+    /// for the claim's key stays the fallback's; one leased to another project fails the
+    /// whole claim. Returns the ports newly leased, which are what undoing this claim gives back.
     pub fn claim(
         &mut self,
         project: &str,
@@ -181,6 +182,7 @@ impl Ledger {
             let holder =
                 select(&transaction, "WHERE port = ?1 ORDER BY protocol LIMIT 1", params![claim.port]).at(&path)?;
             match holder.first() {
+                Some(lease) if lease.is_fallback_of(project, &claim.slot.key) => {}
                 Some(lease) if lease.project != project => {
                     return Err(LedgerError::LeasedElsewhere {
                         port: claim.port,

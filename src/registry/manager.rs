@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use once_cell::sync::OnceCell;
 
 use super::load::{self, LoadError};
-use super::model::{Environment, Registry, Service, Slot};
+use super::model::{Environment, OnConflict, Registry, Service, Slot};
 use super::overrides::Overrides;
 use super::suggest::did_you_mean;
 use super::validate::{Finding, validate};
@@ -252,6 +252,19 @@ impl PortManager {
     /// Every port of `service` on `instance` in the default environment, in key order.
     pub fn instance_ports(&self, service: &str, instance: u32) -> Result<Vec<ResolvedPort>, LookupError> {
         self.environment(None)?.instance_ports(service, instance)
+    }
+
+    /// What a lookup or start of `resolved`'s key does when another process holds its port.
+    pub fn on_conflict(&self, resolved: &ResolvedPort) -> OnConflict {
+        self.registry
+            .service(&resolved.service)
+            .and_then(|service| service.port_key(&resolved.key))
+            .map_or(OnConflict::Ignore, |key| key.on_conflict)
+    }
+
+    /// Whether any port key of the registry falls back inside a range.
+    pub fn has_fallbacks(&self) -> bool {
+        self.registry.services.iter().flat_map(|service| &service.ports).any(|key| key.fallback().is_some())
     }
 
     /// The service called `name`, or an error suggesting the closest one.

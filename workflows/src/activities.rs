@@ -196,6 +196,10 @@ pub struct ServiceStarted {
     pub ports: BTreeMap<String, u16>,
     /// Port key → `address:port`.
     pub endpoints: BTreeMap<String, String>,
+    /// Port key → the port the slot computes to, for each key published on its fallback
+    /// because another process held that port.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fallback_for: BTreeMap<String, u16>,
     /// Seconds the start took.
     pub seconds: f64,
     /// The host whose worker ran it.

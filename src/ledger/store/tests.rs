@@ -260,6 +260,33 @@ fn claims_record_slots_and_refuse_ports_of_other_projects() {
 }
 
 #[test]
+fn a_container_publishes_its_own_fallback_and_nobody_else_s() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let mut ledger = Ledger::open(directory.path()).expect("open");
+    let slot = |instance: u16| LeaseSlot { service: "dashboard".into(), instance, key: "port".into() };
+    let mut fallback = request("fallback:dashboard-development", "port", 1, (3211, 3211));
+    fallback.slot = Some(slot(0));
+    ledger.allocate(&fallback, &PortSet::default(), all_free, 10).expect("the fallback lease");
+    let claim = |instance: u16, key: &str| Claim {
+        port: 3211,
+        slot: LeaseSlot { key: key.into(), ..slot(instance) },
+        purpose: "container".into(),
+    };
+    assert_eq!(
+        ledger.claim("container:dashboard-development", &[claim(0, "port")], Some("engine"), 20).expect("its own"),
+        [] as [u16; 0],
+        "the fallback stays the fallback project's lease"
+    );
+    assert_eq!(ledger.lease_on(3211).expect("lookup").expect("leased").project, "fallback:dashboard-development");
+    for (project, instance, key) in
+        [("container:dashboard-development-1", 1, "port"), ("container:dashboard-development", 0, "admin_port")]
+    {
+        let error = ledger.claim(project, &[claim(instance, key)], Some("engine"), 30).expect_err("not its fallback");
+        assert!(error.to_string().contains("leased to project `fallback:dashboard-development`"), "{error}");
+    }
+}
+
+#[test]
 fn many_handles_opening_a_new_ledger_at_once_migrate_it_once() {
     let directory = tempfile::tempdir().expect("tempdir");
     std::thread::scope(|scope| {
