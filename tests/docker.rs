@@ -538,3 +538,49 @@ fn a_held_port_without_a_fallback_range_still_fails_the_start() {
     assert!(leases(&scene).is_empty());
     drop(listener);
 }
+
+#[test]
+fn doctor_says_the_host_is_ready_and_names_each_thing_that_is_not() {
+    let state = tempfile::tempdir().expect("state dir");
+    let ready = common::berth()
+        .env("BERTH_STATE_DIR", state.path())
+        .env_remove("TEMPORAL_ADDRESS")
+        .env_remove("DOCKER_HOST")
+        .args(["doctor", "--format", "json"])
+        .output()
+        .expect("run berth doctor");
+    assert_eq!(ready.status.code(), Some(0), "{}", String::from_utf8_lossy(&ready.stdout));
+    let checks: serde_json::Value = serde_json::from_slice(&ready.stdout).expect("json");
+    let statuses: Vec<(&str, &str)> = checks
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|check| (check["check"].as_str().expect("check"), check["status"].as_str().expect("status")))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("registry", "warn"), ("kernel", "ok"), ("state", "ok"), ("engine", "ok"), ("temporal", "skip")],
+        "the shipped registry's one warning is its privileged port"
+    );
+    assert_eq!(std::fs::read_dir(state.path()).expect("read").count(), 0, "doctor creates no ledger");
+
+    let broken = common::registry_file("web:\n  port: 80000\n");
+    let unwritable = tempfile::NamedTempFile::new().expect("a file where a directory should be");
+    common::berth()
+        .env("BERTH_REGISTRY", broken.path())
+        .env("BERTH_STATE_DIR", unwritable.path().join("state"))
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env_remove("TEMPORAL_ADDRESS")
+        .arg("doctor")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!("FAIL  registry {}:2:9:", broken.path().display())))
+        .stdout(predicate::str::contains("skip  kernel   needs a registry"))
+        .stdout(predicate::str::contains(format!(
+            "FAIL  state    {} cannot be written by this user",
+            unwritable.path().join("state").display()
+        )))
+        .stdout(predicate::str::contains(
+            "FAIL  engine   cannot reach the Docker engine at unix:///nonexistent/docker.sock, from DOCKER_HOST",
+        ));
+}

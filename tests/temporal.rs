@@ -632,3 +632,29 @@ fn the_worker_starts_an_instance_on_its_fallback_and_tear_down_gives_the_fallbac
     assert_eq!(String::from_utf8_lossy(&leases.stdout).trim(), "[]", "the fallback lease went with the instance");
     drop(listener);
 }
+
+#[test]
+fn doctor_checks_the_named_cluster_and_its_workers_within_a_bound() {
+    let scene = DockerScene::new("tdoctor", 1, WEB);
+    let server = DevServer::start();
+    let doctor = |address: &str| {
+        let output = scene.berth().args(["doctor", "--temporal", address]).output().expect("run berth doctor");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let temporal = text.lines().find(|line| line.contains(" temporal ")).unwrap_or_default().to_string();
+        (output.status.code(), temporal)
+    };
+    let (code, line) = doctor(&server.address);
+    assert_eq!(code, Some(0), "a warning is no failure: {line}");
+    assert!(line.starts_with("warn ") && line.contains("no berth worker polls task queue `berth`"), "{line}");
+    let host = format!("doctor-{}", std::process::id());
+    let _worker = WorkerProcess::start(&scene, &server, &host);
+    // A worker that is up may not have polled yet; Temporal lists it once it has.
+    wait_for("the worker to poll", Duration::from_secs(60), || doctor(&server.address).1.starts_with("ok "));
+    let (code, line) = doctor(&server.address);
+    assert_eq!(code, Some(0), "{line}");
+    assert!(line.contains("1 worker(s) poll task queue `berth`") && line.contains(&host), "{line}");
+    let closed = format!("127.0.0.1:{}", free_port());
+    let (code, line) = doctor(&closed);
+    assert_eq!(code, Some(1), "{line}");
+    assert!(line.starts_with("FAIL ") && line.contains(&closed), "{line}");
+}

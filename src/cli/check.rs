@@ -117,7 +117,7 @@ fn shown(path: &Path) -> std::path::PathBuf {
 }
 
 /// The kernel's ephemeral port range; `None` where it cannot be read (not Linux).
-fn ephemeral_range() -> Option<PortRange> {
+pub(super) fn ephemeral_range() -> Option<PortRange> {
     let text = std::fs::read_to_string(EPHEMERAL_RANGE_FILE).ok()?;
     let mut numbers = text.split_whitespace().map(|number| number.parse::<u16>().ok());
     PortRange::new(numbers.next()??, numbers.next()??)

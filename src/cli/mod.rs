@@ -20,6 +20,7 @@ mod alloc;
 mod audit;
 mod check;
 mod completions;
+mod doctor;
 mod down;
 mod export;
 mod failures;
@@ -118,6 +119,9 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Free stale leases (owner gone, TTL expired, project path removed) after a grace period.
     Gc(gc::GcArgs),
+    /// Check that this host is ready for berth: registry, kernel ports, state directory,
+    /// Docker engine, and Temporal when one is named; one line per check with what to do.
+    Doctor(doctor::DoctorArgs),
     /// Run the Temporal worker: berth's activities and workflows on `berth` and `berth@<host>`.
     Worker(worker::WorkerArgs),
     /// Print the shell code that completes berth's commands, options, services and stacks.
@@ -168,6 +172,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Leases(args) => leases::run(args),
         Command::Status(args) => status::run(args, cli.registry.as_deref()),
         Command::Gc(args) => gc::run(args),
+        Command::Doctor(args) => doctor::run(args, cli.registry.as_deref()),
         Command::Worker(args) => worker::run(args, cli.registry.as_deref()),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => manual::run(args),

@@ -13,6 +13,8 @@ pub(super) const ERROR: Style = AnsiColor::Red.on_default().bold();
 pub(super) const WARNING: Style = AnsiColor::Yellow.on_default().bold();
 /// States that are as they should be.
 pub(super) const GOOD: Style = AnsiColor::Green.on_default();
+/// What was left out.
+pub(super) const DIM: Style = Style::new().dimmed();
 
 /// `text` in `style`.
 pub(super) fn paint(style: Style, text: impl std::fmt::Display) -> String {

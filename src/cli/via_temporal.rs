@@ -159,30 +159,33 @@ fn queue(host: Option<&str>) -> String {
 
 /// Fails (exit 2, naming the queue) when no worker polls the workflow queue or the queue the
 /// activities go to; `None` when both have one.
+/// The identities of the workers polling task queue `name` for `kind` tasks right now.
+pub(super) async fn pollers(client: &Client, name: &str, kind: TaskQueueType) -> anyhow::Result<Vec<String>> {
+    let request = DescribeTaskQueueRequest {
+        namespace: client.namespace(),
+        task_queue: Some(TaskQueue { name: name.to_string(), ..Default::default() }),
+        task_queue_type: kind as i32,
+        ..Default::default()
+    };
+    let mut service = client.clone();
+    let answer = WorkflowService::describe_task_queue(&mut service, request.into_request())
+        .await
+        .with_context(|| format!("cannot ask Temporal who polls task queue `{name}`"))?;
+    Ok(answer.into_inner().pollers.into_iter().map(|poller| poller.identity).collect())
+}
+
 async fn require_workers(client: &Client, host: Option<&str>) -> anyhow::Result<Option<Outcome>> {
     let activity_queue = queue(host);
     for (name, kind) in
         [(SHARED_TASK_QUEUE.to_string(), TaskQueueType::Workflow), (activity_queue, TaskQueueType::Activity)]
     {
-        let request = DescribeTaskQueueRequest {
-            namespace: client.namespace(),
-            task_queue: Some(TaskQueue { name: name.clone(), ..Default::default() }),
-            task_queue_type: kind as i32,
-            ..Default::default()
-        };
         let mut polled = false;
         // A worker that has just started may not have polled yet: ask a few times.
         for attempt in 0..POLLER_CHECKS {
             if attempt > 0 {
                 tokio::time::sleep(POLLER_PAUSE).await;
             }
-            let mut service = client.clone();
-            polled = !WorkflowService::describe_task_queue(&mut service, request.clone().into_request())
-                .await
-                .with_context(|| format!("cannot ask Temporal who polls task queue `{name}`"))?
-                .into_inner()
-                .pollers
-                .is_empty();
+            polled = !pollers(client, &name, kind).await?.is_empty();
             if polled {
                 break;
             }

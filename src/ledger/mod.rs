@@ -27,7 +27,7 @@ pub use lease::{
     AllocationRequest, DEFAULT_DYNAMIC_RANGE, Lease, LeaseOwner, LeaseSlot, Strategy, allocation_range,
     container_project, fallback_project, now, rfc3339,
 };
-pub use state_dir::{STATE_DIR_VARIABLE, state_dir};
+pub use state_dir::{STATE_DIR_VARIABLE, state_dir, writable};
 pub use store::{Claim, LEDGER_FILE, Ledger, ReleaseScope};
 
 use crate::registry::PortRange;

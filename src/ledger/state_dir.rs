@@ -42,8 +42,8 @@ fn choose(
 }
 
 /// Whether `directory` takes a new file, or (when it does not exist yet) its parent does;
-/// choosing never creates anything, `Ledger::open` does when it is needed.
-fn writable(directory: &Path) -> bool {
+/// asking never creates anything, `Ledger::open` does when it is needed.
+pub fn writable(directory: &Path) -> bool {
     let probe = if directory.exists() { Some(directory) } else { directory.parent() };
     probe.is_some_and(|existing| tempfile::tempfile_in(existing).is_ok())
 }
