@@ -27,6 +27,10 @@ pub struct Metrics {
     pub running_instances: IntGaugeVec,
     /// `berth_ledger_leases`: leases in the host ledger, refreshed on scrape.
     pub ledger_leases: IntGauge,
+    /// `berth_ledger_range_ports{range}`: ports of each lease range a lease may take.
+    pub ledger_range_ports: IntGaugeVec,
+    /// `berth_ledger_free_ports{range}`: those of them no lease holds.
+    pub ledger_free_ports: IntGaugeVec,
     /// `berth_activity_executions_total{activity}`: Temporal activity executions.
     pub activity_executions: IntCounterVec,
     /// `berth_activity_failures_total{activity, type}`: failed activity executions by failure type.
@@ -65,6 +69,10 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
             .expect("static metric definition");
     let ledger_leases =
         IntGauge::new("berth_ledger_leases", "Leases in the host ledger").expect("static metric definition");
+    let range_gauge =
+        |name: &str, help: &str| IntGaugeVec::new(Opts::new(name, help), &["range"]).expect("static metric definition");
+    let ledger_range_ports = range_gauge("berth_ledger_range_ports", "Ports of each lease range that a lease may take");
+    let ledger_free_ports = range_gauge("berth_ledger_free_ports", "Ports of each lease range that no lease holds");
     let activity_executions =
         counter("berth_activity_executions_total", "Temporal activity executions by activity", &["activity"]);
     let activity_failures = counter(
@@ -80,6 +88,8 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
         Box::new(port_conflicts.clone()),
         Box::new(running_instances.clone()),
         Box::new(ledger_leases.clone()),
+        Box::new(ledger_range_ports.clone()),
+        Box::new(ledger_free_ports.clone()),
         Box::new(activity_executions.clone()),
         Box::new(activity_failures.clone()),
     ] {
@@ -94,6 +104,8 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
         port_conflicts,
         running_instances,
         ledger_leases,
+        ledger_range_ports,
+        ledger_free_ports,
         activity_executions,
         activity_failures,
     }

@@ -60,6 +60,7 @@ pub struct WorkerSettings {
 #[derive(Clone)]
 struct Health {
     engine: Engine,
+    registry: &'static crate::registry::Registry,
     temporal: String,
     ledger: Option<PathBuf>,
 }
@@ -123,6 +124,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
 
     let health = Health {
         engine,
+        registry: manager.registry(),
         temporal: format!(
             "{}:{}",
             target.host_str().unwrap_or("127.0.0.1"),
@@ -206,6 +208,21 @@ fn worker_options(queue: &str, activities: &BerthActivities, grace: Duration) ->
     Ok(options.graceful_shutdown_period(grace).build())
 }
 
+/// Sets each lease range's size and free ports from the ledger's `leases`.
+fn set_range_room(registry: &crate::registry::Registry, leases: &[ledger::Lease]) {
+    let excluded = ledger::registry_exclusions(registry);
+    let mut leased = ledger::PortSet::default();
+    for lease in leases {
+        leased.insert(lease.port);
+    }
+    for (name, range) in ledger::lease_ranges(registry) {
+        let (capacity, free) = ledger::room(range, &excluded, &leased);
+        let gauge = |count: usize| i64::try_from(count).unwrap_or(i64::MAX);
+        METRICS.ledger_range_ports.with_label_values(&[name.as_str()]).set(gauge(capacity));
+        METRICS.ledger_free_ports.with_label_values(&[name.as_str()]).set(gauge(free));
+    }
+}
+
 /// How often a scrape tries to list the managed containers.
 const LISTING_TRIES: usize = 3;
 
@@ -244,6 +261,7 @@ async fn metrics(State(health): State<Health>) -> (StatusCode, String) {
         .flatten();
         if let Some(leases) = leases {
             METRICS.ledger_leases.set(i64::try_from(leases.len()).unwrap_or(i64::MAX));
+            set_range_room(health.registry, &leases);
         }
     }
     let mut buffer = Vec::new();

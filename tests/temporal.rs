@@ -345,6 +345,9 @@ fn metrics_are_valid_prometheus_exposition() {
         "berth_activity_executions_total{activity=\"start_service\"} 1",
         "berth_port_allocations_total{key=\"port\",service=\"metered\"}",
         "berth_ledger_leases 1",
+        // The default lease range, 3100-9999: no registry slot and no lease in it.
+        "berth_ledger_range_ports{range=\"default\"} 6900",
+        "berth_ledger_free_ports{range=\"default\"} 6900",
     ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }

@@ -60,6 +60,22 @@ impl PortSet {
     }
 }
 
+/// The ranges leases come from, by name: `default` (the registry's `dynamic_range`, else
+/// [`DEFAULT_DYNAMIC_RANGE`](super::DEFAULT_DYNAMIC_RANGE)) and each named kind's.
+pub fn lease_ranges(registry: &Registry) -> Vec<(String, PortRange)> {
+    let default = registry.dynamic_range.unwrap_or(super::DEFAULT_DYNAMIC_RANGE);
+    std::iter::once(("default".to_string(), default))
+        .chain(registry.dynamic_ranges.iter().map(|named| (named.name.clone(), named.range)))
+        .collect()
+}
+
+/// How many ports of `range` a lease may take at all (those not in `excluded`), and how
+/// many of those no lease holds (not in `leased`).
+pub fn room(range: PortRange, excluded: &PortSet, leased: &PortSet) -> (usize, usize) {
+    let usable = (range.start..=range.end).filter(|port| !excluded.contains(*port));
+    usable.fold((0, 0), |(capacity, free), port| (capacity + 1, free + usize::from(!leased.contains(port))))
+}
+
 /// The ports a registry claims for itself: every slot of every environment, and every
 /// reserved port. Dynamic leases must stay off them.
 pub fn registry_exclusions(registry: &Registry) -> PortSet {
@@ -110,6 +126,19 @@ pub fn first_free(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn room_counts_the_usable_ports_of_a_range_and_the_unleased_ones() {
+        let range = PortRange::new(5000, 5009).expect("range");
+        let mut excluded = PortSet::default();
+        excluded.insert(5000);
+        excluded.insert(6000);
+        let mut leased = PortSet::default();
+        for port in [5001, 5002, 7000] {
+            leased.insert(port);
+        }
+        assert_eq!(room(range, &excluded, &leased), (9, 7));
+    }
     use crate::registry::parse;
 
     fn range(start: u16, end: u16) -> PortRange {

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use berth_workflows::FailureKind;
 
-pub use allocate::{PortSet, Shortfall, first_free, registry_exclusions};
+pub use allocate::{PortSet, Shortfall, first_free, lease_ranges, registry_exclusions, room};
 pub use fallback::{
     Fallback, FallbackError, existing as existing_fallback, fallback_note, foreign_holder, is_own_container_lease,
     refuse_if_held, settle,
