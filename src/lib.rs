@@ -47,4 +47,5 @@ pub mod probe;
 pub mod registry;
 pub mod signals;
 pub mod table;
+pub mod web;
 pub mod worker;

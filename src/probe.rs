@@ -155,6 +155,13 @@ impl HostPorts {
         Self { by_port, connections: HashMap::new() }
     }
 
+    /// Every listening socket on the host, in port order.
+    pub fn listeners(&self) -> Vec<&Listener> {
+        let mut all: Vec<&Listener> = self.by_port.values().flatten().collect();
+        all.sort_by_key(|listener| listener.port());
+        all
+    }
+
     /// Every socket process `pid` holds, in port order.
     pub fn listeners_of(&self, pid: i32) -> Vec<&Listener> {
         let mut found: Vec<&Listener> = self

@@ -135,7 +135,17 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.metrics_addr)
         .await
         .with_context(|| format!("cannot serve /metrics on {}", settings.metrics_addr))?;
-    let app = Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(health);
+    let pages = crate::web::WebState {
+        manager,
+        environment: None,
+        ledger: health.ledger.clone(),
+        engine: health.engine.clone(),
+    };
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .with_state(health)
+        .merge(crate::web::router(pages));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let per_service = activities.seed_activity_names().len();
     tracing::info!(

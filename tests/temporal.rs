@@ -351,6 +351,10 @@ fn metrics_are_valid_prometheus_exposition() {
     ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
+    let map = worker.get("/api/map").expect("the port map on the metrics address");
+    assert!(map.contains("\"label\":\"metered[0].port\""), "{map}");
+    let page = worker.get("/").expect("the port map page");
+    assert!(page.starts_with("<!doctype html>") && page.contains("metered[0].port"), "{page}");
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

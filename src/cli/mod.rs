@@ -37,6 +37,7 @@ mod progress;
 mod pulling;
 mod release;
 mod scan;
+mod serve;
 mod status;
 mod style;
 mod up;
@@ -119,6 +120,9 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Free stale leases (owner gone, TTL expired, project path removed) after a grace period.
     Gc(gc::GcArgs),
+    /// Serve the web view of this host's ports: the port map, instances and leases, live,
+    /// and the JSON API behind them (read-only).
+    Serve(serve::ServeArgs),
     /// Check that this host is ready for berth: registry, kernel ports, state directory,
     /// Docker engine, and Temporal when one is named; one line per check with what to do.
     Doctor(doctor::DoctorArgs),
@@ -172,6 +176,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Leases(args) => leases::run(args),
         Command::Status(args) => status::run(args, cli.registry.as_deref()),
         Command::Gc(args) => gc::run(args),
+        Command::Serve(args) => serve::run(args, cli.registry.as_deref()),
         Command::Doctor(args) => doctor::run(args, cli.registry.as_deref()),
         Command::Worker(args) => worker::run(args, cli.registry.as_deref()),
         Command::Completions(args) => completions::run(args),

@@ -1,0 +1,233 @@
+//! The web view: the host's port map, instances and leases as pages a person reads at a
+//! glance and as a JSON API for scripts, served by `berth serve` and on the worker's
+//! metrics address.
+//!
+//! Read-only: a request reads the registry, the ledger, the host's listeners and berth's
+//! containers ([`gather`]), joins them ([`map::PortMap::build`], pure) and renders them
+//! ([`pages`]). Pages poll their own fragment every few seconds, so they stay live without
+//! a JavaScript build chain.
+
+pub mod map;
+pub mod pages;
+
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+
+use crate::containers::Engine;
+use crate::containers::spec::{ENVIRONMENT_LABEL, INSTANCE_LABEL, SERVICE_LABEL};
+use crate::ledger::{self, Lease, Ledger};
+use crate::probe::HostPorts;
+use crate::registry::PortManager;
+use map::{MapContainer, PortMap, Sources};
+
+/// What the pages read from.
+#[derive(Clone)]
+pub struct WebState {
+    /// The registry.
+    pub manager: &'static PortManager,
+    /// The environment whose slots the map shows; the registry's default when `None`.
+    pub environment: Option<String>,
+    /// The ledger's state directory.
+    pub ledger: Option<PathBuf>,
+    /// The engine whose containers are shown.
+    pub engine: Engine,
+}
+
+/// The pages and the JSON API, to serve alone or beside other routes.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(map_page))
+        .route("/instances", get(instances_page))
+        .route("/leases", get(leases_page))
+        .route("/api/map", get(map_json))
+        .route("/api/instances", get(instances_json))
+        .route("/api/leases", get(leases_json))
+        .route("/static/berth.css", get(|| async { asset("text/css", include_str!("static/berth.css")) }))
+        .route("/static/berth.js", get(|| async { asset("text/javascript", include_str!("static/berth.js")) }))
+        .route("/static/berth.svg", get(|| async { asset("image/svg+xml", include_str!("static/berth.svg")) }))
+        .with_state(state)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+/// `?fragment=1`: only the part of the page that updates, for the page's own polling.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    fragment: Option<String>,
+}
+
+impl PageQuery {
+    fn fragment(&self) -> bool {
+        self.fragment.is_some()
+    }
+}
+
+/// An instance berth manages, as the instances page and `/api/instances` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Instance {
+    /// The container.
+    pub name: String,
+    /// The registry service.
+    pub service: String,
+    /// The instance id.
+    pub instance: String,
+    /// The environment.
+    pub environment: String,
+    /// `running`, `exited`, …
+    pub state: String,
+    /// Docker's words for it (`Up 3 minutes (healthy)`).
+    pub status: String,
+    /// `127.0.0.1:6379` for each published port.
+    pub endpoints: Vec<String>,
+}
+
+/// Everything one request shows.
+struct Gathered {
+    map: PortMap,
+    instances: Result<Vec<Instance>, String>,
+    leases: Vec<Lease>,
+    environment: String,
+}
+
+/// Reads the registry's slots, the ledger, the host and the engine.
+async fn gather(state: &WebState) -> Result<Gathered, String> {
+    let registry = state.manager.registry();
+    let view = state.manager.environment(state.environment.as_deref()).map_err(|error| error.to_string())?;
+    let slots = registry
+        .services
+        .iter()
+        .flat_map(|service| (0..service.max_instances).map(move |instance| (service, instance)))
+        .filter_map(|(service, instance)| view.instance_ports(&service.name, u32::from(instance)).ok())
+        .flatten()
+        .collect();
+    let directory = state.ledger.clone();
+    let leases = tokio::task::spawn_blocking(move || match directory {
+        Some(directory) => Ledger::open_existing(&directory).and_then(|ledger| match ledger {
+            Some(ledger) => ledger.leases(None),
+            None => Ok(Vec::new()),
+        }),
+        None => Ok(Vec::new()),
+    })
+    .await
+    .map_err(|error| error.to_string())?
+    .map_err(|error| error.to_string())?;
+    let host = tokio::task::spawn_blocking(HostPorts::snapshot)
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| error.to_string())?;
+    let instances = state
+        .engine
+        .managed(None)
+        .await
+        .map(|summaries| summaries.into_iter().map(instance).collect::<Vec<_>>())
+        .map_err(|error| error.to_string());
+    let containers = instances.clone().map(|instances| {
+        instances
+            .iter()
+            .map(|instance| MapContainer {
+                name: instance.name.clone(),
+                state: instance.state.clone(),
+                host_ports: instance
+                    .endpoints
+                    .iter()
+                    .filter_map(|endpoint| endpoint.rsplit(':').next()?.parse().ok())
+                    .collect(),
+            })
+            .collect()
+    });
+    let sources = Sources {
+        slots,
+        reserved: registry
+            .reserved
+            .iter()
+            .flat_map(|reservation| reservation.ports.iter().map(|range| (*range, reservation.reason.clone())))
+            .collect(),
+        lease_ranges: ledger::lease_ranges(registry),
+        leases: leases.clone(),
+        listeners: host.listeners().into_iter().cloned().collect(),
+        containers,
+        now: ledger::now(),
+    };
+    Ok(Gathered { map: PortMap::build(sources), instances, leases, environment: view.environment().name.clone() })
+}
+
+fn instance(summary: bollard::models::ContainerSummary) -> Instance {
+    let label = |name: &str| summary.labels.as_ref().and_then(|labels| labels.get(name)).cloned().unwrap_or_default();
+    let mut endpoints: Vec<String> = summary
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|port| Some(format!("{}:{}", port.ip.as_deref().unwrap_or("0.0.0.0"), port.public_port?)))
+        .collect();
+    endpoints.sort();
+    endpoints.dedup();
+    Instance {
+        name: summary
+            .names
+            .iter()
+            .flatten()
+            .next()
+            .map(|name| name.trim_start_matches('/').to_string())
+            .unwrap_or_default(),
+        service: label(SERVICE_LABEL),
+        instance: label(INSTANCE_LABEL),
+        environment: label(ENVIRONMENT_LABEL),
+        state: summary.state.map(|state| state.to_string()).unwrap_or_default(),
+        status: summary.status.clone().unwrap_or_default(),
+        endpoints,
+    }
+}
+
+fn failed(error: String) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, format!("berth cannot read the host: {error}\n")).into_response()
+}
+
+async fn map_page(State(state): State<WebState>, Query(query): Query<PageQuery>) -> Response {
+    match gather(&state).await {
+        Ok(gathered) => Html(pages::map(&gathered.map, &gathered.environment, query.fragment())).into_response(),
+        Err(error) => failed(error),
+    }
+}
+
+async fn instances_page(State(state): State<WebState>, Query(query): Query<PageQuery>) -> Response {
+    match gather(&state).await {
+        Ok(gathered) => Html(pages::instances(&gathered.instances, query.fragment())).into_response(),
+        Err(error) => failed(error),
+    }
+}
+
+async fn leases_page(State(state): State<WebState>, Query(query): Query<PageQuery>) -> Response {
+    match gather(&state).await {
+        Ok(gathered) => Html(pages::leases(&gathered.map, query.fragment())).into_response(),
+        Err(error) => failed(error),
+    }
+}
+
+async fn map_json(State(state): State<WebState>) -> Response {
+    match gather(&state).await {
+        Ok(gathered) => axum::Json(gathered.map).into_response(),
+        Err(error) => failed(error),
+    }
+}
+
+async fn instances_json(State(state): State<WebState>) -> Response {
+    match gather(&state).await {
+        Ok(Gathered { instances: Ok(instances), .. }) => axum::Json(instances).into_response(),
+        Ok(Gathered { instances: Err(error), .. }) | Err(error) => failed(error),
+    }
+}
+
+async fn leases_json(State(state): State<WebState>) -> Response {
+    match gather(&state).await {
+        Ok(gathered) => axum::Json(gathered.leases).into_response(),
+        Err(error) => failed(error),
+    }
+}

@@ -1,0 +1,25 @@
+// Keeps a page live: fetches the page's own fragment every few seconds and swaps it in.
+// A failed fetch is said in the header, and the last good content stays.
+"use strict";
+(function () {
+  const live = document.getElementById("live");
+  const updated = document.getElementById("updated");
+  if (!live || !updated) return;
+  const every = Number(live.dataset.every) || 3000;
+  async function refresh() {
+    const url = new URL(window.location.href);
+    url.searchParams.set("fragment", "1");
+    url.hash = "";
+    try {
+      const response = await fetch(url, { cache: "no-store" });
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      live.innerHTML = await response.text();
+      updated.textContent = "updated " + new Date().toLocaleTimeString();
+      updated.className = "muted";
+    } catch (error) {
+      updated.textContent = "not updated: " + error.message;
+      updated.className = "bad";
+    }
+  }
+  window.setInterval(refresh, every);
+})();

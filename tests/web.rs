@@ -1,0 +1,207 @@
+//! `berth serve` against a real Docker engine, ledger and host: the JSON API and the pages
+//! show the registry's slots, mark a slot a foreign process holds, name the instances berth
+//! starts and the leases it keeps, and the page's live fragment is the part that updates.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Stdio};
+
+use common::DockerScene;
+
+const WEB: &str = "\
+web:
+  port: {base}
+  instance_increment: 1
+  max_instances: 3
+  container:
+    image: berth-test-busybox
+    command: [httpd, -f, -p, '{port}', -h, /tmp]
+    timeout: 20s
+";
+
+/// A running `berth serve` on a port of its own choosing, stopped on drop.
+struct Served {
+    child: Child,
+    address: String,
+}
+
+impl Served {
+    fn start(scene: &DockerScene) -> Self {
+        let mut child = scene
+            .process(&["serve", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start berth serve");
+        let mut said = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        said.read_line(&mut line).expect("berth serve says where it listens");
+        let address = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no address in: {line}"))
+            .to_string();
+        Self { child, address }
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.address).expect("connect");
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        let (head, body) = response.split_once("\r\n\r\n").expect("a response");
+        let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).expect("status");
+        (status, body.to_string())
+    }
+
+    fn json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|error| panic!("{path}: {error}: {body}"))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn port_entry(map: &serde_json::Value, port: u16) -> serde_json::Value {
+    map["ports"].as_array().expect("ports").iter().find(|entry| entry["port"] == port).cloned().unwrap_or_default()
+}
+
+#[test]
+fn the_port_map_shows_slots_marks_a_held_slot_and_names_instances_and_leases() {
+    let mut scene = DockerScene::new("webview", 3, WEB);
+    scene.remove_on_drop("web:0");
+    let served = Served::start(&scene);
+    let (base, held) = (scene.base, scene.base + 1);
+
+    let map = served.json("/api/map");
+    assert_eq!(port_entry(&map, base)["slot"]["label"], "web[0].port");
+    assert_eq!(port_entry(&map, base + 2)["slot"]["label"], "web[2].port");
+    assert!(port_entry(&map, held)["conflict"].is_null());
+
+    let listener = TcpListener::bind(("127.0.0.1", held)).expect("hold web[1]'s port");
+    let map = served.json("/api/map");
+    assert_eq!(
+        port_entry(&map, held)["conflict"],
+        serde_json::json!({"kind": "slot-held", "holder": format!("tcp 127.0.0.1:{held} pid {} ({})", std::process::id(), process_name())})
+    );
+
+    scene.berth().args(["up", "web"]).assert().success();
+    let container = scene.container("web", 0);
+    let map = served.json("/api/map");
+    assert_eq!(port_entry(&map, base)["container"], container.as_str());
+    assert!(port_entry(&map, base)["conflict"].is_null(), "its own container holds it: {}", port_entry(&map, base));
+    let instances = served.json("/api/instances");
+    let instance = instances
+        .as_array()
+        .expect("instances")
+        .iter()
+        .find(|instance| instance["name"] == container.as_str())
+        .cloned()
+        .expect("the instance is listed");
+    assert_eq!((instance["service"].as_str(), instance["state"].as_str()), (Some("web"), Some("running")));
+    assert_eq!(instance["endpoints"], serde_json::json!([format!("127.0.0.1:{base}")]));
+
+    let leases = served.json("/api/leases");
+    assert_eq!(leases[0]["project"], format!("container:{container}"));
+    let (status, page) = served.get("/leases");
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("<td>container:{container}</td>")), "{page}");
+
+    let (status, page) = served.get("/");
+    assert_eq!(status, 200);
+    assert!(page.starts_with("<!doctype html>") && page.contains("web[1].port"), "{page}");
+    assert!(page.contains(&format!("class=\"mark conflict\" href=\"#port-{held}\"")), "{page}");
+    let (_, fragment) = served.get("/?fragment=1");
+    assert!(!fragment.contains("<html") && fragment.contains("id=\"ports\""), "{fragment}");
+    let (_, instances_page) = served.get("/instances");
+    assert!(instances_page.contains(&format!("<td>{container}</td>")), "{instances_page}");
+    drop(listener);
+}
+
+/// This test binary's process name, as the kernel shows it (at most 15 characters).
+fn process_name() -> String {
+    std::fs::read_to_string("/proc/self/comm").expect("comm").trim().to_string()
+}
+
+#[test]
+fn serve_refuses_an_address_it_cannot_listen_on_and_an_unknown_environment() {
+    let scene = DockerScene::new("webrefuse", 1, WEB);
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a port to take");
+    let address = taken.local_addr().expect("address").to_string();
+    let output = scene.process(&["serve", "--addr", &address]).output().expect("run berth serve");
+    assert_eq!(output.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains(&format!("cannot listen on {address}; choose another address with --addr")), "{said}");
+    let output = scene.process(&["serve", "--env", "nowhere"]).output().expect("run berth serve");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nowhere"), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// The port map in a real browser (Debian's chromium through chromium-driver and
+/// selenium): it loads without console errors, shows the registry's slots, marks the slot
+/// the test holds, and updates by itself when an instance starts. With
+/// `BERTH_SCREENSHOT=PATH` it also keeps a screenshot there (docs/port-map.png is one).
+#[test]
+fn the_port_map_works_in_a_browser_and_updates_when_an_instance_starts() {
+    let mut scene = DockerScene::new("webbrowser", 3, WEB);
+    scene.remove_on_drop("web:0");
+    let held = scene.base + 1;
+    let listener = TcpListener::bind(("127.0.0.1", held)).expect("hold web[1]'s port");
+    let served = Served::start(&scene);
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(python.is_file(), "no {}: run `bash scripts/ensure-test-tools.sh`", python.display());
+    let screenshot = tempfile::Builder::new().suffix(".png").tempfile().expect("screenshot file");
+    let mut browser = std::process::Command::new(python)
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/port_map.py"))
+        .arg(format!("http://{}/", served.address))
+        .arg(screenshot.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the browser driver");
+    let mut seen = BufReader::new(browser.stdout.take().expect("stdout")).lines();
+    let mut next = || -> serde_json::Value {
+        let line = seen.next().expect("the browser driver reports").expect("a line");
+        serde_json::from_str(&line).unwrap_or_else(|error| panic!("{error}: {line}"))
+    };
+    let loaded = next();
+    assert_eq!(loaded["title"], "berth · port map");
+    assert_eq!(loaded["console_errors"], serde_json::json!([]), "{loaded}");
+    for slot in ["web[0].port", "web[1].port", "web[2].port"] {
+        assert!(loaded["slots"].as_array().expect("slots").iter().any(|shown| shown == slot), "{slot}: {loaded}");
+    }
+    assert_eq!(loaded["conflict_marks"], serde_json::json!([held.to_string()]), "{loaded}");
+    let title = loaded["conflict_titles"][0].as_str().expect("a conflict's title");
+    assert!(
+        title.contains(&format!("CONFLICT: the slot is held by tcp 127.0.0.1:{held} pid {}", std::process::id())),
+        "{title}"
+    );
+
+    scene.berth().args(["up", "web"]).assert().success();
+    let container = scene.container("web", 0);
+    let mut stdin = browser.stdin.take().expect("stdin");
+    writeln!(stdin, "{container}").expect("tell the driver what to wait for");
+    let updated = next();
+    assert!(
+        updated["containers"].as_array().expect("containers").iter().any(|shown| shown == container.as_str()),
+        "{updated}"
+    );
+    assert!(updated["updated"].as_str().is_some_and(|text| text.starts_with("updated ")), "{updated}");
+    assert_eq!(updated["console_errors"], serde_json::json!([]), "{updated}");
+    drop(stdin);
+    assert!(browser.wait().expect("the browser driver ends").success());
+    let png = std::fs::read(screenshot.path()).expect("the screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot: {} bytes", png.len());
+    if let Some(keep) = std::env::var_os("BERTH_SCREENSHOT") {
+        std::fs::write(keep, png).expect("keep the screenshot");
+    }
+    drop(listener);
+}
