@@ -482,6 +482,17 @@ fn a_held_port_with_a_fallback_range_starts_the_container_on_its_fallback() {
     assert_eq!(common::http_get(fallback, "/index.html").as_deref(), Some(format!("hello from {fallback}\n").as_str()));
     assert_eq!(leases(&scene), [(fallback_project.clone(), u64::from(fallback))], "one lease, the fallback's");
 
+    assert!(
+        said.contains(&format!("`berth down web:0 --env {}` gives it back with the instance", scene.environment)),
+        "{said}"
+    );
+    // The fallback is not given up while the container publishes it.
+    scene
+        .berth()
+        .args(["release", "--project", &fallback_project])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("port {fallback} of project `{fallback_project}` is in use now by")));
     // Lookups answer the port the container publishes, and a second up adopts it.
     scene.berth().args(["port", "web"]).assert().success().stdout(format!("{fallback}\n"));
     let again = up_json(&scene, &["web"]);

@@ -119,3 +119,41 @@ done
     assert_eq!(sorted, [4151, 4152, 4153], "three distinct fallbacks, 4150 being held: {lines:?}");
     assert_eq!(ports(&lines[1]), first, "each instance keeps its fallback");
 }
+
+#[test]
+fn a_set_variable_beats_a_fallback_a_fallback_in_use_is_kept_and_a_full_range_is_a_finding() {
+    let lines = in_namespace(
+        PORTS_FILE,
+        r#"
+hold 3210
+echo "fallback $(berth port dashboard 2>/dev/null)"
+echo "set $(CONTIMG_DASHBOARD_PORT=3215 berth port dashboard 2>set-notes)"
+grep -c 'uses' set-notes
+CONTIMG_DASHBOARD_PORT=3215 berth ports dashboard --format env 2>/dev/null
+hold 3211
+berth release --project fallback:dashboard-development 2>in-use; echo "release exit $?"
+grep -c 'port 3211 of project `fallback:dashboard-development` is in use now by tcp 0.0.0.0:3211 pid [0-9]* (python3)' in-use
+berth release --project fallback:dashboard-development --force; echo "forced exit $?"
+for port in 3212 3213 3214 3215 3216 3217 3218 3219 3220; do hold $port; done
+berth port dashboard 2>full; echo "full exit $?"
+grep -c 'dashboard\[0\].port = 3210 is held by tcp 0.0.0.0:3210 pid [0-9]* (python3), and every port of its fallback range 3210-3220 is taken or leased' full
+echo end
+"#,
+    );
+    assert_eq!(
+        lines,
+        [
+            "fallback 3211",
+            "set 3215",
+            "0",
+            "CONTIMG_DASHBOARD_PORT=3215",
+            "release exit 1",
+            "1",
+            "released 1 lease(s) of fallback:dashboard-development: 3211",
+            "forced exit 0",
+            "full exit 1",
+            "1",
+            "end",
+        ]
+    );
+}

@@ -76,6 +76,11 @@ fn is_own_fallback_lease(lease: &crate::ledger::Lease, resolved: &ResolvedPort) 
 /// (stable while the lease lives). A key that refuses conflicts fails naming the holder.
 pub(super) fn settle_port(manager: &PortManager, resolved: &mut ResolvedPort) -> anyhow::Result<()> {
     let range = match manager.on_conflict(resolved) {
+        // A port set through its variable is the user's choice: it is answered as set.
+        OnConflict::Fallback(_) if resolved.overridden_by.is_some() => {
+            warn_about_foreign_leases(std::slice::from_ref(resolved));
+            return Ok(());
+        }
         OnConflict::Ignore => {
             warn_about_foreign_leases(std::slice::from_ref(resolved));
             return Ok(());
@@ -111,13 +116,16 @@ fn foreign_holder(ledger: Option<&Ledger>, resolved: &ResolvedPort) -> Option<St
 }
 
 fn report_fallback(resolved: &ResolvedPort, fallback: &Fallback, holder: Option<&str>) {
-    say!("note: {}", ledger::fallback_note(resolved, fallback, holder));
+    let remedy = format!("`berth release --project {}` gives the fallback up", fallback.lease.project);
+    say!("note: {}", ledger::fallback_note(resolved, fallback, holder, &remedy));
 }
 
 /// Puts each fallback lease in force into `ports` (reads only), so that tables and exports
 /// carry the ports clients must use.
 pub(super) fn apply_fallbacks(manager: &PortManager, ports: &mut [ResolvedPort]) -> anyhow::Result<()> {
-    let falls_back = |resolved: &ResolvedPort| matches!(manager.on_conflict(resolved), OnConflict::Fallback(_));
+    let falls_back = |resolved: &ResolvedPort| {
+        resolved.overridden_by.is_none() && matches!(manager.on_conflict(resolved), OnConflict::Fallback(_))
+    };
     if !ports.iter().any(falls_back) {
         return Ok(());
     }

@@ -109,7 +109,7 @@ fn settle(
     let taken = ledger::registry_exclusions(manager.registry());
     for spec in specs {
         let Ok(ports) = view.instance_ports(&spec.service, u32::from(spec.instance)) else { continue };
-        for resolved in ports {
+        for resolved in ports.into_iter().filter(|resolved| resolved.overridden_by.is_none()) {
             let (OnConflict::Fallback(range), Some(binding)) =
                 (manager.on_conflict(&resolved), spec.binding(&resolved.key))
             else {
@@ -120,7 +120,11 @@ fn settle(
             let is_free = |port| probe::is_free_on(address, port);
             let chosen = ledger::settle(ledger, &resolved, range, holder.as_deref(), &taken, is_free, ledger::now())?;
             if let Some(fallback) = chosen {
-                notes.push(ledger::fallback_note(&resolved, &fallback, holder.as_deref()));
+                let remedy = format!(
+                    "`berth down {}:{} --env {}` gives it back with the instance",
+                    resolved.service, resolved.instance, resolved.environment
+                );
+                notes.push(ledger::fallback_note(&resolved, &fallback, holder.as_deref(), &remedy));
                 let slot = (resolved.service.clone(), resolved.instance, resolved.key.clone());
                 settled.insert(slot, SettledPort { port: fallback.lease.port, new_lease: fallback.new });
             }

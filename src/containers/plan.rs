@@ -55,9 +55,10 @@ pub struct SettledPort {
     pub new_lease: bool,
 }
 
-/// `ports` (one instance's) with the settled ones put in, each saying what it stands in for.
+/// `ports` (one instance's) with the settled ones put in, each saying what it stands in for;
+/// a port set through its variable stays as set.
 fn with_settled(mut ports: Vec<ResolvedPort>, settled: &SettledPorts) -> Vec<ResolvedPort> {
-    for resolved in &mut ports {
+    for resolved in ports.iter_mut().filter(|resolved| resolved.overridden_by.is_none()) {
         if let Some(chosen) = settled.get(&(resolved.service.clone(), resolved.instance, resolved.key.clone())) {
             resolved.fallback_for = Some(resolved.port);
             resolved.port = chosen.port;

@@ -79,7 +79,18 @@ pub fn settle(
         None if fresh => return Ok(None),
         None => String::new(),
     };
-    let leases = ledger.allocate(&request(resolved, range, purpose), &unavailable, is_free, now)?;
+    let leases =
+        ledger.allocate(&request(resolved, range, purpose), &unavailable, is_free, now).map_err(
+            |error| match error {
+                LedgerError::Exhausted { .. } => LedgerError::FallbackFull {
+                    slot: slot_text(resolved),
+                    port: resolved.port,
+                    holder: holder.unwrap_or("a process berth cannot see").to_string(),
+                    range,
+                },
+                other => other,
+            },
+        )?;
     let lease = leases.into_iter().next().ok_or(LedgerError::ZeroCount)?;
     Ok(Some(Fallback { computed: resolved.port, lease, new: fresh }))
 }
@@ -123,8 +134,9 @@ pub fn foreign_holder(ledger: Option<&Ledger>, resolved: &ResolvedPort, free_now
 }
 
 /// Logs `port_fallback` and says, in one line, what `resolved` uses instead of its computed
-/// port and why (`holder` holds the computed port, or the lease is still in force).
-pub fn fallback_note(resolved: &ResolvedPort, fallback: &Fallback, holder: Option<&str>) -> String {
+/// port and why (`holder` holds the computed port, or the lease is still in force), then
+/// `remedy`: how to give the fallback up.
+pub fn fallback_note(resolved: &ResolvedPort, fallback: &Fallback, holder: Option<&str>, remedy: &str) -> String {
     let project = &fallback.lease.project;
     tracing::info!(
         service = %resolved.service,
@@ -141,12 +153,7 @@ pub fn fallback_note(resolved: &ResolvedPort, fallback: &Fallback, holder: Optio
         Some(holder) => format!("{} is held by {holder}", fallback.computed),
         None => format!("the fallback lease on it is still in force, though {} is free again", fallback.computed),
     };
-    format!(
-        "{} uses {} instead of {}: {why}; `berth release --project {project}` gives the fallback up",
-        slot_text(resolved),
-        fallback.lease.port,
-        fallback.computed
-    )
+    format!("{} uses {} instead of {}: {why}; {remedy}", slot_text(resolved), fallback.lease.port, fallback.computed)
 }
 
 fn slot_text(resolved: &ResolvedPort) -> String {

@@ -110,6 +110,32 @@ pub enum LedgerError {
         /// Where the search started.
         from: u16,
     },
+    /// A slot's computed port is held and every port of its fallback range is taken.
+    #[error(
+        "{slot} = {port} is held by {holder}, and every port of its fallback range {range} is taken or leased; stop that process, free a fallback (`berth leases` shows who holds them), or widen the range"
+    )]
+    FallbackFull {
+        /// The slot, written `dashboard[0].port`.
+        slot: String,
+        /// Its computed port.
+        port: u16,
+        /// Who holds it.
+        holder: String,
+        /// The fallback range.
+        range: PortRange,
+    },
+    /// `release` of a fallback lease whose port something uses right now.
+    #[error(
+        "port {port} of project `{project}` is in use now by {holder}: giving the fallback up would let another lookup take the port while it serves; stop that first (`berth down` for an instance berth started on it), or pass --force"
+    )]
+    FallbackInUse {
+        /// The fallback project.
+        project: String,
+        /// The port.
+        port: u16,
+        /// Who uses it.
+        holder: String,
+    },
     /// A count of zero ports was asked for.
     #[error("a request must ask for at least 1 port")]
     ZeroCount,
@@ -158,7 +184,13 @@ fn describe_scope(scope: &ReleaseScope) -> String {
 impl LedgerError {
     /// Whether this is a finding about the ledger's contents (exit 1) rather than a failure.
     pub fn is_finding(&self) -> bool {
-        matches!(self, Self::UnknownProject { .. } | Self::NothingToRelease { .. })
+        matches!(
+            self,
+            Self::UnknownProject { .. }
+                | Self::NothingToRelease { .. }
+                | Self::FallbackFull { .. }
+                | Self::FallbackInUse { .. }
+        )
     }
 
     /// The failure's kind: a locked ledger is worth another try, a broken one is not.
@@ -166,6 +198,7 @@ impl LedgerError {
         match self {
             Self::Busy { .. } => FailureKind::LedgerBusy,
             Self::Exhausted { .. } => FailureKind::PortsExhausted,
+            Self::FallbackFull { .. } | Self::FallbackInUse { .. } => FailureKind::PortTaken,
             Self::LeasedElsewhere { .. } => FailureKind::PortLeased,
             Self::ZeroCount
             | Self::InvalidRequest { .. }
