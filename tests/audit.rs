@@ -127,3 +127,27 @@ fn a_tree_without_collisions_is_clean_and_a_broken_file_is_named() {
     let missing = run(&scratch.path().join("nowhere"));
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn shared_settings_through_merge_keys_aliases_and_one_variable_still_collide_where_docker_would_refuse() {
+    let scratch = tempfile::tempdir().expect("scratch");
+    std::fs::write(
+        scratch.path().join("compose.yaml"),
+        "x-web: &web\n  image: nginx\n  ports: [\"21090:80\"]\nservices:\n  a:\n    <<: *web\n  b:\n    <<: *web\n    environment: {B: '1'}\n  c: *web\n  d:\n    image: nginx\n    ports: [\"${WEB_PORT:-21060}:80\", \"${WEB_PORT:-21060}:81\"]\n",
+    )
+    .expect("write");
+    let output = berth()
+        .current_dir(scratch.path())
+        .env("BERTH_STATE_DIR", no_ledger())
+        .args(["audit", "--files-only", "--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        collisions(&String::from_utf8_lossy(&output.stdout)),
+        [
+            "21060 host: compose service d @ compose.yaml:13; compose service d @ compose.yaml:13",
+            "21090 host: compose service a @ compose.yaml:3; compose service b @ compose.yaml:3; compose service c @ compose.yaml:3",
+        ]
+    );
+}

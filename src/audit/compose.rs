@@ -10,7 +10,7 @@ use compose_spec::service::ports::{Port, Protocol as ComposeProtocol, ShortPort}
 
 use super::interpolate::interpolate;
 use super::marked::{self, Marked, Node};
-use super::{Claim, HOST, SourceKind, owner};
+use super::{Claim, HOST, SourceKind};
 use crate::probe::Protocol;
 use crate::registry::names::one_line;
 
@@ -23,16 +23,24 @@ pub(super) fn claims(
     variables: &HashMap<String, String>,
 ) -> Result<Vec<Claim>, String> {
     let (whole, _) = interpolate(text, variables).map_err(|problem| format!("{location}: {problem}"))?;
-    serde_yaml::from_str::<compose_spec::Compose>(&whole).map_err(|error| {
+    let not_compose = |error: serde_yaml::Error| {
         let place = error.location().map_or_else(String::new, |at| format!(":{}:{}", at.line(), at.column()));
         format!("{location}{place}: not a Compose file: {}", one_line(&error.to_string()))
-    })?;
+    };
+    // Merge keys (`<<: *base`) are how compose files share settings; Compose applies them.
+    let mut value = serde_yaml::from_str::<serde_yaml::Value>(&whole).map_err(not_compose)?;
+    value.apply_merge().map_err(not_compose)?;
+    if let Err(error) = serde_yaml::from_value::<compose_spec::Compose>(value) {
+        // A value has no lines: the text read as written says where, when it fails there too.
+        let located = serde_yaml::from_str::<compose_spec::Compose>(&whole).err();
+        return Err(not_compose(located.unwrap_or(error)));
+    }
     let documents = marked::documents(text).map_err(|problem| format!("{location}:{problem}"))?;
     let mut claims = Vec::new();
     let Some(services) = documents.first().and_then(|document| document.get("services")) else { return Ok(claims) };
     for (name, service) in services.entries() {
         let Some(name) = name.text() else { continue };
-        for item in service.get("ports").map(Marked::items).unwrap_or_default() {
+        for (index, item) in service.get("ports").map(Marked::items).unwrap_or_default().iter().enumerate() {
             let at = format!("{location}:{}", item.line);
             let (ports, used) = entry(item, variables).map_err(|problem| format!("{at}: service {name}: {problem}"))?;
             let variable = port_variable(&used);
@@ -45,7 +53,9 @@ pub(super) fn claims(
                     claimant: format!("compose service {name}"),
                     variable: variable.clone(),
                     location: at.clone(),
-                    owner: owner(variable.as_deref(), format!("compose:{project}/{name}")),
+                    // Each entry publishes its ports: two entries on one port collide, in
+                    // one service or two, whatever variable they go through.
+                    owner: format!("compose:{project}/{name}#{index}"),
                 });
             }
         }

@@ -4,8 +4,10 @@
 //! Kubernetes manifests. This reads those files ([`tree`]), turns every port they claim
 //! into a [`Claim`] with its `file:line` ([`compose`], [`env_file`], [`kubernetes`]), adds
 //! the registry's slots, reserved ports and the ledger's leases, and reports every port
-//! claimed by two owners ([`collisions`], pure). Claims that share a variable are one owner:
-//! `.env`'s `API_PORT=8000` and compose's `${API_PORT:-8000}:8000` are the same setting.
+//! claimed by two owners ([`collisions`], pure). A variable's definition and a claim made
+//! through it are one setting: `.env`'s `API_PORT=8000` and compose's
+//! `${API_PORT:-8000}:8000`; but two compose entries publishing one port collide, through
+//! one variable or not, as Docker refuses the second.
 
 mod compose;
 mod env_file;
@@ -92,13 +94,33 @@ pub fn collisions(claims: &[Claim]) -> Vec<Collision> {
     groups
         .into_iter()
         .filter(|(_, group)| group.iter().any(|claim| claim.source.is_file()))
-        .filter(|(_, group)| group.iter().any(|claim| claim.owner != group[0].owner))
+        .filter(|(_, group)| {
+            group
+                .iter()
+                .enumerate()
+                .any(|(index, claim)| group[index + 1..].iter().any(|other| !claim.same_setting(other)))
+        })
         .map(|((port, protocol, scope), group)| {
             let mut claims: Vec<Claim> = group.into_iter().cloned().collect();
             claims.sort_by(|left, right| (left.source, &left.location).cmp(&(right.source, &right.location)));
             Collision { port, protocol, scope: scope.to_string(), claims }
         })
         .collect()
+}
+
+impl Claim {
+    /// Whether the claim publishes a port (a compose entry, a manifest's port) rather than
+    /// define one (a `.env` line, a registry slot, a lease).
+    fn publishes(&self) -> bool {
+        matches!(self.source, SourceKind::Compose | SourceKind::Kubernetes)
+    }
+
+    /// Whether two claims on one port are one setting: the same owner, or a variable and a
+    /// claim through it (two claims that publish are two, whatever variable they share).
+    fn same_setting(&self, other: &Claim) -> bool {
+        self.owner == other.owner
+            || (self.variable.is_some() && self.variable == other.variable && !(self.publishes() && other.publishes()))
+    }
 }
 
 /// The owner of a claim made through `variable`, or else `fallback`.
@@ -124,6 +146,24 @@ mod tests {
             location: format!("{owner}:1"),
             owner: owner.to_string(),
         }
+    }
+
+    fn through(port: u16, source: SourceKind, owner: &str, variable: &str) -> Claim {
+        Claim { variable: Some(variable.to_string()), ..claim(port, source, owner) }
+    }
+
+    #[test]
+    fn a_variable_and_its_use_are_one_setting_but_two_entries_publishing_a_port_collide() {
+        let definition = through(8000, SourceKind::EnvFile, "variable:WEB_PORT", "WEB_PORT");
+        let api = through(8000, SourceKind::Compose, "compose:app/api#0", "WEB_PORT");
+        let docs = through(8000, SourceKind::Compose, "compose:app/docs#0", "WEB_PORT");
+        let slot = through(8000, SourceKind::Registry, "variable:WEB_PORT", "WEB_PORT");
+        assert!(collisions(&[definition.clone(), api.clone(), slot]).is_empty(), "one setting");
+        let found = collisions(&[definition, api.clone(), docs]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].claims.len(), 3);
+        let again = claim(8000, SourceKind::Compose, "compose:app/api#1");
+        assert_eq!(collisions(&[api, again]).len(), 1, "one service publishing a port twice");
     }
 
     #[test]
