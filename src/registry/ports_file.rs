@@ -20,31 +20,35 @@ use super::model::{DEFAULT_ENVIRONMENT, Environment, OnConflict, PortKey, PortRa
 use super::names;
 use super::schema::{OneLine, PORT, RangeValue, UniqueKey, port_list, service_name};
 
-/// Whether `text`'s top level looks like a `ports:` file: a `ports:` map whose first entry
-/// has a `default:` port. A berth registry has no top-level `ports:` word. Only the shape is
+/// Whether `text`'s top level looks like a `ports:` file: a `ports:` map one of whose
+/// entries has a `default:` port. A berth registry has no top-level `ports:` word. Only the shape is
 /// read, so a mistake further in (a repeated entry) is reported by the format it belongs to.
 pub(super) fn is_ports_file(text: &str) -> bool {
     #[derive(Deserialize)]
     struct Shape {
-        ports: Option<FirstEntryHasDefault>,
+        ports: Option<AnyEntryHasDefault>,
     }
-    matches!(serde_yaml::from_str::<Shape>(text), Ok(Shape { ports: Some(FirstEntryHasDefault(true)) }))
+    matches!(serde_yaml::from_str::<Shape>(text), Ok(Shape { ports: Some(AnyEntryHasDefault(true)) }))
 }
 
-struct FirstEntryHasDefault(bool);
+struct AnyEntryHasDefault(bool);
 
-impl<'de> Deserialize<'de> for FirstEntryHasDefault {
+impl<'de> Deserialize<'de> for AnyEntryHasDefault {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct First;
         impl<'de> Visitor<'de> for First {
-            type Value = FirstEntryHasDefault;
+            type Value = AnyEntryHasDefault;
             fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
                 formatter.write_str("a map")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let first = map.next_entry::<IgnoredAny, HasDefault>()?.is_some_and(|(_, HasDefault(has))| has);
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(FirstEntryHasDefault(first))
+                // Any entry with `default:` tells the format, so a first entry that lacks it
+                // is reported as a flat file's mistake, not read as berth's own format.
+                let mut any = false;
+                while let Some((_, HasDefault(has))) = map.next_entry::<IgnoredAny, HasDefault>()? {
+                    any |= has;
+                }
+                Ok(AnyEntryHasDefault(any))
             }
         }
         deserializer.deserialize_map(First)
@@ -68,8 +72,32 @@ impl<'de> Deserialize<'de> for HasDefault {
                 }
                 Ok(HasDefault(found))
             }
+            // An entry that is no map (`web:` alone) has no `default:`; the format is told by
+            // the others, and the loader then names this one's mistake.
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(HasDefault(false))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(HasDefault(false))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(HasDefault(false))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(HasDefault(false))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(HasDefault(false))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(HasDefault(false))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+                while items.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(HasDefault(false))
+            }
         }
-        deserializer.deserialize_map(Keys)
+        deserializer.deserialize_any(Keys)
     }
 }
 

@@ -137,6 +137,7 @@ fn mistakes_in_the_file_are_located_and_say_what_to_do() {
             "ports:\n  api:\n    default: 8000\nconflict_detection:\n  auto_resolv: true\n",
             "unknown field `auto_resolv`",
         ),
+        ("ports:\n  web:\n    env_var: WEB_PORT\n  api:\n    default: 8000\n", "ports.web: missing field `default`"),
     ];
     for (text, expected) in cases {
         let error = error_of(text);
