@@ -33,6 +33,9 @@
 //! - [`containers`]: instances as named containers through the Docker API.
 //! - [`activities`] and [`worker`]: the Temporal worker.
 //! - [`metrics`]: berth's Prometheus metrics.
+//! - [`web`]: the web view of the host's ports and its JSON API (`berth serve`, the worker).
+//! - [`drift`]: the drift watch, looking at the host again every interval.
+//! - [`audit`]: ports that a tree's compose, `.env` and Kubernetes files claim twice.
 //! - [`signals`]: Ctrl-C and SIGTERM, answered by undoing or draining.
 //! - [`cli`]: the `berth` command line; `main.rs` only calls [`cli::main`].
 
@@ -40,6 +43,7 @@ pub mod activities;
 pub mod audit;
 pub mod cli;
 pub mod containers;
+pub mod drift;
 pub mod export;
 pub mod ledger;
 pub mod metrics;

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub ledger_range_ports: IntGaugeVec,
     /// `berth_ledger_free_ports{range}`: those of them no lease holds.
     pub ledger_free_ports: IntGaugeVec,
+    /// `berth_drift_findings{kind}`: what the drift watch finds now, by kind.
+    pub drift_findings: IntGaugeVec,
     /// `berth_activity_executions_total{activity}`: Temporal activity executions.
     pub activity_executions: IntCounterVec,
     /// `berth_activity_failures_total{activity, type}`: failed activity executions by failure type.
@@ -73,6 +75,11 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
         |name: &str, help: &str| IntGaugeVec::new(Opts::new(name, help), &["range"]).expect("static metric definition");
     let ledger_range_ports = range_gauge("berth_ledger_range_ports", "Ports of each lease range that a lease may take");
     let ledger_free_ports = range_gauge("berth_ledger_free_ports", "Ports of each lease range that no lease holds");
+    let drift_findings = IntGaugeVec::new(
+        Opts::new("berth_drift_findings", "What the drift watch finds on the host now, by kind"),
+        &["kind"],
+    )
+    .expect("static metric definition");
     let activity_executions =
         counter("berth_activity_executions_total", "Temporal activity executions by activity", &["activity"]);
     let activity_failures = counter(
@@ -90,6 +97,7 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
         Box::new(ledger_leases.clone()),
         Box::new(ledger_range_ports.clone()),
         Box::new(ledger_free_ports.clone()),
+        Box::new(drift_findings.clone()),
         Box::new(activity_executions.clone()),
         Box::new(activity_failures.clone()),
     ] {
@@ -106,6 +114,7 @@ pub static METRICS: Lazy<Metrics> = Lazy::new(|| {
         ledger_leases,
         ledger_range_ports,
         ledger_free_ports,
+        drift_findings,
         activity_executions,
         activity_failures,
     }

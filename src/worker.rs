@@ -55,6 +55,8 @@ pub struct WorkerSettings {
     pub image_mirror: Option<String>,
     /// The docker CLI's configuration directory, for registry logins.
     pub docker_config: Option<PathBuf>,
+    /// The drift watch's interval and gc grace; `None` leaves it off.
+    pub drift: Option<(Duration, Duration)>,
 }
 
 #[derive(Clone)]
@@ -141,6 +143,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         ledger: health.ledger.clone(),
         engine: health.engine.clone(),
     };
+    let drift = settings.drift.map(|(every, grace)| tokio::spawn(crate::drift::watch(pages.clone(), every, grace)));
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -169,6 +172,9 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     };
     let (shared_result, own_result, ()) = tokio::join!(shared.run(), own.run(), signals);
     server.abort();
+    if let Some(drift) = drift {
+        drift.abort();
+    }
     shared_result.context("the shared-queue worker failed")?;
     own_result.context("the host-queue worker failed")?;
     tracing::info!("worker_stopped");

@@ -336,8 +336,13 @@ fn metrics_are_valid_prometheus_exposition() {
     let server = DevServer::start();
     let worker = WorkerProcess::start(&scene, &server, &format!("metrics-{}", std::process::id()));
     scene.berth().args(["up", "metered", "--temporal", &server.address]).assert().success();
+    // The drift watch's first look runs as the worker starts; its gauges appear once it is done.
+    wait_for("the drift watch's gauges", Duration::from_secs(60), || {
+        worker.get("/metrics").is_some_and(|metrics| metrics.contains("berth_drift_findings{kind=\"slot-held\"}"))
+    });
     let metrics = worker.get("/metrics").expect("metrics");
     for name in [
+        "berth_drift_findings{kind=\"held-by-other\"} 0",
         "berth_container_starts_total{outcome=\"created\",service=\"metered\"} 1",
         "berth_container_start_duration_seconds_count{service=\"metered\"} 1",
         "berth_container_ready_duration_seconds_count{service=\"metered\"} 1",

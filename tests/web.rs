@@ -29,21 +29,38 @@ struct Served {
 
 impl Served {
     fn start(scene: &DockerScene) -> Self {
-        let mut child = scene
-            .process(&["serve", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start berth serve");
+        Self::start_with(scene, &[]).0
+    }
+
+    /// `berth serve` with `extra` arguments, and the rest of what it says on stderr, by line.
+    fn start_with(scene: &DockerScene, extra: &[&str]) -> (Self, std::sync::mpsc::Receiver<String>) {
+        let mut arguments = vec!["serve", "--addr", "127.0.0.1:0"];
+        arguments.extend_from_slice(extra);
+        let mut child = scene.process(&arguments).stdout(Stdio::null()).spawn().expect("start berth serve");
         let mut said = BufReader::new(child.stderr.take().expect("stderr"));
         let mut line = String::new();
-        said.read_line(&mut line).expect("berth serve says where it listens");
+        while !line.contains("http://") {
+            line.clear();
+            assert!(
+                said.read_line(&mut line).expect("stderr") > 0,
+                "berth serve ended without saying where it listens"
+            );
+        }
         let address = line
             .split("http://")
             .nth(1)
             .and_then(|rest| rest.split('/').next())
             .unwrap_or_else(|| panic!("no address in: {line}"))
             .to_string();
-        Self { child, address }
+        let (lines, rest) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in said.lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        (Self { child, address }, rest)
     }
 
     fn get(&self, path: &str) -> (u16, String) {
@@ -204,4 +221,29 @@ fn the_port_map_works_in_a_browser_and_updates_when_an_instance_starts() {
         std::fs::write(keep, png).expect("keep the screenshot");
     }
     drop(listener);
+}
+
+/// The next line of `said` that contains every one of `words`, within a bound.
+fn next_line_with(said: &std::sync::mpsc::Receiver<String>, words: &[&str]) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = said.recv_timeout(left).unwrap_or_else(|_| panic!("no line with {words:?} within 60 s"));
+        if words.iter().all(|word| line.contains(word)) {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn the_drift_watch_says_when_a_slot_is_taken_and_when_it_is_free_again() {
+    let scene = DockerScene::new("webdrift", 2, WEB);
+    let held = scene.base + 1;
+    let (_served, said) = Served::start_with(&scene, &["--drift-interval", "1s", "--log-format", "json"]);
+    let listener = TcpListener::bind(("127.0.0.1", held)).expect("hold web[1]'s port");
+    let found = next_line_with(&said, &["drift_found", &held.to_string()]);
+    assert!(found.contains("slot-held") && found.contains(&format!("pid {}", std::process::id())), "{found}");
+    drop(listener);
+    let cleared = next_line_with(&said, &["drift_cleared", &held.to_string()]);
+    assert!(cleared.contains("slot-held"), "{cleared}");
 }

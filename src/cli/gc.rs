@@ -3,7 +3,6 @@
 //! pass, at least `--grace` after the first, still finds them stale. Each pass decides and
 //! frees inside one ledger transaction. `--dry-run` shows the decisions and writes nothing.
 
-use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
@@ -13,8 +12,7 @@ use super::ledger_args::open_ledger;
 use super::output::{OutputFormat, emit, emit_json};
 use super::{Outcome, block_on};
 use crate::containers::Engine;
-use crate::ledger::{ContainerListing, GcAction, Lease, LeaseOwner, action, now, staleness};
-use crate::probe;
+use crate::ledger::{ContainerListing, GcAction, Lease, now};
 
 /// Arguments of `berth gc`.
 #[derive(Debug, Args)]
@@ -39,16 +37,8 @@ struct Decision<'a> {
 pub(super) fn run(args: GcArgs) -> anyhow::Result<Outcome> {
     let mut ledger = open_ledger()?;
     let containers = list_containers(&ledger)?;
-    let now = now();
     let grace = i64::try_from(args.grace.as_secs()).unwrap_or(i64::MAX);
-    let owner_alive = |owner: LeaseOwner| {
-        probe::process_start_time(owner.pid).and_then(|start| i64::try_from(start).ok()) == Some(owner.start_time)
-    };
-    let decide = |lease: &Lease| {
-        let stale = staleness(lease, now, owner_alive, Path::exists, containers.as_ref());
-        action(lease, stale, now, grace)
-    };
-    let decisions = ledger.collect_garbage(decide, now, args.dry_run)?;
+    let decisions = crate::ledger::gc_pass(&mut ledger, containers.as_ref(), grace, now(), args.dry_run)?;
     for (lease, decision) in &decisions {
         tracing::info!(port = lease.port, project = %lease.project, action = ?decision, dry_run = args.dry_run, "ledger_gc_decision");
     }

@@ -22,8 +22,9 @@ pub enum LogFormat {
 /// The environment variable that overrides the log filter.
 const FILTER_VARIABLE: &str = "BERTH_LOG";
 
-/// The default level of a long-running worker: its own events at info, the rest at warn.
-pub(super) const WORKER_DEFAULT: &str = "warn,berth::worker=info,berth::activities=info";
+/// The default level of a long-running process (worker, serve): its own events at info, the
+/// rest at warn.
+pub(super) const WORKER_DEFAULT: &str = "warn,berth::worker=info,berth::activities=info,berth::drift=info";
 
 /// Installs the global subscriber; a second call (in tests) is a no-op. `default` is the
 /// filter when neither `-q`, `-v` nor `BERTH_LOG` says otherwise.

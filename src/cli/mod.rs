@@ -22,6 +22,7 @@ mod check;
 mod completions;
 mod doctor;
 mod down;
+mod drift_args;
 mod export;
 mod failures;
 mod gc;
@@ -156,7 +157,7 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command line and returns its exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let default_level = match cli.command {
-        Command::Worker(_) => logging::WORKER_DEFAULT,
+        Command::Worker(_) | Command::Serve(_) => logging::WORKER_DEFAULT,
         _ => "warn",
     };
     logging::init(cli.log_format, cli.quiet, cli.verbose, default_level);

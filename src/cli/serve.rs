@@ -21,6 +21,8 @@ pub struct ServeArgs {
     /// The environment whose slots the map shows [default: the registry's default].
     #[arg(long = "env", value_name = "ENV")]
     environment: Option<String>,
+    #[command(flatten)]
+    drift: super::drift_args::DriftArgs,
 }
 
 pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
@@ -32,6 +34,8 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
         let mut termination = crate::signals::Termination::install()?;
         let engine = Engine::connect(&super::engine_target()?).await?;
         let state = WebState { manager, environment: args.environment, ledger: ledger::state_dir(), engine };
+        let drift =
+            args.drift.watch().map(|(every, grace)| tokio::spawn(crate::drift::watch(state.clone(), every, grace)));
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("cannot listen on {}; choose another address with --addr", args.addr))?;
@@ -44,6 +48,9 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
             .with_graceful_shutdown(async move { termination.received().await })
             .await
             .context("the web server failed")?;
+        if let Some(drift) = drift {
+            drift.abort();
+        }
         anyhow::Ok(Outcome::Clean)
     })
 }

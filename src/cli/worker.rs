@@ -38,6 +38,8 @@ pub struct WorkerArgs {
     /// How long running activities may finish after SIGTERM/SIGINT.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     grace: Duration,
+    #[command(flatten)]
+    drift: super::drift_args::DriftArgs,
 }
 
 pub(super) fn run(args: WorkerArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
@@ -57,6 +59,7 @@ pub(super) fn run(args: WorkerArgs, registry: Option<&Path>) -> anyhow::Result<O
         engine: super::engine_target()?,
         image_mirror: args.image_mirror.and_then(|mirror| mirror.0),
         docker_config: super::docker_config(),
+        drift: args.drift.watch(),
     };
     block_on(worker::run(settings))?;
     Ok(Outcome::Clean)

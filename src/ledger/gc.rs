@@ -125,6 +125,28 @@ pub fn action(lease: &Lease, stale: Option<StaleReason>, now: i64, grace_seconds
     }
 }
 
+/// One gc pass over `ledger`, deciding in its write transaction: stale leases (owner gone,
+/// TTL over, project path gone, container gone from `containers`' engine) are marked, and
+/// freed once marked at least `grace_seconds` ago; healthy ones lose their mark. With
+/// `dry_run`, decides and writes nothing. `berth gc` and the drift watch both run this.
+pub fn pass(
+    ledger: &mut super::Ledger,
+    containers: Option<&ContainerListing>,
+    grace_seconds: i64,
+    now: i64,
+    dry_run: bool,
+) -> Result<Vec<(Lease, GcAction)>, super::LedgerError> {
+    let owner_alive = |owner: LeaseOwner| {
+        crate::probe::process_start_time(owner.pid).and_then(|start| i64::try_from(start).ok())
+            == Some(owner.start_time)
+    };
+    let decide = |lease: &Lease| {
+        let stale = staleness(lease, now, owner_alive, std::path::Path::exists, containers);
+        action(lease, stale, now, grace_seconds)
+    };
+    ledger.collect_garbage(decide, now, dry_run)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

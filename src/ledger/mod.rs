@@ -22,7 +22,7 @@ pub use fallback::{
     Fallback, FallbackError, existing as existing_fallback, fallback_note, foreign_holder, is_own_container_lease,
     refuse_if_held, settle,
 };
-pub use gc::{ContainerListing, GcAction, StaleReason, action, staleness};
+pub use gc::{ContainerListing, GcAction, StaleReason, action, pass as gc_pass, staleness};
 pub use lease::{
     AllocationRequest, DEFAULT_DYNAMIC_RANGE, Lease, LeaseOwner, LeaseSlot, Strategy, allocation_range,
     container_project, fallback_project, now, rfc3339,

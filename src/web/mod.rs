@@ -90,15 +90,17 @@ pub struct Instance {
 }
 
 /// Everything one request shows.
-struct Gathered {
-    map: PortMap,
-    instances: Result<Vec<Instance>, String>,
+pub(crate) struct Gathered {
+    /// The port map.
+    pub(crate) map: PortMap,
+    /// berth's containers, or why they could not be listed.
+    pub(crate) instances: Result<Vec<Instance>, String>,
     leases: Vec<Lease>,
     environment: String,
 }
 
 /// Reads the registry's slots, the ledger, the host and the engine.
-async fn gather(state: &WebState) -> Result<Gathered, String> {
+pub(crate) async fn gather(state: &WebState) -> Result<Gathered, String> {
     let registry = state.manager.registry();
     let view = state.manager.environment(state.environment.as_deref()).map_err(|error| error.to_string())?;
     let slots = registry

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The web view and /metrics under load, in one run:
+#   - the port map page (and /api/map) for the shipped registry and for a 2,000-service
+#     registry, with 1,000 leases in the ledger: server time and page weight;
+#   - the worker's /metrics scrape with those 1,000 leases and 100 running instances.
+# Needs Docker with berth-test-busybox (docker/test-images/build.sh) and the temporal CLI
+# (scripts/ensure-test-tools.sh). Everything it starts is removed on exit.
+# Usage: bash bench/web.sh [requests per figure, default 50]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requests="${1:-50}"
+
+cargo build --release -q --bin berth
+target="${CARGO_TARGET_DIR:-target}"
+berth="$(realpath "$target/release/berth")"
+work="$(mktemp -d)"
+pids=()
+environment="bench$$"
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  BERTH_REGISTRY="$work/instances.yaml" BERTH_STATE_DIR="$work/state" \
+    "$berth" down "web:0-99" --env "$environment" --parallel 10 >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export BERTH_STATE_DIR="$work/state"
+
+python3 - "$work/large.yaml" <<'PY'
+import sys
+with open(sys.argv[1], "w") as out:
+    for index in range(2000):
+        out.write(f"s{index}:\n  port: {10000 + index * 2}\n")
+PY
+cat > "$work/instances.yaml" <<EOF
+environments:
+  $environment: 0
+web:
+  port: 46000
+  instance_increment: 1
+  max_instances: 100
+  container:
+    image: berth-test-busybox
+    command: [httpd, -f, -p, '{port}', -h, /tmp]
+EOF
+"$berth" alloc --project bench --service filler --count 1000 --range 50000-52000 >/dev/null
+
+# serve REGISTRY: starts `berth serve` on a free port and prints its address.
+serve() {
+  "$berth" --registry "$1" serve --addr 127.0.0.1:0 2> "$work/serve.$2" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    address=$(sed -n 's#.*http://\([^/]*\)/.*#\1#p' "$work/serve.$2")
+    [ -n "$address" ] && { echo "$address"; return; }
+    sleep 0.1
+  done
+  echo "berth serve did not start: $(cat "$work/serve.$2")" >&2
+  exit 1
+}
+
+# measure LABEL URL...: median and p95 time of $requests GETs of each URL, and bytes.
+measure() {
+  python3 - "$requests" "$@" <<'PY'
+import statistics, sys, time, urllib.request
+count, label, urls = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+for url in urls:
+    times, size = [], 0
+    for _ in range(count):
+        began = time.perf_counter()
+        body = urllib.request.urlopen(url, timeout=60).read()
+        times.append(time.perf_counter() - began)
+        size = len(body)
+    times.sort()
+    path = "/" + url.split("/", 3)[3]
+    print(f"| {label} | `{path}` | {statistics.median(times) * 1000:.1f} ms | {times[int(len(times) * 0.95) - 1] * 1000:.1f} ms | {size / 1024:.1f} KiB |")
+PY
+}
+
+echo "| registry | path | median | p95 | bytes |"
+echo "|---|---|---:|---:|---:|"
+shipped=$(serve dynamicconfig/port_registry.yaml shipped)
+measure "shipped (134 slots), 1,000 leases" "http://$shipped/" "http://$shipped/api/map"
+large=$(serve "$work/large.yaml" large)
+measure "2,000 services, 1,000 leases" "http://$large/" "http://$large/api/map"
+for asset in berth.css berth.js berth.svg; do
+  printf '| assets | `/static/%s` | | | %s bytes |\n' "$asset" "$(curl -s "http://$shipped/static/$asset" | wc -c)"
+done
+
+BERTH_REGISTRY="$work/instances.yaml" "$berth" up "web:0-99" --env "$environment" --parallel 10 --quiet >/dev/null
+temporal_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/bin/temporal server start-dev --headless --ip 127.0.0.1 --port "$temporal_port" \
+  --db-filename "$work/temporal.db" >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 300); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$temporal_port") 2>/dev/null && break
+  sleep 0.1
+done
+BERTH_REGISTRY="$work/instances.yaml" "$berth" worker --address "127.0.0.1:$temporal_port" \
+  --metrics-addr 127.0.0.1:19464 --sdk-metrics-addr 127.0.0.1:19465 2>"$work/worker.log" &
+pids+=($!)
+for _ in $(seq 300); do
+  [ "$(curl -s 127.0.0.1:19464/healthz)" = "ok" ] && break
+  sleep 0.1
+done
+running=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_running_instances\{service="web"\}/ {print $2}')
+leases=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_ledger_leases / {print $2}')
+echo
+echo "worker /metrics with $leases leases and $running running web instances:"
+echo "| registry | path | median | p95 | bytes |"
+echo "|---|---|---:|---:|---:|"
+measure "100 instances, $leases leases" "http://127.0.0.1:19464/metrics"
