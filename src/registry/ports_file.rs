@@ -113,7 +113,7 @@ pub(super) struct PortsFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a port entry: a map with `default:` (and `env_var`, `range`, … as needed)")]
 struct Entry {
     #[serde(deserialize_with = "port")]
     default: u16,
@@ -133,7 +133,11 @@ struct Entry {
 
 /// `conflict_detection:`; without the block, conflicts are detected but not resolved.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a map of `enabled`, `check_on_startup`, `auto_resolve` and `warn_on_conflict` (true or false)"
+)]
 struct ConflictDetection {
     enabled: bool,
     // berth checks a port every time it starts an instance, whatever this says.
@@ -150,7 +154,7 @@ impl Default for ConflictDetection {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a reserved entry: a map with `port:` and `service:` (and `note:`)")]
 struct ReservedEntry {
     #[serde(deserialize_with = "port_list")]
     port: Vec<PortRange>,

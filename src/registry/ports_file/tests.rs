@@ -138,10 +138,14 @@ fn mistakes_in_the_file_are_located_and_say_what_to_do() {
             "unknown field `auto_resolv`",
         ),
         ("ports:\n  web:\n    env_var: WEB_PORT\n  api:\n    default: 8000\n", "ports.web: missing field `default`"),
+        ("ports:\n  web: 5\n  api:\n    default: 8000\n", "expected a port entry: a map with `default:`"),
+        ("ports:\n  api:\n    default: 8000\nconflict_detection: 5\n", "expected a map of `enabled`"),
+        ("ports:\n  api:\n    default: 8000\nreserved:\n  - null\n", "expected a reserved entry"),
     ];
     for (text, expected) in cases {
         let error = error_of(text);
         assert!(error.contains(expected), "{text:?} gave {error:?}, expected {expected:?}");
+        assert!(!error.contains("struct "), "no Rust type names: {error:?}");
         assert!(!error.contains('\n'), "one line: {error:?}");
     }
 }
