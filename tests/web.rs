@@ -17,7 +17,7 @@ web:
   max_instances: 3
   container:
     image: berth-test-busybox
-    command: [httpd, -f, -p, '{port}', -h, /tmp]
+    command: [sh, -c, 'echo \"serving <{port}>\"; exec httpd -f -p {port} -h /tmp']
     timeout: 20s
 ";
 
@@ -139,7 +139,15 @@ fn the_port_map_shows_slots_marks_a_held_slot_and_names_instances_and_leases() {
     let (_, fragment) = served.get("/?fragment=1");
     assert!(!fragment.contains("<html") && fragment.contains("id=\"ports\""), "{fragment}");
     let (_, instances_page) = served.get("/instances");
-    assert!(instances_page.contains(&format!("<td>{container}</td>")), "{instances_page}");
+    assert!(
+        instances_page.contains(&format!("<a href=\"/instances/{container}\">{container}</a>")),
+        "{instances_page}"
+    );
+    let (status, instance_page) = served.get(&format!("/instances/{container}"));
+    assert_eq!(status, 200);
+    assert!(instance_page.contains(&format!("serving &lt;{base}&gt;")), "its log lines, escaped: {instance_page}");
+    let (status, _) = served.get("/instances/not-berths");
+    assert_eq!(status, 404);
     drop(listener);
 }
 

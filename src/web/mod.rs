@@ -44,6 +44,7 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(map_page))
         .route("/instances", get(instances_page))
+        .route("/instances/{name}", get(instance_page))
         .route("/leases", get(leases_page))
         .route("/api/map", get(map_json))
         .route("/api/instances", get(instances_json))
@@ -204,6 +205,28 @@ async fn instances_page(State(state): State<WebState>, Query(query): Query<PageQ
         Ok(gathered) => Html(pages::instances(&gathered.instances, query.fragment())).into_response(),
         Err(error) => failed(error),
     }
+}
+
+/// How many of an instance's last log lines its page shows.
+const LOG_TAIL: usize = 50;
+
+/// One instance berth manages: its state and endpoints, and its last log lines. Only
+/// berth's containers are shown; any other name is 404.
+async fn instance_page(
+    State(state): State<WebState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let instances = match state.engine.managed(None).await {
+        Ok(summaries) => summaries.into_iter().map(instance).collect::<Vec<_>>(),
+        Err(error) => return failed(error.to_string()),
+    };
+    let Some(found) = instances.into_iter().find(|instance| instance.name == name) else {
+        return (StatusCode::NOT_FOUND, Html(pages::not_found(&format!("berth manages no container named {name}"))))
+            .into_response();
+    };
+    let logs = state.engine.logs(&found.name, Some(LOG_TAIL)).await;
+    Html(pages::instance(&found, &logs, query.fragment())).into_response()
 }
 
 async fn leases_page(State(state): State<WebState>, Query(query): Query<PageQuery>) -> Response {

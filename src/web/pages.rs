@@ -20,6 +20,9 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("instances.html", include_str!("templates/instances.html")),
         ("instances_live.html", include_str!("templates/instances_live.html")),
         ("leases.html", include_str!("templates/leases.html")),
+        ("instance.html", include_str!("templates/instance.html")),
+        ("instance_live.html", include_str!("templates/instance_live.html")),
+        ("not_found.html", include_str!("templates/not_found.html")),
         ("leases_live.html", include_str!("templates/leases_live.html")),
     ] {
         templates.add_template(name, source).expect("the shipped templates parse");
@@ -159,4 +162,79 @@ pub fn leases(map: &PortMap, fragment: bool) -> String {
         fragment,
         context! { page => "leases", leased => Value::from(Serde(&leased)), conflicts => Value::from(Serde(&conflicts)) },
     )
+}
+
+/// One instance with its last log lines.
+pub fn instance(instance: &Instance, logs: &[String], fragment: bool) -> String {
+    render(
+        "instance",
+        fragment,
+        context! { page => "instances", instance => Value::from(Serde(instance)), logs => Value::from(Serde(logs)) },
+    )
+}
+
+/// A page saying what was not found.
+pub fn not_found(what: &str) -> String {
+    render("not_found", false, context! { page => "", what })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::map::{Conflict, MapLease, SlotName};
+
+    fn sample_map() -> PortMap {
+        let port = MapPort {
+            port: 6379,
+            slot: Some(SlotName {
+                service: "redis".into(),
+                instance: 0,
+                key: "port".into(),
+                label: "redis[0].port".into(),
+            }),
+            lease: Some(MapLease {
+                project: "<b>x</b>".into(),
+                service: "s".into(),
+                owner_pid: Some(7),
+                age_seconds: 5,
+                ttl_seconds: Some(60),
+                stale: true,
+            }),
+            listeners: vec!["tcp 127.0.0.1:6379 pid 7 (nc)".into()],
+            container: None,
+            conflict: Some(Conflict::SlotHeld { holder: "pid 7 (nc)".into() }),
+        };
+        PortMap { ports: vec![port], ranges: Vec::new(), conflicts: 1, containers_error: Some("engine away".into()) }
+    }
+
+    #[test]
+    fn every_page_and_fragment_renders_and_escapes_what_it_shows() {
+        let map = sample_map();
+        let instance = Instance {
+            name: "redis-development".into(),
+            service: "redis".into(),
+            instance: "0".into(),
+            environment: "development".into(),
+            state: "running".into(),
+            status: "Up".into(),
+            endpoints: vec!["127.0.0.1:6379".into()],
+        };
+        let pages = [
+            super::map(&map, "development", false),
+            super::map(&map, "development", true),
+            instances(&Ok(vec![instance.clone()]), false),
+            instances(&Err("engine away".into()), true),
+            leases(&map, false),
+            leases(&map, true),
+            super::instance(&instance, &["<ready>".to_string()], false),
+            not_found("berth manages no container named x"),
+        ];
+        for page in &pages {
+            assert!(!page.contains("could not be rendered"), "{page}");
+        }
+        assert!(pages[0].contains("redis[0].port") && pages[0].contains("class=\"mark conflict\""));
+        assert!(pages[4].contains("&lt;b&gt;x&lt;") && !pages[4].contains("<b>x</b>"), "{}", pages[4]);
+        assert!(pages[6].contains("&lt;ready&gt;"));
+        assert!(!pages[1].contains("<html"), "a fragment is only the live part");
+    }
 }
