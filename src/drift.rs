@@ -65,61 +65,95 @@ pub fn counts(findings: &BTreeSet<Finding>) -> BTreeMap<&'static str, usize> {
     counts
 }
 
+/// The kinds of finding that only the engine's listing can confirm or clear.
+const CONTAINER_KINDS: [&str; 3] = ["lease-unused", "container-gone", "instance-down"];
+
+/// The findings of a look that could not list the containers: what it found, and the
+/// container findings of the look before, which it can neither confirm nor clear.
+pub fn without_containers(found: BTreeSet<Finding>, before: &BTreeSet<Finding>) -> BTreeSet<Finding> {
+    let kept = before.iter().filter(|finding| CONTAINER_KINDS.contains(&finding.kind)).cloned();
+    found.into_iter().filter(|finding| !CONTAINER_KINDS.contains(&finding.kind)).chain(kept).collect()
+}
+
+/// A problem that keeps a look from seeing everything, logged when it starts and when it
+/// ends rather than at every look.
+#[derive(Default)]
+struct Problem(Option<String>);
+
+impl Problem {
+    fn now(&mut self, problem: Option<String>, event: &'static str) {
+        if problem == self.0 {
+            return;
+        }
+        match &problem {
+            Some(error) => tracing::warn!(%error, "{event}"),
+            None => tracing::info!("{event}_over"),
+        }
+        self.0 = problem;
+    }
+}
+
 /// Looks at the host every `every` until the process ends; see the module docs. A look
-/// that cannot read the host is logged and tried again at the next interval.
+/// that cannot read the host, the ledger or the engine says so once, keeps what it cannot
+/// judge as it was, and tries again at the next interval.
 pub async fn watch(state: WebState, every: Duration, grace: Duration) {
     let mut known = BTreeSet::new();
+    let (mut unread, mut unlisted, mut uncollected) = (Problem::default(), Problem::default(), Problem::default());
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match crate::web::gather(&state).await {
-            Ok(gathered) => {
-                let instances = gathered.instances.as_deref().unwrap_or_default();
-                let now = findings(&gathered.map, instances);
-                let (appeared, cleared) = changes(&known, &now);
-                for finding in appeared {
-                    tracing::warn!(kind = finding.kind, port = ?finding.port, subject = %finding.subject, "drift_found");
-                }
-                for finding in cleared {
-                    tracing::info!(kind = finding.kind, port = ?finding.port, subject = %finding.subject, "drift_cleared");
-                }
-                for (kind, count) in counts(&now) {
-                    METRICS.drift_findings.with_label_values(&[kind]).set(i64::try_from(count).unwrap_or(i64::MAX));
-                }
-                known = now;
+        let gathered = crate::web::gather(&state).await;
+        let problem = match &gathered {
+            Ok(gathered) => gathered.leases.as_ref().err().map(|error| format!("the ledger: {error}")),
+            Err(error) => Some(error.clone()),
+        };
+        unread.now(problem, "drift_not_checked");
+        if let Some(gathered) = gathered.as_ref().ok().filter(|gathered| gathered.leases.is_ok()) {
+            unlisted.now(gathered.instances.as_ref().err().cloned(), "drift_containers_not_listed");
+            let now = match &gathered.instances {
+                Ok(instances) => findings(&gathered.map, instances),
+                Err(_) => without_containers(findings(&gathered.map, &[]), &known),
+            };
+            let (appeared, cleared) = changes(&known, &now);
+            for finding in appeared {
+                tracing::warn!(kind = finding.kind, port = finding.port, subject = %finding.subject, "drift_found");
             }
-            Err(error) => tracing::warn!(%error, "drift_not_checked"),
+            for finding in cleared {
+                tracing::info!(kind = finding.kind, port = finding.port, subject = %finding.subject, "drift_cleared");
+            }
+            for (kind, count) in counts(&now) {
+                METRICS.drift_findings.with_label_values(&[kind]).set(i64::try_from(count).unwrap_or(i64::MAX));
+            }
+            known = now;
         }
-        collect_garbage(&state, grace).await;
+        uncollected.now(collect_garbage(&state, grace).await.err(), "drift_gc_failed");
     }
 }
 
 /// One gc pass over the ledger, judging container leases only on the engine's own listing.
-async fn collect_garbage(state: &WebState, grace: Duration) {
-    let Some(directory) = state.ledger.clone() else { return };
-    let containers = match state.engine.container_names().await {
-        Ok(names) => Some(ContainerListing { engine: state.engine.id().to_string(), names, listed_at: ledger::now() }),
-        Err(error) => {
-            tracing::warn!(%error, "drift_gc_without_containers");
-            None
-        }
+async fn collect_garbage(state: &WebState, grace: Duration) -> Result<(), String> {
+    let Some(directory) = state.ledger.clone() else { return Ok(()) };
+    let containers = match state.engine.get().await {
+        Ok(engine) => engine.container_names().await.ok().map(|names| ContainerListing {
+            engine: engine.id().to_string(),
+            names,
+            listed_at: ledger::now(),
+        }),
+        Err(_) => None,
     };
     let grace = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
-    let passed = tokio::task::spawn_blocking(move || {
+    let decisions = tokio::task::spawn_blocking(move || {
         let Some(mut ledger) = Ledger::open_existing(&directory)? else { return Ok(Vec::new()) };
         ledger::gc_pass(&mut ledger, containers.as_ref(), grace, ledger::now(), false)
     })
-    .await;
-    match passed {
-        Ok(Ok(decisions)) => {
-            for (lease, decision) in decisions {
-                tracing::info!(port = lease.port, project = %lease.project, action = ?decision, "ledger_gc_decision");
-            }
-        }
-        Ok(Err(error)) => tracing::warn!(%error, "drift_gc_failed"),
-        Err(error) => tracing::warn!(%error, "drift_gc_failed"),
+    .await
+    .map_err(|error| error.to_string())?
+    .map_err(|error| error.to_string())?;
+    for (lease, decision) in decisions {
+        tracing::info!(port = lease.port, project = %lease.project, action = ?decision, "ledger_gc_decision");
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -135,7 +169,7 @@ mod tests {
         Instance {
             name: name.to_string(),
             service: "web".to_string(),
-            instance: "0".to_string(),
+            instance: Some(0),
             environment: "development".to_string(),
             state: state.to_string(),
             status: String::new(),
@@ -166,5 +200,17 @@ mod tests {
         assert!(appeared.is_empty());
         let cleared: Vec<&str> = cleared.iter().map(|finding| finding.kind).collect();
         assert_eq!(cleared, ["container-gone", "instance-down"]);
+    }
+
+    #[test]
+    fn a_look_without_the_containers_neither_confirms_nor_clears_their_findings() {
+        let finding = |kind: &'static str, port: Option<u16>| Finding { kind, port, subject: "x".to_string() };
+        let before: BTreeSet<Finding> =
+            [finding("instance-down", None), finding("slot-held", Some(5100)), finding("container-gone", Some(5200))]
+                .into();
+        let found: BTreeSet<Finding> = [finding("held-by-other", Some(7000))].into();
+        let now = without_containers(found, &before);
+        let kinds: Vec<&str> = now.iter().map(|finding| finding.kind).collect();
+        assert_eq!(kinds, ["container-gone", "held-by-other", "instance-down"], "slot-held cleared, the rest kept");
     }
 }

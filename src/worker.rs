@@ -97,8 +97,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
             )
         })?;
     if let Some(address) = &settings.address {
-        let url = if address.contains("://") { address.clone() } else { format!("http://{address}") };
-        connection_options.target = url.parse().with_context(|| format!("--address {address} is not a host:port"))?;
+        connection_options.target = temporal_url(address)?;
     }
     if let Some(namespace) = &settings.namespace {
         client_options.namespace.clone_from(namespace);
@@ -141,7 +140,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         manager,
         environment: None,
         ledger: health.ledger.clone(),
-        engine: health.engine.clone(),
+        engine: crate::web::EngineSource::connected(health.engine.clone()),
     };
     let drift = settings.drift.map(|(every, grace)| tokio::spawn(crate::drift::watch(pages.clone(), every, grace)));
     let app = Router::new()
@@ -181,6 +180,20 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Temporal's address as given (`host:port`, or a URL with its port), never a guessed port:
+/// a URL without one would silently mean port 80.
+fn temporal_url(address: &str) -> anyhow::Result<temporalio_client::Url> {
+    let url = if address.contains("://") { address.to_string() } else { format!("http://{address}") };
+    let parsed: temporalio_client::Url =
+        url.parse().with_context(|| format!("Temporal address {address} is not a host:port"))?;
+    if parsed.port().is_none() {
+        anyhow::bail!(
+            "Temporal address {address} has no port; write host:port (a cluster listens on 7233 unless set otherwise)"
+        );
+    }
+    Ok(parsed)
+}
+
 /// A Temporal client: the standard configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 /// TLS and API key variables, temporal.toml profiles), with `address` and `namespace`
 /// overriding it when given. Returns the client and the address it connected to.
@@ -196,9 +209,7 @@ pub async fn connect(
             )
         })?;
     if let Some(address) = address.filter(|address| !address.is_empty()) {
-        let url = if address.contains("://") { address.to_string() } else { format!("http://{address}") };
-        connection_options.target =
-            url.parse().with_context(|| format!("Temporal address {address} is not a host:port"))?;
+        connection_options.target = temporal_url(address)?;
     }
     if let Some(namespace) = namespace {
         client_options.namespace = namespace.to_string();

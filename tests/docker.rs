@@ -594,4 +594,10 @@ fn doctor_says_the_host_is_ready_and_names_each_thing_that_is_not() {
         .stdout(predicate::str::contains(
             "FAIL  engine   cannot reach the Docker engine at unix:///nonexistent/docker.sock, from DOCKER_HOST",
         ));
+    common::berth()
+        .env("BERTH_STATE_DIR", state.path())
+        .args(["doctor", "--temporal", "127.0.0.1"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FAIL  temporal Temporal address 127.0.0.1 has no port; write host:port"));
 }

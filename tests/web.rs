@@ -165,6 +165,9 @@ fn serve_refuses_an_address_it_cannot_listen_on_and_an_unknown_environment() {
     assert_eq!(output.status.code(), Some(2));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains(&format!("cannot listen on {address}; choose another address with --addr")), "{said}");
+    let output = scene.process(&["serve", "--drift-interval", "1ms"]).output().expect("run berth serve");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("must be 0s (off) or at least 1s"));
     let output = scene.process(&["serve", "--env", "nowhere"]).output().expect("run berth serve");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("nowhere"), "{}", String::from_utf8_lossy(&output.stderr));
@@ -254,4 +257,28 @@ fn the_drift_watch_says_when_a_slot_is_taken_and_when_it_is_free_again() {
     drop(listener);
     let cleared = next_line_with(&said, &["drift_cleared", &held.to_string()]);
     assert!(cleared.contains("slot-held"), "{cleared}");
+}
+
+#[test]
+fn without_an_engine_the_map_still_answers_and_says_why_it_shows_no_containers() {
+    let scene = DockerScene::new("webnoengine", 1, WEB);
+    let mut command = scene.process(&["serve", "--addr", "127.0.0.1:0"]);
+    command.env("DOCKER_HOST", "unix:///nonexistent/docker.sock").stdout(Stdio::null());
+    let mut child = command.spawn().expect("start berth serve");
+    let mut said = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut text = String::new();
+    while !text.contains("http://") {
+        assert!(said.read_line(&mut text).expect("stderr") > 0, "berth serve ended: {text}");
+    }
+    assert!(text.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"), "{text}");
+    let address = text.split("http://").nth(1).and_then(|rest| rest.split('/').next()).expect("address").to_string();
+    let served = Served { child, address };
+    let map = served.json("/api/map");
+    assert!(map["containers_error"].as_str().is_some_and(|error| error.contains("nonexistent")), "{map}");
+    assert_eq!(port_entry(&map, scene.base)["slot"]["label"], "web[0].port");
+    let (status, _) = served.get("/api/instances");
+    assert_eq!(status, 503);
+    let (status, page) = served.get("/instances");
+    assert_eq!(status, 200);
+    assert!(page.contains("berth cannot list its containers") && !page.contains("berth runs no containers"), "{page}");
 }

@@ -105,7 +105,7 @@ fn registry_checks(explicit: Option<&Path>) -> Vec<Check> {
         }
     };
     let report = registry::validate(&loaded);
-    let place = format!("{}: {} services, {} slots", path.display(), report.services, report.slots);
+    let place = format!("{}: {} service(s), {} slot(s)", path.display(), report.services, report.slots);
     let registry = match (report.errors(), report.warnings()) {
         (0, 0) => Check::new("registry", Status::Ok, format!("{place}, proven collision-free")),
         (0, warnings) => {
@@ -239,12 +239,12 @@ mod tests {
     #[test]
     fn each_check_is_one_line_and_details_are_indented_under_it() {
         let checks = [
-            Check::new("registry", Status::Ok, "r.yaml: 2 services, 4 slots, proven collision-free"),
+            Check::new("registry", Status::Ok, "r.yaml: 2 service(s), 4 slot(s), proven collision-free"),
             Check::new("engine", Status::Fail, "cannot reach the Docker engine\n  detail"),
         ];
         assert_eq!(
             anstream::adapter::strip_str(&render(&checks)).to_string(),
-            "ok    registry r.yaml: 2 services, 4 slots, proven collision-free\nFAIL  engine   cannot reach the Docker engine\n                 detail\n"
+            "ok    registry r.yaml: 2 service(s), 4 slot(s), proven collision-free\nFAIL  engine   cannot reach the Docker engine\n                 detail\n"
         );
     }
 

@@ -8,9 +8,8 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{Outcome, block_on, manager};
-use crate::containers::Engine;
 use crate::ledger;
-use crate::web::{self, WebState};
+use crate::web::{self, EngineSource, WebState};
 
 /// Arguments of `berth serve`.
 #[derive(Debug, Args)]
@@ -32,7 +31,11 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
     }
     block_on(async {
         let mut termination = crate::signals::Termination::install()?;
-        let engine = Engine::connect(&super::engine_target()?).await?;
+        // The view works without the engine, saying it does not answer, until it does.
+        let engine = EngineSource::at(super::engine_target()?);
+        if let Err(error) = engine.get().await {
+            super::style::warning(format_args!("{error}; the pages show no containers until it answers"));
+        }
         let state = WebState { manager, environment: args.environment, ledger: ledger::state_dir(), engine };
         let drift =
             args.drift.watch().map(|(every, grace)| tokio::spawn(crate::drift::watch(state.clone(), every, grace)));

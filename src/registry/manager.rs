@@ -327,7 +327,33 @@ impl<'a> EnvironmentView<'a> {
         found.ports.iter().map(|key| self.resolve_key(found, instance, &key.name)).collect()
     }
 
+    /// Every port of `service` on `instance`, in key order, for views that only show them:
+    /// not counted as allocations and not logged.
+    pub fn instance_ports_quietly(&self, service: &str, instance: u32) -> Result<Vec<ResolvedPort>, LookupError> {
+        let found = self.manager.service(service)?;
+        let instance = checked_instance(found, instance)?;
+        found.ports.iter().map(|key| self.compute_key(found, instance, &key.name)).collect()
+    }
+
+    /// [`Self::compute_key`], counted in `berth_port_allocations_total` and logged.
     fn resolve_key(&self, service: &Service, instance: u16, key_name: &str) -> Result<ResolvedPort, LookupError> {
+        let resolved = self.compute_key(service, instance, key_name)?;
+        crate::metrics::METRICS.port_allocations.with_label_values(&[service.name.as_str(), key_name]).inc();
+        tracing::info!(
+            service = %service.name,
+            instance,
+            "type" = %key_name,
+            port = resolved.port,
+            base = resolved.base,
+            increment = service.instance_increment,
+            environment = %self.environment.name,
+            overridden_by = resolved.overridden_by.as_deref(),
+            "port_manager_port_allocated"
+        );
+        Ok(resolved)
+    }
+
+    fn compute_key(&self, service: &Service, instance: u16, key_name: &str) -> Result<ResolvedPort, LookupError> {
         let key = service.port_key(key_name).ok_or_else(|| LookupError::UnknownKey {
             service: service.name.clone(),
             key: key_name.to_string(),
@@ -367,18 +393,6 @@ impl<'a> EnvironmentView<'a> {
                 (port, None)
             }
         };
-        crate::metrics::METRICS.port_allocations.with_label_values(&[service.name.as_str(), key.name.as_str()]).inc();
-        tracing::info!(
-            service = %service.name,
-            instance,
-            "type" = %key.name,
-            port,
-            base = key.base,
-            increment = service.instance_increment,
-            environment = %self.environment.name,
-            overridden_by = overridden_by.as_deref(),
-            "port_manager_port_allocated"
-        );
         Ok(ResolvedPort {
             service: service.name.clone(),
             instance,

@@ -11,6 +11,7 @@ pub mod map;
 pub mod pages;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -19,8 +20,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
-use crate::containers::Engine;
 use crate::containers::spec::{ENVIRONMENT_LABEL, INSTANCE_LABEL, SERVICE_LABEL};
+use crate::containers::{Engine, EngineTarget, StartError};
 use crate::ledger::{self, Lease, Ledger};
 use crate::probe::HostPorts;
 use crate::registry::PortManager;
@@ -36,7 +37,38 @@ pub struct WebState {
     /// The ledger's state directory.
     pub ledger: Option<PathBuf>,
     /// The engine whose containers are shown.
-    pub engine: Engine,
+    pub engine: EngineSource,
+}
+
+/// The engine the views read: connected once, when first needed, so that a view works
+/// (saying the engine does not answer) before the engine does.
+#[derive(Clone)]
+pub struct EngineSource {
+    target: EngineTarget,
+    connected: Arc<tokio::sync::Mutex<Option<Engine>>>,
+}
+
+impl EngineSource {
+    /// An engine already connected.
+    pub fn connected(engine: Engine) -> Self {
+        Self { target: engine.target().clone(), connected: Arc::new(tokio::sync::Mutex::new(Some(engine))) }
+    }
+
+    /// The engine at `target`, connected when first asked for.
+    pub fn at(target: EngineTarget) -> Self {
+        Self { target, connected: Arc::default() }
+    }
+
+    /// The engine, connecting to it if that has not worked yet.
+    pub async fn get(&self) -> Result<Engine, StartError> {
+        let mut connected = self.connected.lock().await;
+        if let Some(engine) = connected.as_ref() {
+            return Ok(engine.clone());
+        }
+        let engine = Engine::connect(&self.target).await?;
+        *connected = Some(engine.clone());
+        Ok(engine)
+    }
 }
 
 /// The pages and the JSON API, to serve alone or beside other routes.
@@ -78,8 +110,8 @@ pub struct Instance {
     pub name: String,
     /// The registry service.
     pub service: String,
-    /// The instance id.
-    pub instance: String,
+    /// The instance id (none when the label is not a number).
+    pub instance: Option<u16>,
     /// The environment.
     pub environment: String,
     /// `running`, `exited`, …
@@ -96,7 +128,8 @@ pub(crate) struct Gathered {
     pub(crate) map: PortMap,
     /// berth's containers, or why they could not be listed.
     pub(crate) instances: Result<Vec<Instance>, String>,
-    leases: Vec<Lease>,
+    /// The ledger's leases, or why the ledger could not be read (then the map has none).
+    pub(crate) leases: Result<Vec<Lease>, String>,
     environment: String,
 }
 
@@ -108,7 +141,7 @@ pub(crate) async fn gather(state: &WebState) -> Result<Gathered, String> {
         .services
         .iter()
         .flat_map(|service| (0..service.max_instances).map(move |instance| (service, instance)))
-        .filter_map(|(service, instance)| view.instance_ports(&service.name, u32::from(instance)).ok())
+        .filter_map(|(service, instance)| view.instance_ports_quietly(&service.name, u32::from(instance)).ok())
         .flatten()
         .collect();
     let directory = state.ledger.clone();
@@ -121,17 +154,17 @@ pub(crate) async fn gather(state: &WebState) -> Result<Gathered, String> {
     })
     .await
     .map_err(|error| error.to_string())?
-    .map_err(|error| error.to_string())?;
+    .map_err(|error| error.to_string());
     let host = tokio::task::spawn_blocking(HostPorts::snapshot)
         .await
         .map_err(|error| error.to_string())?
         .map_err(|error| error.to_string())?;
-    let instances = state
-        .engine
-        .managed(None)
-        .await
-        .map(|summaries| summaries.into_iter().map(instance).collect::<Vec<_>>())
-        .map_err(|error| error.to_string());
+    let instances = match state.engine.get().await {
+        Ok(engine) => engine.managed(None).await,
+        Err(error) => Err(error),
+    }
+    .map(|summaries| summaries.into_iter().map(instance).collect::<Vec<_>>())
+    .map_err(|error| error.to_string());
     let containers = instances.clone().map(|instances| {
         instances
             .iter()
@@ -154,7 +187,7 @@ pub(crate) async fn gather(state: &WebState) -> Result<Gathered, String> {
             .flat_map(|reservation| reservation.ports.iter().map(|range| (*range, reservation.reason.clone())))
             .collect(),
         lease_ranges: ledger::lease_ranges(registry),
-        leases: leases.clone(),
+        leases: leases.clone().unwrap_or_default(),
         listeners: host.listeners().into_iter().cloned().collect(),
         containers,
         now: ledger::now(),
@@ -181,7 +214,7 @@ fn instance(summary: bollard::models::ContainerSummary) -> Instance {
             .map(|name| name.trim_start_matches('/').to_string())
             .unwrap_or_default(),
         service: label(SERVICE_LABEL),
-        instance: label(INSTANCE_LABEL),
+        instance: label(INSTANCE_LABEL).parse().ok(),
         environment: label(ENVIRONMENT_LABEL),
         state: summary.state.map(|state| state.to_string()).unwrap_or_default(),
         status: summary.status.clone().unwrap_or_default(),
@@ -193,8 +226,13 @@ fn failed(error: String) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, format!("berth cannot read the host: {error}\n")).into_response()
 }
 
+fn ledger_failed(error: String) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, format!("berth cannot read the ledger: {error}\n")).into_response()
+}
+
 async fn map_page(State(state): State<WebState>, Query(query): Query<PageQuery>) -> Response {
     match gather(&state).await {
+        Ok(Gathered { leases: Err(error), .. }) => ledger_failed(error),
         Ok(gathered) => Html(pages::map(&gathered.map, &gathered.environment, query.fragment())).into_response(),
         Err(error) => failed(error),
     }
@@ -217,7 +255,11 @@ async fn instance_page(
     axum::extract::Path(name): axum::extract::Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    let instances = match state.engine.managed(None).await {
+    let engine = match state.engine.get().await {
+        Ok(engine) => engine,
+        Err(error) => return failed(error.to_string()),
+    };
+    let instances = match engine.managed(None).await {
         Ok(summaries) => summaries.into_iter().map(instance).collect::<Vec<_>>(),
         Err(error) => return failed(error.to_string()),
     };
@@ -225,12 +267,13 @@ async fn instance_page(
         return (StatusCode::NOT_FOUND, Html(pages::not_found(&format!("berth manages no container named {name}"))))
             .into_response();
     };
-    let logs = state.engine.logs(&found.name, Some(LOG_TAIL)).await;
+    let logs = engine.logs(&found.name, Some(LOG_TAIL)).await;
     Html(pages::instance(&found, &logs, query.fragment())).into_response()
 }
 
 async fn leases_page(State(state): State<WebState>, Query(query): Query<PageQuery>) -> Response {
     match gather(&state).await {
+        Ok(Gathered { leases: Err(error), .. }) => ledger_failed(error),
         Ok(gathered) => Html(pages::leases(&gathered.map, query.fragment())).into_response(),
         Err(error) => failed(error),
     }
@@ -238,6 +281,7 @@ async fn leases_page(State(state): State<WebState>, Query(query): Query<PageQuer
 
 async fn map_json(State(state): State<WebState>) -> Response {
     match gather(&state).await {
+        Ok(Gathered { leases: Err(error), .. }) => ledger_failed(error),
         Ok(gathered) => axum::Json(gathered.map).into_response(),
         Err(error) => failed(error),
     }
@@ -252,7 +296,8 @@ async fn instances_json(State(state): State<WebState>) -> Response {
 
 async fn leases_json(State(state): State<WebState>) -> Response {
     match gather(&state).await {
-        Ok(gathered) => axum::Json(gathered.leases).into_response(),
+        Ok(Gathered { leases: Ok(leases), .. }) => axum::Json(leases).into_response(),
+        Ok(Gathered { leases: Err(error), .. }) => ledger_failed(error),
         Err(error) => failed(error),
     }
 }

@@ -213,7 +213,7 @@ mod tests {
         let instance = Instance {
             name: "redis-development".into(),
             service: "redis".into(),
-            instance: "0".into(),
+            instance: Some(0),
             environment: "development".into(),
             state: "running".into(),
             status: "Up".into(),

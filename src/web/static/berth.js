@@ -12,7 +12,7 @@
     url.hash = "";
     try {
       const response = await fetch(url, { cache: "no-store" });
-      if (!response.ok) throw new Error("HTTP " + response.status);
+      if (!response.ok) throw new Error("HTTP " + response.status + ": " + (await response.text()).trim());
       live.innerHTML = await response.text();
       updated.textContent = "updated " + new Date().toLocaleTimeString();
       updated.className = "muted";
