@@ -2,7 +2,8 @@
 # The web view and /metrics under load, in one run:
 #   - the port map page (and /api/map) for the shipped registry and for a 2,000-service
 #     registry, with 1,000 leases in the ledger: server time and page weight;
-#   - the worker's /metrics scrape with those 1,000 leases and 100 running instances.
+#   - the worker's /metrics scrape with those 1,000 leases and 100 running instances
+#     (4 services x 25 instances).
 # Needs Docker with berth-test-busybox (docker/test-images/build.sh) and the temporal CLI
 # (scripts/ensure-test-tools.sh). Everything it starts is removed on exit.
 # Usage: bash bench/web.sh [requests per figure, default 50]
@@ -19,7 +20,7 @@ environment="bench$$"
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   BERTH_REGISTRY="$work/instances.yaml" BERTH_STATE_DIR="$work/state" \
-    "$berth" down "web:0-99" --env "$environment" --parallel 10 >/dev/null 2>&1 || true
+    "$berth" down web:0-24 api:0-24 db:0-24 cache:0-24 --env "$environment" --parallel 10 >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -29,28 +30,30 @@ python3 - "$work/large.yaml" <<'PY'
 import sys
 with open(sys.argv[1], "w") as out:
     for index in range(2000):
-        out.write(f"s{index}:\n  port: {10000 + index * 2}\n")
+        out.write(f"s{index}:\n  port: {10000 + index * 2}\n  max_instances: 1\n")
 PY
-cat > "$work/instances.yaml" <<EOF
-environments:
-  $environment: 0
-web:
-  port: 46000
-  instance_increment: 1
-  max_instances: 100
-  container:
-    image: berth-test-busybox
-    command: [httpd, -f, -p, '{port}', -h, /tmp]
-EOF
+# 100 instances as 4 services x 25: each instance's stack has a network of its own, and
+# Docker's default address pools hold about 30 networks.
+{
+  echo "environments:"
+  echo "  $environment: 0"
+  base=46000
+  for service in web api db cache; do
+    base=$((base + 100))
+    printf '%s:\n  port: %s\n  instance_increment: 1\n  max_instances: 25\n' "$service" "$base"
+    printf "  container:\n    image: berth-test-busybox\n    command: [httpd, -f, -p, '{port}', -h, /tmp]\n"
+  done
+} > "$work/instances.yaml"
 "$berth" alloc --project bench --service filler --count 1000 --range 50000-52000 >/dev/null
 
-# serve REGISTRY: starts `berth serve` on a free port and prints its address.
+# serve REGISTRY NAME: starts `berth serve` on a free port; its address is then in $address.
 serve() {
-  "$berth" --registry "$1" serve --addr 127.0.0.1:0 2> "$work/serve.$2" &
+  "$berth" --registry "$1" serve --addr 127.0.0.1:0 --drift-interval 0s >/dev/null 2> "$work/serve.$2" &
   pids+=($!)
+  address=""
   for _ in $(seq 100); do
     address=$(sed -n 's#.*http://\([^/]*\)/.*#\1#p' "$work/serve.$2")
-    [ -n "$address" ] && { echo "$address"; return; }
+    [ -n "$address" ] && return
     sleep 0.1
   done
   echo "berth serve did not start: $(cat "$work/serve.$2")" >&2
@@ -77,15 +80,17 @@ PY
 
 echo "| registry | path | median | p95 | bytes |"
 echo "|---|---|---:|---:|---:|"
-shipped=$(serve dynamicconfig/port_registry.yaml shipped)
+serve dynamicconfig/port_registry.yaml shipped
+shipped=$address
 measure "shipped (134 slots), 1,000 leases" "http://$shipped/" "http://$shipped/api/map"
-large=$(serve "$work/large.yaml" large)
+serve "$work/large.yaml" large
+large=$address
 measure "2,000 services, 1,000 leases" "http://$large/" "http://$large/api/map"
 for asset in berth.css berth.js berth.svg; do
   printf '| assets | `/static/%s` | | | %s bytes |\n' "$asset" "$(curl -s "http://$shipped/static/$asset" | wc -c)"
 done
 
-BERTH_REGISTRY="$work/instances.yaml" "$berth" up "web:0-99" --env "$environment" --parallel 10 --quiet >/dev/null
+BERTH_REGISTRY="$work/instances.yaml" "$berth" up web:0-24 api:0-24 db:0-24 cache:0-24 --env "$environment" --parallel 10 --quiet >/dev/null
 temporal_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 .venv/bin/temporal server start-dev --headless --ip 127.0.0.1 --port "$temporal_port" \
   --db-filename "$work/temporal.db" >/dev/null 2>&1 &
@@ -95,16 +100,16 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 BERTH_REGISTRY="$work/instances.yaml" "$berth" worker --address "127.0.0.1:$temporal_port" \
-  --metrics-addr 127.0.0.1:19464 --sdk-metrics-addr 127.0.0.1:19465 2>"$work/worker.log" &
+  --metrics-addr 127.0.0.1:19464 --sdk-metrics-addr 127.0.0.1:19465 --drift-interval 0s >/dev/null 2>"$work/worker.log" &
 pids+=($!)
 for _ in $(seq 300); do
   [ "$(curl -s 127.0.0.1:19464/healthz)" = "ok" ] && break
   sleep 0.1
 done
-running=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_running_instances\{service="web"\}/ {print $2}')
+running=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_running_instances\{service="(web|api|db|cache)"\}/ {sum += $2} END {print sum}')
 leases=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_ledger_leases / {print $2}')
 echo
-echo "worker /metrics with $leases leases and $running running web instances:"
+echo "worker /metrics with $leases leases and $running running instances:"
 echo "| registry | path | median | p95 | bytes |"
 echo "|---|---|---:|---:|---:|"
 measure "100 instances, $leases leases" "http://127.0.0.1:19464/metrics"
