@@ -174,6 +174,7 @@ mod tests {
             state: state.to_string(),
             status: String::new(),
             endpoints: Vec::new(),
+            host_ports: Vec::new(),
         }
     }
 

@@ -120,6 +120,9 @@ pub struct Instance {
     pub status: String,
     /// `127.0.0.1:6379` for each published port.
     pub endpoints: Vec<String>,
+    /// The host ports it publishes, in order.
+    #[serde(skip)]
+    pub host_ports: Vec<u16>,
 }
 
 /// Everything one request shows.
@@ -171,11 +174,7 @@ pub(crate) async fn gather(state: &WebState) -> Result<Gathered, String> {
             .map(|instance| MapContainer {
                 name: instance.name.clone(),
                 state: instance.state.clone(),
-                host_ports: instance
-                    .endpoints
-                    .iter()
-                    .filter_map(|endpoint| endpoint.rsplit(':').next()?.parse().ok())
-                    .collect(),
+                host_ports: instance.host_ports.clone(),
             })
             .collect()
     });
@@ -205,6 +204,9 @@ fn instance(summary: bollard::models::ContainerSummary) -> Instance {
         .collect();
     endpoints.sort();
     endpoints.dedup();
+    let mut host_ports: Vec<u16> = summary.ports.iter().flatten().filter_map(|port| port.public_port).collect();
+    host_ports.sort_unstable();
+    host_ports.dedup();
     Instance {
         name: summary
             .names
@@ -219,6 +221,7 @@ fn instance(summary: bollard::models::ContainerSummary) -> Instance {
         state: summary.state.map(|state| state.to_string()).unwrap_or_default(),
         status: summary.status.clone().unwrap_or_default(),
         endpoints,
+        host_ports,
     }
 }
 

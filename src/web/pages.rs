@@ -218,6 +218,7 @@ mod tests {
             state: "running".into(),
             status: "Up".into(),
             endpoints: vec!["127.0.0.1:6379".into()],
+            host_ports: vec![6379],
         };
         let pages = [
             super::map(&map, "development", false),
