@@ -30,9 +30,9 @@ use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError, ExecutableActivity};
 
-use crate::containers::fallback::SettleError;
-use crate::containers::{self, Engine, ImageSettings, Phase, Selection, StartOptions, StopOptions, spec};
-use crate::ledger::{self, AllocationRequest, Ledger, ReleaseScope, Strategy};
+use crate::containers::one::{InstanceFailure, Purpose, Sources};
+use crate::containers::{self, Engine, ImageSettings, Phase, Selection, spec};
+use crate::ledger::{self, AllocationRequest, Ledger, Strategy};
 use crate::metrics::METRICS;
 use crate::probe::{self, Protocol};
 use crate::registry::{PortManager, parse_range};
@@ -43,11 +43,9 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// The state every activity works with; one per worker process.
 #[derive(Clone)]
 pub struct BerthActivities {
-    manager: &'static PortManager,
+    sources: Sources,
     engine: Engine,
-    ledger: Option<PathBuf>,
     host: String,
-    images: ImageSettings,
 }
 
 /// The one mapping from berth's failures to Temporal failures: typed with the kind, and
@@ -56,6 +54,10 @@ fn failure(kind: FailureKind, message: String) -> ActivityError {
     ActivityError::application(
         ApplicationFailure::builder(message).type_name(kind.to_string()).non_retryable(!kind.retryable()).build(),
     )
+}
+
+fn classified(failed: InstanceFailure) -> ActivityError {
+    failure(failed.kind, failed.message)
 }
 
 fn invalid_input(message: String) -> ActivityError {
@@ -94,15 +96,6 @@ async fn observe<T>(
     result
 }
 
-/// What an activity builds an instance's spec for.
-#[derive(Debug, Clone, Copy)]
-enum Purpose {
-    /// Starting it: held ports of keys with a fallback range settle on their fallback.
-    Start,
-    /// Stopping or undoing it: as it was started, with the fallbacks in force.
-    Stop,
-}
-
 impl BerthActivities {
     /// Activities over `manager`'s registry, Docker through `engine`, the ledger in `ledger`,
     /// reporting `host` as the worker's host, pulling images through `images`' mirror with its
@@ -114,50 +107,18 @@ impl BerthActivities {
         host: String,
         images: ImageSettings,
     ) -> Self {
-        Self { manager, engine, ledger, host, images }
+        Self { sources: Sources { manager, ledger, images }, engine, host }
     }
 
     /// The per-service activity names this worker serves, two per registry service.
     pub fn seed_activity_names(&self) -> Vec<String> {
-        self.manager
+        self.sources
+            .manager
             .registry()
             .services
             .iter()
             .flat_map(|service| [start_activity_name(&service.name), stop_activity_name(&service.name)])
             .collect()
-    }
-
-    /// The spec of `service[instance]`: settled on its fallbacks for `Use::Start` (leasing one
-    /// for a held port), with the fallbacks in force otherwise, as the CLI builds it.
-    async fn spec(
-        &self,
-        service: &str,
-        instance: u32,
-        env: Option<&str>,
-        purpose: Purpose,
-    ) -> Result<spec::InstanceSpec, ActivityError> {
-        let manager = self.manager;
-        let selections = [Selection::one(service, instance)];
-        let (env, ledger) = (env.map(str::to_string), self.ledger.clone());
-        let dependencies = containers::plan::Dependencies::Leave;
-        let planned = tokio::task::spawn_blocking(move || {
-            let (env, ledger) = (env.as_deref(), ledger.as_deref());
-            match purpose {
-                Purpose::Start => containers::fallback::plan_to_start(manager, env, &selections, dependencies, ledger)
-                    .map(|to_start| to_start.plan),
-                Purpose::Stop => containers::fallback::plan_in_force(manager, env, &selections, dependencies, ledger),
-            }
-        })
-        .await
-        .map_err(|error| failure(FailureKind::Interrupted, error.to_string()))?;
-        let mut specs = planned.map_err(|error| match error {
-            SettleError::Plan(error) => invalid_input(error.to_string()),
-            SettleError::Ledger(error) => failure(error.kind(), error.to_string()),
-        })?;
-        let mut spec =
-            specs.specs.pop().ok_or_else(|| invalid_input(format!("{service}[{instance}] selects nothing")))?;
-        spec.image = containers::images::mirrored(&spec.image, self.images.mirror.as_deref());
-        Ok(spec)
     }
 
     async fn start(
@@ -166,32 +127,22 @@ impl BerthActivities {
         service: &str,
         request: &StartRequest,
     ) -> Result<ServiceStarted, ActivityError> {
-        let mut spec = self.spec(service, request.instance_id, request.env.as_deref(), Purpose::Start).await?;
-        if let Some(seconds) = request.timeout_seconds {
-            if seconds == 0 || seconds > berth_workflows::requests::MAXIMUM_TIMEOUT_SECONDS {
-                return Err(invalid_input(format!(
-                    "timeout_seconds must be between 1 and {} seconds, not {seconds}",
-                    berth_workflows::requests::MAXIMUM_TIMEOUT_SECONDS
-                )));
-            }
-            spec.timeout = Duration::from_secs(seconds);
-        }
+        let mut spec = self
+            .sources
+            .spec(service, request.instance_id, request.env.as_deref(), Purpose::Start)
+            .await
+            .map_err(classified)?;
         let info = ctx.info();
-        let run = request.run.clone().unwrap_or_else(|| {
-            format!(
-                "{}/{}",
-                info.workflow_id.as_deref().unwrap_or("activity"),
-                info.workflow_run_id.as_deref().unwrap_or(&info.activity_id)
-            )
-        });
-        let options = StartOptions {
-            recreate: request.recreate,
-            ledger: self.ledger.clone(),
-            run,
-            keep_failed: request.keep_failed,
-            images: ImageSettings { policy: request.pull, ..self.images.clone() },
-            request_began: Some(std::time::Instant::now()),
-        };
+        let options = self
+            .sources
+            .start_options(request, &mut spec, || {
+                format!(
+                    "{}/{}",
+                    info.workflow_id.as_deref().unwrap_or("activity"),
+                    info.workflow_run_id.as_deref().unwrap_or(&info.activity_id)
+                )
+            })
+            .map_err(classified)?;
         let (phases, mut latest) = tokio::sync::watch::channel(None::<Phase>);
         let progress = move |phase: Phase| {
             let _ = phases.send(Some(phase));
@@ -211,7 +162,7 @@ impl BerthActivities {
         match result {
             Ok(started) => {
                 // An activity's start is its own run's whole work once it succeeds.
-                containers::start::finish(&self.engine, &spec, &started, self.ledger.clone()).await;
+                containers::start::finish(&self.engine, &spec, &started, self.sources.ledger.clone()).await;
                 Ok(started.into_contract(self.host.clone()))
             }
             Err(_) if ctx.is_cancelled() => Err(ActivityError::cancelled()),
@@ -220,23 +171,15 @@ impl BerthActivities {
     }
 
     async fn stop(&self, service: &str, request: &StopRequest) -> Result<ServiceStopped, ActivityError> {
-        let spec = self.spec(service, request.instance_id, request.env.as_deref(), Purpose::Stop).await?;
-        let options = StopOptions { volumes: request.volumes, force: request.force, ledger: self.ledger.clone() };
-        let stopped = containers::stop::stop(&self.engine, &spec, &options)
-            .await
-            .map_err(|error| failure(error.kind(), error.to_string()))?;
-        Ok(ServiceStopped {
-            container: spec.container_name,
-            removed: stopped.removed,
-            volumes_removed: stopped.volumes_removed,
-            released_ports: stopped.released_ports,
-            network_removed: stopped.network_removed,
-            host: self.host.clone(),
-        })
+        self.sources.stop(&self.engine, service, request, &self.host).await.map_err(classified)
     }
 
     async fn undo(&self, request: &UndoRequest) -> Result<Undone, ActivityError> {
-        let spec = self.spec(&request.service, request.instance_id, request.env.as_deref(), Purpose::Stop).await?;
+        let spec = self
+            .sources
+            .spec(&request.service, request.instance_id, request.env.as_deref(), Purpose::Stop)
+            .await
+            .map_err(classified)?;
         let journal = containers::undo::journal_of_run(
             &self.engine,
             &spec,
@@ -246,7 +189,7 @@ impl BerthActivities {
         )
         .await
         .map_err(|error| failure(error.kind(), error.to_string()))?;
-        Ok(containers::undo::undo(&self.engine, &spec, &journal, self.ledger.clone()).await)
+        Ok(containers::undo::undo(&self.engine, &spec, &journal, self.sources.ledger.clone()).await)
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<Planned, ActivityError> {
@@ -261,7 +204,7 @@ impl BerthActivities {
         } else {
             containers::plan::Dependencies::OfStacks
         };
-        let plan = containers::plan::plan_with(self.manager, request.env.as_deref(), &selections, dependencies)
+        let plan = containers::plan::plan_with(self.sources.manager, request.env.as_deref(), &selections, dependencies)
             .map_err(|error| invalid_input(error.to_string()))?;
         let levels = containers::plan::levels(&plan.specs)
             .into_iter()
@@ -279,7 +222,8 @@ impl BerthActivities {
     }
 
     fn ledger_directory(&self) -> Result<PathBuf, ActivityError> {
-        self.ledger
+        self.sources
+            .ledger
             .clone()
             .ok_or_else(|| invalid_input("this worker has no ledger state directory (set BERTH_STATE_DIR)".to_string()))
     }
@@ -405,8 +349,9 @@ mod fixed {
                     return Err(invalid_input("allocate_ports: name a range or a kind, not both".to_string()));
                 }
                 let named = request.range.as_deref().map(parse_range).transpose().map_err(invalid_input)?;
-                let range = ledger::allocation_range(Some(self.manager.registry()), named, request.kind.as_deref())
-                    .map_err(|problem| invalid_input(format!("allocate_ports: {problem}")))?;
+                let range =
+                    ledger::allocation_range(Some(self.sources.manager.registry()), named, request.kind.as_deref())
+                        .map_err(|problem| invalid_input(format!("allocate_ports: {problem}")))?;
                 if request.count == 0 {
                     return Err(invalid_input("allocate_ports: count must be at least 1".to_string()));
                 }
@@ -424,7 +369,7 @@ mod fixed {
                     slot: None,
                 };
                 let directory = self.ledger_directory()?;
-                let taken = ledger::registry_exclusions(self.manager.registry());
+                let taken = ledger::registry_exclusions(self.sources.manager.registry());
                 let leases = tokio::task::spawn_blocking(move || {
                     Ledger::open(&directory)?.allocate(
                         &allocation,
@@ -451,9 +396,8 @@ mod fixed {
             let result = async {
                 let request: ReleaseRequest = decode(RELEASE_PORTS, input)?;
                 let directory = self.ledger_directory()?;
-                let scope = request.service.map_or(ReleaseScope::Project, ReleaseScope::Service);
                 let released =
-                    tokio::task::spawn_blocking(move || Ledger::open(&directory)?.release(&request.project, &scope))
+                    tokio::task::spawn_blocking(move || ledger::release(&mut Ledger::open(&directory)?, &request))
                         .await
                         .map_err(|_| failure(FailureKind::Interrupted, "release_ports was interrupted".to_string()))?
                         .map_err(|error| failure(error.kind(), error.to_string()))?;

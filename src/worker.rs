@@ -57,6 +57,8 @@ pub struct WorkerSettings {
     pub docker_config: Option<PathBuf>,
     /// The drift watch's interval and gc grace; `None` leaves it off.
     pub drift: Option<(Duration, Duration)>,
+    /// The token that allows actions on the web pages; read-only without one.
+    pub web_token: Option<crate::web::actions::Token>,
 }
 
 #[derive(Clone)]
@@ -115,7 +117,8 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         docker_config: settings.docker_config.clone(),
         ..Default::default()
     };
-    let activities = BerthActivities::new(manager, engine.clone(), ledger.clone(), settings.host.clone(), images);
+    let activities =
+        BerthActivities::new(manager, engine.clone(), ledger.clone(), settings.host.clone(), images.clone());
     let host_queue = host_task_queue(&settings.host);
     let mut shared =
         Worker::new(&runtime, client.clone(), worker_options(SHARED_TASK_QUEUE, &activities, settings.grace)?)?;
@@ -141,6 +144,9 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         environment: None,
         ledger: health.ledger.clone(),
         engine: crate::web::EngineSource::connected(health.engine.clone()),
+        actions: settings.web_token.clone().map(|token| {
+            std::sync::Arc::new(crate::web::actions::Actions::new(token, images.clone(), settings.host.clone()))
+        }),
     };
     let drift = settings.drift.map(|(every, grace)| tokio::spawn(crate::drift::watch(pages.clone(), every, grace)));
     let app = Router::new()

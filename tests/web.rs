@@ -64,13 +64,40 @@ impl Served {
     }
 
     fn get(&self, path: &str) -> (u16, String) {
+        let (status, _, body) = self.request("GET", path, &[], "");
+        (status, body)
+    }
+
+    /// One HTTP/1.0 request: the status, the response's head and its body.
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
         let mut stream = TcpStream::connect(&self.address).expect("connect");
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("request");
+        let mut head =
+            format!("{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\n", self.address, body.len());
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        write!(stream, "{head}\r\n{body}").expect("request");
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("response");
         let (head, body) = response.split_once("\r\n\r\n").expect("a response");
         let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).expect("status");
-        (status, body.to_string())
+        (status, head.to_string(), body.to_string())
+    }
+
+    /// A JSON action sent by a script with `token`.
+    fn act(&self, action: &str, token: &str, request: serde_json::Value) -> (u16, serde_json::Value) {
+        let bearer = format!("Bearer {token}");
+        let headers = [("Content-Type", "application/json"), ("Authorization", bearer.as_str())];
+        let (status, _, body) = self.request("POST", &format!("/api/actions/{action}"), &headers, &request.to_string());
+        (status, serde_json::from_str(&body).unwrap_or_else(|error| panic!("{action}: {error}: {body}")))
+    }
+
+    /// A form posted from a browser holding `cookie`.
+    fn post_form(&self, path: &str, cookie: &str, origin: Option<&str>, form: &str) -> (u16, String) {
+        let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", cookie)];
+        headers.extend(origin.map(|origin| ("Origin", origin)));
+        let (status, _, body) = self.request("POST", path, &headers, form);
+        (status, body)
     }
 
     fn json(&self, path: &str) -> serde_json::Value {
@@ -281,4 +308,146 @@ fn without_an_engine_the_map_still_answers_and_says_why_it_shows_no_containers()
     let (status, page) = served.get("/instances");
     assert_eq!(status, 200);
     assert!(page.contains("berth cannot list its containers") && !page.contains("berth runs no containers"), "{page}");
+}
+
+const TOKEN: &str = "berth-web-test-token-0123456789";
+
+#[test]
+fn actions_need_the_token_refuse_forged_forms_and_do_what_the_worker_does() {
+    let mut scene = DockerScene::new("webactions", 3, WEB);
+    scene.remove_on_drop("web:0-1");
+    let token_file = tempfile::NamedTempFile::new().expect("token file");
+    std::fs::write(token_file.path(), format!("{TOKEN}\n")).expect("write the token");
+    let read_only = Served::start(&scene);
+    let (status, refused) = read_only.act("start", TOKEN, serde_json::json!({"service": "web", "instance_id": 0}));
+    assert_eq!(status, 404, "{refused}");
+    assert!(refused["error"].as_str().expect("an error").contains("read-only"), "{refused}");
+    drop(read_only);
+
+    let served = Served::start_with(&scene, &["--token-file", token_file.path().to_str().expect("a UTF-8 path")]).0;
+    let environment = scene.environment.clone();
+    let (status, refused) =
+        served.act("start", "not-the-token-at-all", serde_json::json!({"service": "web", "env": environment}));
+    assert_eq!((status, refused["error"].as_str()), (401, Some("the bearer token is wrong")));
+    let (status, started) =
+        served.act("start", TOKEN, serde_json::json!({"service": "web", "instance_id": 0, "env": environment}));
+    assert_eq!(status, 200, "{started}");
+    let container = scene.container("web", 0);
+    assert_eq!(started["container"], container.as_str());
+    assert_eq!(started["ports"]["port"], scene.base);
+    assert_eq!(common::containers_of(&environment), vec![container.clone()]);
+    let (status, typo) = served.act("start", TOKEN, serde_json::json!({"service": "web", "instance": 1}));
+    assert_eq!((status, typo["kind"].as_str()), (400, Some("InvalidInput")), "unknown fields are refused: {typo}");
+    assert!(typo["error"].as_str().expect("an error").contains("unknown field `instance`"), "{typo}");
+
+    // A browser: the token logs it in, and its forms need the session's CSRF token and origin.
+    let (status, _, _) =
+        served.request("POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded")], "token=wrong");
+    assert_eq!(status, 401);
+    let form = format!("token={TOKEN}");
+    let (status, head, _) =
+        served.request("POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded")], &form);
+    assert_eq!(status, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .and_then(|value| value.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    assert!(head.contains("HttpOnly") && head.contains("SameSite=Strict"), "{head}");
+    let (_, _, page) = served.request("GET", "/instances", &[("Cookie", &cookie)], "");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's forms carry the CSRF token")
+        .to_string();
+    assert!(page.contains("action=\"/actions/stop\""), "{page}");
+    let stop = format!("service=web&instance_id=0&env={environment}");
+    let (status, _) = served.post_form("/actions/stop", &cookie, None, &format!("csrf=forged&{stop}"));
+    assert_eq!(status, 403);
+    let (status, _) =
+        served.post_form("/actions/stop", &cookie, Some("http://evil.test"), &format!("csrf={csrf}&{stop}"));
+    assert_eq!(status, 403);
+    let (status, _) = served.post_form("/actions/stop", "berth_session=guessed", None, &format!("csrf={csrf}&{stop}"));
+    assert_eq!(status, 401);
+    assert_eq!(common::containers_of(&environment), vec![container.clone()], "nothing was stopped by a refused form");
+
+    // Not berth's: a container of the instance's name berth did not make is refused and left.
+    let squatter = scene.container("web", 1);
+    let created = std::process::Command::new("docker")
+        .args(["create", "--name", &squatter, "berth-test-busybox", "sleep", "60"])
+        .output()
+        .expect("docker create");
+    assert!(created.status.success());
+    let (status, page) = served.post_form(
+        "/actions/stop",
+        &cookie,
+        Some(&format!("http://{}", served.address)),
+        &format!("csrf={csrf}&service=web&instance_id=1&env={environment}"),
+    );
+    let _ = std::process::Command::new("docker").args(["rm", "-f", &squatter]).output();
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("NotManaged"), "{page}");
+
+    let (status, page) = served.post_form(
+        "/actions/stop",
+        &cookie,
+        Some(&format!("http://{}", served.address)),
+        &format!("csrf={csrf}&{stop}"),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("stopped and removed {container}; released port(s) {}", scene.base)), "{page}");
+    assert!(common::containers_of(&environment).is_empty());
+    assert_eq!(served.json("/api/leases"), serde_json::json!([]));
+
+    // Release: the same rule as `berth release`.
+    scene.berth().args(["alloc", "--project", "shop", "--service", "api", "--range", "30500-30599"]).assert().success();
+    let leased = served.json("/api/leases")[0]["port"].as_u64().expect("a lease");
+    let (status, released) = served.act("release", TOKEN, serde_json::json!({"project": "shop", "port": leased}));
+    assert_eq!((status, released["ports"].clone()), (200, serde_json::json!([leased])));
+    let (status, nothing) = served.act("release", TOKEN, serde_json::json!({"project": "shop"}));
+    assert_eq!((status, nothing["kind"].as_str()), (400, Some("InvalidInput")), "{nothing}");
+}
+
+#[test]
+fn in_a_browser_a_logged_in_person_starts_and_stops_an_instance() {
+    let mut scene = DockerScene::new("webclicks", 3, WEB);
+    scene.remove_on_drop("web:2");
+    let token_file = tempfile::NamedTempFile::new().expect("token file");
+    std::fs::write(token_file.path(), TOKEN).expect("write the token");
+    let served = Served::start_with(&scene, &["--token-file", token_file.path().to_str().expect("a UTF-8 path")]).0;
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(python.is_file(), "no {}: run `bash scripts/ensure-test-tools.sh`", python.display());
+    let mut browser = std::process::Command::new(python)
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/actions.py"))
+        .args([format!("http://{}/", served.address), "2".to_string(), scene.environment.clone()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the browser driver");
+    writeln!(browser.stdin.take().expect("stdin"), "{TOKEN}").expect("give the driver the token");
+    let mut said = String::new();
+    browser.stdout.take().expect("stdout").read_to_string(&mut said).expect("the driver's report");
+    assert!(browser.wait().expect("the driver ends").success(), "{said}");
+    let report: serde_json::Value = serde_json::from_str(said.trim()).unwrap_or_else(|error| panic!("{error}: {said}"));
+    let container = scene.container("web", 2);
+    assert_eq!(report["after_login"], format!("http://{}/instances", served.address), "{report}");
+    assert_eq!(
+        report["started"],
+        format!("{container} is created and ready: 127.0.0.1:{}", scene.base + 2),
+        "{report}"
+    );
+    assert!(
+        report["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .any(|row| row.as_str().is_some_and(|row| row.starts_with(&container))),
+        "{report}"
+    );
+    assert_eq!(report["question"], format!("Stop and remove {container}? Its volumes stay; its ports are released."));
+    assert_eq!(report["stopped"], format!("stopped and removed {container}; released port(s) {}", scene.base + 2));
+    assert_eq!(report["console_errors"], serde_json::json!([]), "{report}");
+    assert!(common::containers_of(&scene.environment).is_empty());
 }

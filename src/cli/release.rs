@@ -3,13 +3,13 @@
 //! A project, service or port that holds nothing is a finding (exit 1), so scripts notice
 //! a typo instead of believing the ports were freed.
 
+use berth_workflows::activities::ReleaseRequest;
 use clap::Args;
 
 use super::Outcome;
 use super::ledger_args::{ProjectArg, open_ledger};
 use super::output::emit;
-use crate::ledger::{Lease, Ledger, LedgerError, ReleaseScope};
-use crate::probe::{self, HostPorts};
+use crate::ledger::{self, LedgerError};
 
 /// Arguments of `berth release`.
 #[derive(Debug, Args)]
@@ -29,16 +29,10 @@ pub struct ReleaseArgs {
 
 pub(super) fn run(args: ReleaseArgs) -> anyhow::Result<Outcome> {
     let project = args.project.resolve()?;
-    let scope = match (args.service, args.port) {
-        (Some(service), _) => ReleaseScope::Service(service),
-        (None, Some(port)) => ReleaseScope::Port(port),
-        (None, None) => ReleaseScope::Project,
-    };
+    let request =
+        ReleaseRequest { project: project.clone(), service: args.service, port: args.port, force: args.force };
     let mut ledger = open_ledger()?;
-    if Lease::is_fallback_project(&project) && !args.force {
-        refuse_fallbacks_in_use(&ledger, &project, &scope)?;
-    }
-    let released = ledger.release(&project, &scope).map_err(|error| {
+    let released = ledger::release(&mut ledger, &request).map_err(|error| {
         let hint = match error {
             LedgerError::UnknownProject { .. } => "; `berth leases` lists the projects that do",
             _ => "",
@@ -50,25 +44,4 @@ pub(super) fn run(args: ReleaseArgs) -> anyhow::Result<Outcome> {
     tracing::info!(project = %project, ports = %ports.join(","), "ledger_ports_released");
     emit(&format!("released {} lease(s) of {project}: {}\n", released.len(), ports.join(", ")), None)?;
     Ok(Outcome::Clean)
-}
-
-/// A fallback stands in for a held port while something uses it: releasing it then would let
-/// the next lookup hand the port to another holder. Fails on the first lease in `scope`
-/// whose port is in use now.
-fn refuse_fallbacks_in_use(ledger: &Ledger, project: &str, scope: &ReleaseScope) -> Result<(), LedgerError> {
-    let in_scope = |lease: &Lease| match scope {
-        ReleaseScope::Project => true,
-        ReleaseScope::Service(service) => &lease.service == service,
-        ReleaseScope::Port(port) => lease.port == *port,
-    };
-    for lease in ledger.leases(Some(project))?.iter().filter(|lease| in_scope(lease)) {
-        if !probe::is_free(lease.port, lease.protocol) {
-            let holder = HostPorts::snapshot()
-                .ok()
-                .and_then(|host| host.describe_holder(lease.port))
-                .unwrap_or_else(|| "a process berth cannot see".to_string());
-            return Err(LedgerError::FallbackInUse { project: project.to_string(), port: lease.port, holder });
-        }
-    }
-    Ok(())
 }

@@ -1,14 +1,17 @@
 //! `berth serve`: the web view of this host's ports (port map, instances, leases) and its
-//! JSON API, read-only, until Ctrl-C or SIGTERM.
+//! JSON API, until Ctrl-C or SIGTERM; read-only unless started with a token.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::{Outcome, block_on, manager};
+use crate::containers::ImageSettings;
 use crate::ledger;
+use crate::web::actions::{Actions, Token};
 use crate::web::{self, EngineSource, WebState};
 
 /// Arguments of `berth serve`.
@@ -20,6 +23,11 @@ pub struct ServeArgs {
     /// The environment whose slots the map shows [default: the registry's default].
     #[arg(long = "env", value_name = "ENV")]
     environment: Option<String>,
+    /// Allow actions (release a lease, stop or start an instance) for whoever has the token
+    /// in FILE: browsers log in with it, scripts send it as `Authorization: Bearer`.
+    /// Without it the view is read-only.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     drift: super::drift_args::DriftArgs,
 }
@@ -29,6 +37,7 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
     if let Some(environment) = args.environment.as_deref() {
         manager.environment(Some(environment))?;
     }
+    let token = args.token_file.as_deref().map(Token::read).transpose()?;
     block_on(async {
         let mut termination = crate::signals::Termination::install()?;
         // The view works without the engine, saying it does not answer, until it does.
@@ -36,7 +45,11 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
         if let Err(error) = engine.get().await {
             super::style::warning(format_args!("{error}; the pages show no containers until it answers"));
         }
-        let state = WebState { manager, environment: args.environment, ledger: ledger::state_dir(), engine };
+        let images = ImageSettings { docker_config: super::docker_config(), ..ImageSettings::default() };
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        let actions = token.map(|token| Arc::new(Actions::new(token, images, host)));
+        let allowed = if actions.is_some() { "; actions allowed with the token" } else { ", read-only" };
+        let state = WebState { manager, environment: args.environment, ledger: ledger::state_dir(), engine, actions };
         let drift =
             args.drift.watch().map(|(every, grace)| tokio::spawn(crate::drift::watch(state.clone(), every, grace)));
         let listener = tokio::net::TcpListener::bind(args.addr)
@@ -44,7 +57,7 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
             .with_context(|| format!("cannot listen on {}; choose another address with --addr", args.addr))?;
         let address = listener.local_addr()?;
         say!(
-            "berth serves the port map at http://{address}/ (JSON: /api/map, /api/instances, /api/leases); Ctrl-C stops it"
+            "berth serves the port map at http://{address}/ (JSON: /api/map, /api/instances, /api/leases){allowed}; Ctrl-C stops it"
         );
         tracing::info!(%address, "web_serving");
         axum::serve(listener, web::router(state))

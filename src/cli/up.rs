@@ -131,7 +131,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow:
         });
         return block_on(via_temporal::spin_up(target, request, batches, args.format));
     }
-    let run_id = run_id();
+    let run_id = containers::start::run_id("cli");
     let starts = request.starts(&run_id).map_err(|problem| anyhow::anyhow!("{problem}"))?;
     let selections: Vec<Selection> = starts
         .iter()
@@ -269,13 +269,6 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow:
         }
         Ok(if was_interrupted { Outcome::Exit(130) } else { failures::outcome(&report.failed) })
     })
-}
-
-/// A run id unique on this host: what this run creates carries it.
-fn run_id() -> String {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
-    format!("cli-{}-{}", std::process::id(), nanos)
 }
 
 fn failure(spec: &InstanceSpec, failed: &Failed) -> Failure {

@@ -38,6 +38,10 @@ pub struct WorkerArgs {
     /// How long running activities may finish after SIGTERM/SIGINT.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     grace: Duration,
+    /// Allow actions (release a lease, stop or start an instance) on the web pages beside
+    /// /metrics, for whoever has the token in FILE; without it the pages are read-only.
+    #[arg(long, value_name = "FILE")]
+    web_token_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     drift: super::drift_args::DriftArgs,
 }
@@ -60,6 +64,7 @@ pub(super) fn run(args: WorkerArgs, registry: Option<&Path>) -> anyhow::Result<O
         image_mirror: args.image_mirror.and_then(|mirror| mirror.0),
         docker_config: super::docker_config(),
         drift: args.drift.watch(),
+        web_token: args.web_token_file.as_deref().map(crate::web::actions::Token::read).transpose()?,
     };
     block_on(worker::run(settings))?;
     Ok(Outcome::Clean)

@@ -17,6 +17,7 @@ pub mod fallback;
 pub mod images;
 pub mod keyed;
 pub mod kubernetes;
+pub mod one;
 pub mod ownership;
 pub mod plan;
 pub mod ready;

@@ -229,6 +229,14 @@ pub async fn start(
     }
 }
 
+/// A run id unique on this host, for a run started from `origin` (`cli`, `web`): what the
+/// run creates carries it.
+pub fn run_id(origin: &str) -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
+    format!("{origin}-{}-{}", std::process::id(), nanos)
+}
+
 /// The longest a start may take, whatever its configuration says.
 const MAXIMUM_START: Duration = Duration::from_secs(berth_workflows::requests::MAXIMUM_TIMEOUT_SECONDS);
 

@@ -10,6 +10,7 @@ mod fallback;
 mod gc;
 mod lease;
 mod leased;
+mod release;
 mod state_dir;
 mod store;
 
@@ -27,6 +28,7 @@ pub use lease::{
     AllocationRequest, DEFAULT_DYNAMIC_RANGE, Lease, LeaseOwner, LeaseSlot, Strategy, allocation_range,
     container_project, fallback_project, now, rfc3339,
 };
+pub use release::{release, scope as release_scope};
 pub use state_dir::{STATE_DIR_VARIABLE, state_dir, writable};
 pub use store::{Claim, LEDGER_FILE, Ledger, ReleaseScope};
 

@@ -2,30 +2,36 @@
 //! glance and as a JSON API for scripts, served by `berth serve` and on the worker's
 //! metrics address.
 //!
-//! Read-only: a request reads the registry, the ledger, the host's listeners and berth's
-//! containers ([`gather`]), joins them ([`map::PortMap::build`], pure) and renders them
-//! ([`pages`]). Pages poll their own fragment every few seconds, so they stay live without
-//! a JavaScript build chain.
+//! A request reads the registry, the ledger, the host's listeners and berth's containers
+//! ([`gather`]), joins them ([`map::PortMap::build`], pure) and renders them ([`pages`]).
+//! Pages poll their own fragment every few seconds, so they stay live without a JavaScript
+//! build chain. The view is read-only unless started with a token ([`actions`]).
 
+pub mod actions;
 pub mod map;
 pub mod pages;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_workflows::activities::{ReleaseRequest, StartRequest, StopRequest};
 use serde::{Deserialize, Serialize};
 
+use crate::containers::one::InstanceFailure;
 use crate::containers::spec::{ENVIRONMENT_LABEL, INSTANCE_LABEL, SERVICE_LABEL};
 use crate::containers::{Engine, EngineTarget, StartError};
 use crate::ledger::{self, Lease, Ledger};
 use crate::probe::HostPorts;
 use crate::registry::PortManager;
+use actions::{Access, Actions, Refusal};
 use map::{MapContainer, PortMap, Sources};
+use pages::{ActionOutcome, Startable};
 
 /// What the pages read from.
 #[derive(Clone)]
@@ -38,6 +44,15 @@ pub struct WebState {
     pub ledger: Option<PathBuf>,
     /// The engine whose containers are shown.
     pub engine: EngineSource,
+    /// What allows actions; `None` keeps the view read-only.
+    pub actions: Option<Arc<Actions>>,
+}
+
+impl WebState {
+    /// What the browser sending `headers` may do.
+    fn access(&self, headers: &HeaderMap) -> Access {
+        self.actions.as_ref().map_or(Access::ReadOnly, |actions| actions.access(headers))
+    }
 }
 
 /// The engine the views read: connected once, when first needed, so that a view works
@@ -81,6 +96,14 @@ pub fn router(state: WebState) -> Router {
         .route("/api/map", get(map_json))
         .route("/api/instances", get(instances_json))
         .route("/api/leases", get(leases_json))
+        .route("/login", get(login_page).post(log_in))
+        .route("/logout", post(log_out))
+        .route("/actions/release", post(release_form))
+        .route("/actions/stop", post(stop_form))
+        .route("/actions/start", post(start_form))
+        .route("/api/actions/release", post(release_json))
+        .route("/api/actions/stop", post(stop_json))
+        .route("/api/actions/start", post(start_json))
         .route("/static/berth.css", get(|| async { asset("text/css", include_str!("static/berth.css")) }))
         .route("/static/berth.js", get(|| async { asset("text/javascript", include_str!("static/berth.js")) }))
         .route("/static/berth.svg", get(|| async { asset("image/svg+xml", include_str!("static/berth.svg")) }))
@@ -233,17 +256,33 @@ fn ledger_failed(error: String) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, format!("berth cannot read the ledger: {error}\n")).into_response()
 }
 
-async fn map_page(State(state): State<WebState>, Query(query): Query<PageQuery>) -> Response {
+async fn map_page(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<PageQuery>) -> Response {
+    let access = state.access(&headers);
     match gather(&state).await {
         Ok(Gathered { leases: Err(error), .. }) => ledger_failed(error),
-        Ok(gathered) => Html(pages::map(&gathered.map, &gathered.environment, query.fragment())).into_response(),
+        Ok(gathered) => {
+            Html(pages::map(&gathered.map, &gathered.environment, &access, query.fragment())).into_response()
+        }
         Err(error) => failed(error),
     }
 }
 
-async fn instances_page(State(state): State<WebState>, Query(query): Query<PageQuery>) -> Response {
+async fn instances_page(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<PageQuery>) -> Response {
+    let access = state.access(&headers);
+    let registry = state.manager.registry();
+    let startable = Startable {
+        services: registry
+            .services
+            .iter()
+            .filter(|service| service.container.is_some())
+            .map(|service| service.name.clone())
+            .collect(),
+        environments: registry.environments.iter().map(|environment| environment.name.clone()).collect(),
+    };
     match gather(&state).await {
-        Ok(gathered) => Html(pages::instances(&gathered.instances, query.fragment())).into_response(),
+        Ok(gathered) => {
+            Html(pages::instances(&gathered.instances, &startable, &access, query.fragment())).into_response()
+        }
         Err(error) => failed(error),
     }
 }
@@ -255,9 +294,11 @@ const LOG_TAIL: usize = 50;
 /// berth's containers are shown; any other name is 404.
 async fn instance_page(
     State(state): State<WebState>,
+    headers: HeaderMap,
     axum::extract::Path(name): axum::extract::Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
+    let access = state.access(&headers);
     let engine = match state.engine.get().await {
         Ok(engine) => engine,
         Err(error) => return failed(error.to_string()),
@@ -271,13 +312,14 @@ async fn instance_page(
             .into_response();
     };
     let logs = engine.logs(&found.name, Some(LOG_TAIL)).await;
-    Html(pages::instance(&found, &logs, query.fragment())).into_response()
+    Html(pages::instance(&found, &logs, &access, query.fragment())).into_response()
 }
 
-async fn leases_page(State(state): State<WebState>, Query(query): Query<PageQuery>) -> Response {
+async fn leases_page(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<PageQuery>) -> Response {
+    let access = state.access(&headers);
     match gather(&state).await {
         Ok(Gathered { leases: Err(error), .. }) => ledger_failed(error),
-        Ok(gathered) => Html(pages::leases(&gathered.map, query.fragment())).into_response(),
+        Ok(gathered) => Html(pages::leases(&gathered.map, &access, query.fragment())).into_response(),
         Err(error) => failed(error),
     }
 }
@@ -302,5 +344,231 @@ async fn leases_json(State(state): State<WebState>) -> Response {
         Ok(Gathered { leases: Ok(leases), .. }) => axum::Json(leases).into_response(),
         Ok(Gathered { leases: Err(error), .. }) => ledger_failed(error),
         Err(error) => failed(error),
+    }
+}
+
+fn refused(refusal: Refusal) -> Response {
+    (refusal.status, format!("{}\n", refusal.message)).into_response()
+}
+
+fn refused_json(refusal: Refusal) -> Response {
+    (refusal.status, Json(serde_json::json!({ "error": refusal.message }))).into_response()
+}
+
+/// The actions when berth was started with a token.
+fn actions_of(state: &WebState) -> Result<&Arc<Actions>, Refusal> {
+    state.actions.as_ref().ok_or_else(actions::read_only)
+}
+
+async fn login_page(State(state): State<WebState>) -> Response {
+    match actions_of(&state) {
+        Ok(_) => Html(pages::login(None)).into_response(),
+        Err(refusal) => refused(refusal),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn log_in(State(state): State<WebState>, Form(form): Form<LoginForm>) -> Response {
+    let actions = match actions_of(&state) {
+        Ok(actions) => actions,
+        Err(refusal) => return refused(refusal),
+    };
+    match actions.log_in(&form.token).await {
+        Some(session) => {
+            tracing::info!("web_logged_in");
+            ([(header::SET_COOKIE, actions::session_cookie(Some(session)))], Redirect::to("/instances")).into_response()
+        }
+        None => {
+            tracing::warn!("web_login_refused");
+            (StatusCode::UNAUTHORIZED, Html(pages::login(Some("that is not the token berth was started with"))))
+                .into_response()
+        }
+    }
+}
+
+/// Every form carries the session's CSRF token.
+#[derive(Deserialize)]
+struct Csrf {
+    csrf: String,
+}
+
+async fn log_out(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<Csrf>) -> Response {
+    let checked = actions_of(&state).and_then(|actions| actions.check_form(&headers, &form.csrf).map(|()| actions));
+    match checked {
+        Ok(actions) => {
+            actions.log_out(&headers);
+            ([(header::SET_COOKIE, actions::session_cookie(None))], Redirect::to("/")).into_response()
+        }
+        Err(refusal) => refused(refusal),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReleaseForm {
+    csrf: String,
+    project: String,
+    port: u16,
+}
+
+#[derive(Deserialize)]
+struct InstanceForm {
+    csrf: String,
+    service: String,
+    instance_id: u32,
+    env: String,
+}
+
+/// The page saying what an action did: 200 when it did it, the failure's status when not.
+fn outcome<T>(
+    state: &WebState,
+    headers: &HeaderMap,
+    action: &str,
+    back: (&str, &str),
+    result: Result<T, InstanceFailure>,
+    said: impl FnOnce(T) -> String,
+) -> Response {
+    let access = state.access(headers);
+    let (status, message, kind) = match result {
+        Ok(done) => (StatusCode::OK, said(done), None),
+        Err(failure) => (actions::status(failure.kind), failure.message, Some(failure.kind.to_string())),
+    };
+    let page = ActionOutcome { action, message, kind, back: back.0, back_name: back.1 };
+    (status, Html(pages::action(&page, &access))).into_response()
+}
+
+async fn release_form(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<ReleaseForm>) -> Response {
+    if let Err(refusal) = actions_of(&state).and_then(|actions| actions.check_form(&headers, &form.csrf)) {
+        return refused(refusal);
+    }
+    let project = form.project.clone();
+    let request = ReleaseRequest { project: form.project, service: None, port: Some(form.port), force: false };
+    let result = actions::release(&state, request).await;
+    outcome(&state, &headers, "release", ("/leases", "the leases"), result, |released| {
+        format!(
+            "released port {} of {project}",
+            released.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+async fn stop_form(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<InstanceForm>) -> Response {
+    let actions =
+        match actions_of(&state).and_then(|actions| actions.check_form(&headers, &form.csrf).map(|()| actions)) {
+            Ok(actions) => actions.clone(),
+            Err(refusal) => return refused(refusal),
+        };
+    let request = StopRequest {
+        service: Some(form.service),
+        instance_id: form.instance_id,
+        env: Some(form.env),
+        volumes: false,
+        force: false,
+    };
+    let result = actions::stop(&state, &actions, request).await;
+    outcome(&state, &headers, "stop", ("/instances", "the instances"), result, |stopped| {
+        let ports: Vec<String> = stopped.released_ports.iter().map(u16::to_string).collect();
+        match (stopped.removed, ports.is_empty()) {
+            (true, true) => format!("stopped and removed {}", stopped.container),
+            (true, false) => {
+                format!("stopped and removed {}; released port(s) {}", stopped.container, ports.join(", "))
+            }
+            (false, _) => format!("{} was not there: nothing to stop", stopped.container),
+        }
+    })
+}
+
+async fn start_form(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<InstanceForm>) -> Response {
+    let actions =
+        match actions_of(&state).and_then(|actions| actions.check_form(&headers, &form.csrf).map(|()| actions)) {
+            Ok(actions) => actions.clone(),
+            Err(refusal) => return refused(refusal),
+        };
+    let request = StartRequest {
+        service: Some(form.service),
+        instance_id: form.instance_id,
+        env: Some(form.env),
+        ..StartRequest::default()
+    };
+    let result = actions::start(&state, &actions, request).await;
+    outcome(&state, &headers, "start", ("/instances", "the instances"), result, |started| {
+        format!(
+            "{} is {} and ready: {}",
+            started.container,
+            started.outcome,
+            started.endpoints.values().cloned().collect::<Vec<_>>().join(" ")
+        )
+    })
+}
+
+/// A request body that is not the action's request, as an `InvalidInput` failure.
+fn unusable(rejection: &JsonRejection) -> InstanceFailure {
+    InstanceFailure::new(
+        berth_workflows::FailureKind::InvalidInput,
+        format!("the request is not usable: {}", rejection.body_text()),
+    )
+}
+
+/// An action's JSON answer: its result, or the failure with its kind and whether a retry can help.
+fn answer<T: Serialize>(result: Result<T, InstanceFailure>) -> Response {
+    match result {
+        Ok(done) => Json(done).into_response(),
+        Err(failure) => (
+            actions::status(failure.kind),
+            Json(serde_json::json!({
+                "error": failure.message,
+                "kind": failure.kind,
+                "retryable": failure.kind.retryable(),
+            })),
+        )
+            .into_response(),
+    }
+}
+
+async fn release_json(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    request: Result<Json<ReleaseRequest>, JsonRejection>,
+) -> Response {
+    let request = match request {
+        Ok(Json(request)) => request,
+        Err(rejection) => return answer::<()>(Err(unusable(&rejection))),
+    };
+    match actions_of(&state).and_then(|actions| actions.check_bearer(&headers)) {
+        Ok(()) => answer(actions::release(&state, request).await),
+        Err(refusal) => refused_json(refusal),
+    }
+}
+
+async fn stop_json(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    request: Result<Json<StopRequest>, JsonRejection>,
+) -> Response {
+    let request = match request {
+        Ok(Json(request)) => request,
+        Err(rejection) => return answer::<()>(Err(unusable(&rejection))),
+    };
+    match actions_of(&state).and_then(|actions| actions.check_bearer(&headers).map(|()| actions.clone())) {
+        Ok(actions) => answer(actions::stop(&state, &actions, request).await),
+        Err(refusal) => refused_json(refusal),
+    }
+}
+
+async fn start_json(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    request: Result<Json<StartRequest>, JsonRejection>,
+) -> Response {
+    let request = match request {
+        Ok(Json(request)) => request,
+        Err(rejection) => return answer::<()>(Err(unusable(&rejection))),
+    };
+    match actions_of(&state).and_then(|actions| actions.check_bearer(&headers).map(|()| actions.clone())) {
+        Ok(actions) => answer(actions::start(&state, &actions, request).await),
+        Err(refusal) => refused_json(refusal),
     }
 }

@@ -9,6 +9,7 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
 use super::Instance;
+use super::actions::Access;
 use super::map::{MapPort, PortMap};
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -24,6 +25,9 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("instance_live.html", include_str!("templates/instance_live.html")),
         ("not_found.html", include_str!("templates/not_found.html")),
         ("leases_live.html", include_str!("templates/leases_live.html")),
+        ("instance_action.html", include_str!("templates/instance_action.html")),
+        ("login.html", include_str!("templates/login.html")),
+        ("action.html", include_str!("templates/action.html")),
     ] {
         templates.add_template(name, source).expect("the shipped templates parse");
     }
@@ -103,7 +107,7 @@ fn render(name: &str, fragment: bool, values: minijinja::Value) -> String {
 }
 
 /// The port map.
-pub fn map(map: &PortMap, environment: &str, fragment: bool) -> String {
+pub fn map(map: &PortMap, environment: &str, access: &Access, fragment: bool) -> String {
     let marks: Vec<Mark<'_>> = map
         .ports
         .iter()
@@ -129,7 +133,7 @@ pub fn map(map: &PortMap, environment: &str, fragment: bool) -> String {
         "map",
         fragment,
         context! {
-            page => "map", environment, slots, leases,
+            page => "map", environment, slots, leases, access => Value::from(Serde(access)),
             marks => Value::from(Serde(&marks)),
             spans => Value::from(Serde(&spans)),
             conflicts => Value::from(Serde(&conflicts)),
@@ -139,8 +143,23 @@ pub fn map(map: &PortMap, environment: &str, fragment: bool) -> String {
     )
 }
 
+/// What the instances page offers to start: the registry's services that run as containers,
+/// and its environments.
+#[derive(Debug, Clone, Default)]
+pub struct Startable {
+    /// The services.
+    pub services: Vec<String>,
+    /// The environments.
+    pub environments: Vec<String>,
+}
+
 /// The instances berth manages.
-pub fn instances(instances: &Result<Vec<Instance>, String>, fragment: bool) -> String {
+pub fn instances(
+    instances: &Result<Vec<Instance>, String>,
+    startable: &Startable,
+    access: &Access,
+    fragment: bool,
+) -> String {
     let (instances, error) = match instances {
         Ok(instances) => (instances.as_slice(), None),
         Err(error) => (&[][..], Some(error)),
@@ -148,34 +167,89 @@ pub fn instances(instances: &Result<Vec<Instance>, String>, fragment: bool) -> S
     render(
         "instances",
         fragment,
-        context! { page => "instances", instances => Value::from(Serde(instances)), error => Value::from(Serde(error)) },
+        context! {
+            page => "instances",
+            instances => Value::from(Serde(instances)),
+            error => Value::from(Serde(error)),
+            access => Value::from(Serde(access)),
+            services => Value::from(Serde(&startable.services)),
+            environments => Value::from(Serde(&startable.environments)),
+        },
     )
 }
 
 /// The ledger's leases.
-pub fn leases(map: &PortMap, fragment: bool) -> String {
+pub fn leases(map: &PortMap, access: &Access, fragment: bool) -> String {
     let leased: Vec<&MapPort> = map.ports.iter().filter(|port| port.lease.is_some()).collect();
     let conflicts: Vec<(u16, String)> =
         leased.iter().filter_map(|port| Some((port.port, conflict_text(port.conflict.as_ref()?)))).collect();
     render(
         "leases",
         fragment,
-        context! { page => "leases", leased => Value::from(Serde(&leased)), conflicts => Value::from(Serde(&conflicts)) },
+        context! {
+            page => "leases",
+            leased => Value::from(Serde(&leased)),
+            conflicts => Value::from(Serde(&conflicts)),
+            access => Value::from(Serde(access)),
+        },
     )
 }
 
 /// One instance with its last log lines.
-pub fn instance(instance: &Instance, logs: &[String], fragment: bool) -> String {
+pub fn instance(instance: &Instance, logs: &[String], access: &Access, fragment: bool) -> String {
     render(
         "instance",
         fragment,
-        context! { page => "instances", instance => Value::from(Serde(instance)), logs => Value::from(Serde(logs)) },
+        context! {
+            page => "instances",
+            instance => Value::from(Serde(instance)),
+            logs => Value::from(Serde(logs)),
+            access => Value::from(Serde(access)),
+        },
+    )
+}
+
+/// The log-in form, saying why the last try failed.
+pub fn login(error: Option<&str>) -> String {
+    render("login", false, context! { page => "", error, access => Value::from(Serde(&Access::ReadOnly)) })
+}
+
+/// What an action did, or why it failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionOutcome<'a> {
+    /// `release`, `stop`, `start`.
+    pub action: &'a str,
+    /// One line saying what happened.
+    pub message: String,
+    /// The failure's kind, when it failed.
+    pub kind: Option<String>,
+    /// Where to go back to, and its name.
+    pub back: &'a str,
+    /// The name of the page to go back to.
+    pub back_name: &'a str,
+}
+
+/// The page showing an action's outcome.
+pub fn action(outcome: &ActionOutcome<'_>, access: &Access) -> String {
+    render(
+        "action",
+        false,
+        context! {
+            page => "",
+            action => outcome.action,
+            message => &outcome.message,
+            kind => &outcome.kind,
+            failed => outcome.kind.is_some(),
+            back => outcome.back,
+            back_name => outcome.back_name,
+            access => Value::from(Serde(access)),
+        },
     )
 }
 
 /// A page saying what was not found.
 pub fn not_found(what: &str) -> String {
-    render("not_found", false, context! { page => "", what })
+    render("not_found", false, context! { page => "", what, access => Value::from(Serde(&Access::ReadOnly)) })
 }
 
 #[cfg(test)]
@@ -220,15 +294,28 @@ mod tests {
             endpoints: vec!["127.0.0.1:6379".into()],
             host_ports: vec![6379],
         };
+        let csrf = Access::LoggedIn { csrf: "c<s>rf".into() };
+        let startable = Startable { services: vec!["redis".into()], environments: vec!["development".into()] };
         let pages = [
-            super::map(&map, "development", false),
-            super::map(&map, "development", true),
-            instances(&Ok(vec![instance.clone()]), false),
-            instances(&Err("engine away".into()), true),
-            leases(&map, false),
-            leases(&map, true),
-            super::instance(&instance, &["<ready>".to_string()], false),
+            super::map(&map, "development", &Access::ReadOnly, false),
+            super::map(&map, "development", &Access::LoggedOut, true),
+            instances(&Ok(vec![instance.clone()]), &startable, &csrf, false),
+            instances(&Err("engine away".into()), &startable, &Access::ReadOnly, true),
+            leases(&map, &Access::ReadOnly, false),
+            leases(&map, &csrf, true),
+            super::instance(&instance, &["<ready>".to_string()], &Access::ReadOnly, false),
             not_found("berth manages no container named x"),
+            login(Some("that is <not> the token")),
+            action(
+                &ActionOutcome {
+                    action: "stop",
+                    message: "<refused>".into(),
+                    kind: Some("NotManaged".into()),
+                    back: "/instances",
+                    back_name: "the instances",
+                },
+                &csrf,
+            ),
         ];
         for page in &pages {
             assert!(!page.contains("could not be rendered"), "{page}");
@@ -237,5 +324,14 @@ mod tests {
         assert!(pages[4].contains("&lt;b&gt;x&lt;") && !pages[4].contains("<b>x</b>"), "{}", pages[4]);
         assert!(pages[6].contains("&lt;ready&gt;"));
         assert!(!pages[1].contains("<html"), "a fragment is only the live part");
+        assert!(pages[1].contains("href=\"/login\"") || !pages[1].contains("<header"), "{}", pages[1]);
+        assert!(!pages[0].contains("<form"), "read-only pages offer no actions: {}", pages[0]);
+        assert!(pages[2].contains("action=\"/actions/stop\"") && pages[2].contains("action=\"/actions/start\""));
+        assert!(pages[2].contains("value=\"c&lt;s&gt;rf\""), "{}", pages[2]);
+        assert!(pages[5].contains("action=\"/actions/release\"") && pages[5].contains("value=\"6379\""));
+        assert!(!pages[4].contains("/actions/release"));
+        assert!(pages[8].contains("that is &lt;not&gt; the token") && pages[8].contains("type=\"password\""));
+        assert!(pages[9].contains("&lt;refused&gt;") && pages[9].contains("NotManaged"));
+        assert!(!pages[8].contains("data-every") && !pages[9].contains("data-every"), "result pages do not poll");
     }
 }

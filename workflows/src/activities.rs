@@ -265,6 +265,12 @@ pub struct ReleaseRequest {
     /// Only this service's leases.
     #[serde(default)]
     pub service: Option<String>,
+    /// Only the lease on this port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Give a fallback lease up even while its port is in use.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// Ports leased or released.

@@ -1,10 +1,15 @@
 // Keeps a page live: fetches the page's own fragment every few seconds and swaps it in.
-// A failed fetch is said in the header, and the last good content stays.
+// A failed fetch is said in the header, and the last good content stays. Forms that would
+// remove something ask first.
 "use strict";
+document.addEventListener("submit", function (event) {
+  const question = event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
 (function () {
   const live = document.getElementById("live");
   const updated = document.getElementById("updated");
-  if (!live || !updated) return;
+  if (!live || !updated || !live.dataset.every) return;
   const every = Number(live.dataset.every) || 3000;
   async function refresh() {
     const url = new URL(window.location.href);

@@ -1,0 +1,61 @@
+"""Drives the web view's actions in Chromium for tests/web.rs: logs in with the token from
+stdin, starts an instance from the instances page's form, stops it with its row's button
+(accepting the confirmation), and reports what each page said as one JSON line.
+Observations only: the Rust test makes the assertions."""
+
+import json
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+
+def errors(driver):
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def main():
+    url, instance = sys.argv[1], sys.argv[2]
+    token = sys.stdin.readline().strip()
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
+    report = {}
+    try:
+        driver.set_page_load_timeout(60)
+        driver.get(url + "login")
+        driver.find_element(By.NAME, "token").send_keys(token)
+        driver.find_element(By.CSS_SELECTOR, "#login button").click()
+        report["after_login"] = driver.current_url
+        environment = Select(driver.find_element(By.NAME, "env"))
+        environment.select_by_visible_text(sys.argv[3])
+        Select(driver.find_element(By.NAME, "service")).select_by_visible_text("web")
+        field = driver.find_element(By.NAME, "instance_id")
+        field.clear()
+        field.send_keys(instance)
+        driver.find_element(By.CSS_SELECTOR, "#start button").click()
+        report["started"] = driver.find_element(By.ID, "outcome").text
+        driver.find_element(By.LINK_TEXT, "back to the instances").click()
+        report["rows"] = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "#instances tbody tr")]
+        stop = driver.find_element(By.CSS_SELECTOR, "#instances tbody tr form[action='/actions/stop'] button")
+        stop.click()
+        WebDriverWait(driver, 10).until(expected_conditions.alert_is_present())
+        alert = driver.switch_to.alert
+        report["question"] = alert.text
+        alert.accept()
+        WebDriverWait(driver, 60).until(expected_conditions.presence_of_element_located((By.ID, "outcome")))
+        report["stopped"] = driver.find_element(By.ID, "outcome").text
+        report["console_errors"] = errors(driver)
+    finally:
+        driver.quit()
+        print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    main()
