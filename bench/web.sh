@@ -60,26 +60,41 @@ serve() {
   exit 1
 }
 
-# measure LABEL URL...: median and p95 time of $requests GETs of each URL, and bytes.
+# measure LABEL URL...: median and p95 time of $requests GETs of each URL as a browser asks
+# (gzip accepted), the body's bytes plain and gzipped, and the time of a poll of the page's
+# fragment that the server answers 304 (unchanged, ETag) where the URL is a page.
 measure() {
   python3 - "$requests" "$@" <<'PY'
-import statistics, sys, time, urllib.request
+import statistics, sys, time, urllib.error, urllib.request
 count, label, urls = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-for url in urls:
-    times, size = [], 0
+def timed(url, headers):
+    times, body, answer = [], b"", None
     for _ in range(count):
         began = time.perf_counter()
-        body = urllib.request.urlopen(url, timeout=60).read()
+        try:
+            answer = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60)
+            body = answer.read()
+        except urllib.error.HTTPError as unchanged:
+            answer, body = unchanged, b""
         times.append(time.perf_counter() - began)
-        size = len(body)
     times.sort()
+    return statistics.median(times) * 1000, times[int(len(times) * 0.95) - 1] * 1000, body, answer
+for url in urls:
     path = "/" + url.split("/", 3)[3]
-    print(f"| {label} | `{path}` | {statistics.median(times) * 1000:.1f} ms | {times[int(len(times) * 0.95) - 1] * 1000:.1f} ms | {size / 1024:.1f} KiB |")
+    plain = urllib.request.urlopen(url, timeout=60).read()
+    median, p95, zipped, answer = timed(url, {"Accept-Encoding": "gzip"})
+    print(f"| {label} | `{path}` | {median:.1f} ms | {p95:.1f} ms | {len(plain) / 1024:.1f} KiB | {len(zipped) / 1024:.1f} KiB |")
+    tag = answer.headers.get("ETag")
+    if tag:
+        fragment = url + "?fragment=1"
+        tag = urllib.request.urlopen(fragment, timeout=60).headers.get("ETag")
+        median, p95, _, answer = timed(fragment, {"If-None-Match": tag})
+        print(f"| {label} | `{path}?fragment=1`, unchanged ({answer.status if hasattr(answer, 'status') else answer.code}) | {median:.1f} ms | {p95:.1f} ms | 0 | 0 |")
 PY
 }
 
-echo "| registry | path | median | p95 | bytes |"
-echo "|---|---|---:|---:|---:|"
+echo "| registry | path | median | p95 | bytes | gzip |"
+echo "|---|---|---:|---:|---:|---:|"
 serve dynamicconfig/port_registry.yaml shipped
 shipped=$address
 measure "shipped (134 slots), 1,000 leases" "http://$shipped/" "http://$shipped/api/map"
@@ -87,7 +102,7 @@ serve "$work/large.yaml" large
 large=$address
 measure "2,000 services, 1,000 leases" "http://$large/" "http://$large/api/map"
 for asset in berth.css berth.js berth.svg; do
-  printf '| assets | `/static/%s` | | | %s bytes |\n' "$asset" "$(curl -s "http://$shipped/static/$asset" | wc -c)"
+  printf '| assets | `/static/%s` | | | %s bytes | |\n' "$asset" "$(curl -s "http://$shipped/static/$asset" | wc -c)"
 done
 
 BERTH_REGISTRY="$work/instances.yaml" "$berth" up web:0-24 api:0-24 db:0-24 cache:0-24 --env "$environment" --parallel 10 --quiet >/dev/null
@@ -110,6 +125,6 @@ running=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_running_instances\{serv
 leases=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_ledger_leases / {print $2}')
 echo
 echo "worker /metrics with $leases leases and $running running instances:"
-echo "| registry | path | median | p95 | bytes |"
-echo "|---|---|---:|---:|---:|"
+echo "| registry | path | median | p95 | bytes | gzip |"
+echo "|---|---|---:|---:|---:|---:|"
 measure "100 instances, $leases leases" "http://127.0.0.1:19464/metrics"

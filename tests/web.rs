@@ -77,8 +77,9 @@ impl Served {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         write!(stream, "{head}\r\n{body}").expect("request");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("response");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).expect("response");
+        let response = String::from_utf8_lossy(&response);
         let (head, body) = response.split_once("\r\n\r\n").expect("a response");
         let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).expect("status");
         (status, head.to_string(), body.to_string())
@@ -175,6 +176,18 @@ fn the_port_map_shows_slots_marks_a_held_slot_and_names_instances_and_leases() {
     assert!(instance_page.contains(&format!("serving &lt;{base}&gt;")), "its log lines, escaped: {instance_page}");
     let (status, _) = served.get("/instances/not-berths");
     assert_eq!(status, 404);
+
+    // The polled fragment comes compressed, and not at all while it is unchanged.
+    let (status, head, _) = served.request("GET", "/leases?fragment=1", &[("Accept-Encoding", "gzip")], "");
+    assert_eq!(status, 200);
+    assert!(head.to_lowercase().contains("content-encoding: gzip"), "{head}");
+    let etag = head.lines().find_map(|line| line.strip_prefix("etag: ")).expect("an ETag").to_string();
+    let (status, _, body) = served.request("GET", "/leases?fragment=1", &[("If-None-Match", &etag)], "");
+    assert_eq!((status, body.as_str()), (304, ""));
+    scene.berth().args(["alloc", "--project", "shop", "--service", "api", "--range", "30500-30599"]).assert().success();
+    let (status, _, body) = served.request("GET", "/leases?fragment=1", &[("If-None-Match", &etag)], "");
+    assert_eq!(status, 200, "a new lease changes the fragment");
+    assert!(body.contains("<td>shop</td>"), "{body}");
     drop(listener);
 }
 
@@ -421,7 +434,12 @@ fn in_a_browser_a_logged_in_person_starts_and_stops_an_instance() {
     assert!(python.is_file(), "no {}: run `bash scripts/ensure-test-tools.sh`", python.display());
     let mut browser = std::process::Command::new(python)
         .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/actions.py"))
-        .args([format!("http://{}/", served.address), "2".to_string(), scene.environment.clone()])
+        .args([
+            format!("http://{}/", served.address),
+            "2".to_string(),
+            scene.environment.clone(),
+            scene.container("web", 2),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

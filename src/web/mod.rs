@@ -108,6 +108,7 @@ pub fn router(state: WebState) -> Router {
         .route("/static/berth.js", get(|| async { asset("text/javascript", include_str!("static/berth.js")) }))
         .route("/static/berth.svg", get(|| async { asset("image/svg+xml", include_str!("static/berth.svg")) }))
         .with_state(state)
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -248,6 +249,19 @@ fn instance(summary: bollard::models::ContainerSummary) -> Instance {
     }
 }
 
+/// A page or fragment with its ETag: a page that polls sends the last one back and is
+/// answered 304, with no body, while nothing on it changed.
+fn html(headers: &HeaderMap, body: String) -> Response {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    let tag = format!("\"{}\"", digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect::<String>());
+    let unchanged = headers.get(header::IF_NONE_MATCH).and_then(|value| value.to_str().ok()) == Some(tag.as_str());
+    if unchanged {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
+    }
+    ([(header::ETAG, tag)], Html(body)).into_response()
+}
+
 fn failed(error: String) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, format!("berth cannot read the host: {error}\n")).into_response()
 }
@@ -260,9 +274,7 @@ async fn map_page(State(state): State<WebState>, headers: HeaderMap, Query(query
     let access = state.access(&headers);
     match gather(&state).await {
         Ok(Gathered { leases: Err(error), .. }) => ledger_failed(error),
-        Ok(gathered) => {
-            Html(pages::map(&gathered.map, &gathered.environment, &access, query.fragment())).into_response()
-        }
+        Ok(gathered) => html(&headers, pages::map(&gathered.map, &gathered.environment, &access, query.fragment())),
         Err(error) => failed(error),
     }
 }
@@ -280,9 +292,7 @@ async fn instances_page(State(state): State<WebState>, headers: HeaderMap, Query
         environments: registry.environments.iter().map(|environment| environment.name.clone()).collect(),
     };
     match gather(&state).await {
-        Ok(gathered) => {
-            Html(pages::instances(&gathered.instances, &startable, &access, query.fragment())).into_response()
-        }
+        Ok(gathered) => html(&headers, pages::instances(&gathered.instances, &startable, &access, query.fragment())),
         Err(error) => failed(error),
     }
 }
@@ -312,14 +322,14 @@ async fn instance_page(
             .into_response();
     };
     let logs = engine.logs(&found.name, Some(LOG_TAIL)).await;
-    Html(pages::instance(&found, &logs, &access, query.fragment())).into_response()
+    html(&headers, pages::instance(&found, &logs, &access, query.fragment()))
 }
 
 async fn leases_page(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<PageQuery>) -> Response {
     let access = state.access(&headers);
     match gather(&state).await {
         Ok(Gathered { leases: Err(error), .. }) => ledger_failed(error),
-        Ok(gathered) => Html(pages::leases(&gathered.map, &access, query.fragment())).into_response(),
+        Ok(gathered) => html(&headers, pages::leases(&gathered.map, &access, query.fragment())),
         Err(error) => failed(error),
     }
 }

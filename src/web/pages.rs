@@ -34,13 +34,90 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     templates
 });
 
-/// A port's place on the band, in percent of the port space.
+/// A port's place on its band, in percent of the band's width.
 #[derive(Serialize)]
 struct Mark<'a> {
     port: &'a MapPort,
     left: f64,
     class: &'static str,
     title: String,
+}
+
+/// A stretch of the port space where marked ports lie close together, drawn as a band of
+/// its own: on the band of the whole port space, ports a few apart fall on one pixel.
+#[derive(Serialize)]
+struct Zoom<'a> {
+    first: u16,
+    last: u16,
+    /// Its place on the band of the whole port space.
+    left: f64,
+    width: f64,
+    /// The services and projects on it, for its caption.
+    names: String,
+    marks: Vec<Mark<'a>>,
+    conflicts: usize,
+}
+
+/// Ports further apart than this start a new zoomed band.
+const ZOOM_GAP: u16 = 64;
+/// The widest stretch one zoomed band shows, so that its marks stay apart.
+const ZOOM_WIDTH: u16 = 512;
+/// How many names a zoomed band's caption lists before it says how many more.
+const ZOOM_NAMES: usize = 4;
+
+/// Groups `ports` (in port order) into stretches of neighbouring ports; pure.
+fn stretches(ports: &[MapPort]) -> Vec<&[MapPort]> {
+    let mut stretches = Vec::new();
+    let mut start = 0;
+    for index in 1..=ports.len() {
+        let ends = index == ports.len()
+            || ports[index].port - ports[index - 1].port > ZOOM_GAP
+            || ports[index].port - ports[start].port >= ZOOM_WIDTH;
+        if ends {
+            stretches.push(&ports[start..index]);
+            start = index;
+        }
+    }
+    stretches
+}
+
+fn zoom(ports: &[MapPort]) -> Zoom<'_> {
+    let (first, last) = (ports[0].port, ports[ports.len() - 1].port);
+    let span = f64::from(last - first) + 1.0;
+    let marks = ports
+        .iter()
+        .map(|port| Mark {
+            port,
+            left: (f64::from(port.port - first) + 0.5) * 100.0 / span,
+            class: class(port),
+            title: title(port),
+        })
+        .collect();
+    let mut names: Vec<&str> = Vec::new();
+    for port in ports {
+        let name = port
+            .slot
+            .as_ref()
+            .map(|slot| slot.service.as_str())
+            .or(port.lease.as_ref().map(|lease| lease.project.as_str()));
+        if let Some(name) = name.filter(|name| !names.contains(name)) {
+            names.push(name);
+        }
+    }
+    let more = names.len().saturating_sub(ZOOM_NAMES);
+    let mut names = names.into_iter().take(ZOOM_NAMES).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        names.push_str(&format!(" and {more} more"));
+    }
+    Zoom {
+        first,
+        last,
+        left: percent(first),
+        width: (percent(last) - percent(first)).max(0.2),
+        names,
+        marks,
+        conflicts: ports.iter().filter(|port| port.conflict.is_some()).count(),
+    }
 }
 
 /// A range's place on the band.
@@ -108,11 +185,7 @@ fn render(name: &str, fragment: bool, values: minijinja::Value) -> String {
 
 /// The port map.
 pub fn map(map: &PortMap, environment: &str, access: &Access, fragment: bool) -> String {
-    let marks: Vec<Mark<'_>> = map
-        .ports
-        .iter()
-        .map(|port| Mark { port, left: percent(port.port), class: class(port), title: title(port) })
-        .collect();
+    let zooms: Vec<Zoom<'_>> = stretches(&map.ports).into_iter().map(zoom).collect();
     let spans: Vec<Span<'_>> = map
         .ranges
         .iter()
@@ -134,7 +207,7 @@ pub fn map(map: &PortMap, environment: &str, access: &Access, fragment: bool) ->
         fragment,
         context! {
             page => "map", environment, slots, leases, access => Value::from(Serde(access)),
-            marks => Value::from(Serde(&marks)),
+            zooms => Value::from(Serde(&zooms)),
             spans => Value::from(Serde(&spans)),
             conflicts => Value::from(Serde(&conflicts)),
             ports => Value::from(Serde(&map.ports)),
@@ -279,6 +352,26 @@ mod tests {
             conflict: Some(Conflict::SlotHeld { holder: "pid 7 (nc)".into() }),
         };
         PortMap { ports: vec![port], ranges: Vec::new(), conflicts: 1, containers_error: Some("engine away".into()) }
+    }
+
+    fn bare(port: u16) -> MapPort {
+        MapPort { port, slot: None, lease: None, listeners: Vec::new(), container: None, conflict: None }
+    }
+
+    #[test]
+    fn neighbouring_ports_share_a_zoomed_band_and_distant_or_too_many_do_not() {
+        let ports: Vec<MapPort> = [80, 100, 144, 209, 6379, 6380].into_iter().map(bare).collect();
+        let found: Vec<Vec<u16>> =
+            stretches(&ports).iter().map(|stretch| stretch.iter().map(|port| port.port).collect()).collect();
+        assert_eq!(found, vec![vec![80, 100, 144], vec![209], vec![6379, 6380]]);
+        let wide: Vec<MapPort> = (0..2000).map(|index| bare(10_000 + index * 2)).collect();
+        let bands = stretches(&wide);
+        assert_eq!(bands.len(), 8);
+        assert!(bands.iter().all(|band| band[band.len() - 1].port - band[0].port < ZOOM_WIDTH));
+        assert_eq!(bands.iter().map(|band| band.len()).sum::<usize>(), 2000);
+        assert!(stretches(&[]).is_empty());
+        let alone = zoom(&wide[..1]);
+        assert_eq!((alone.first, alone.last, alone.marks[0].left), (10_000, 10_000, 50.0));
     }
 
     #[test]

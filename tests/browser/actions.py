@@ -1,6 +1,7 @@
 """Drives the web view's actions in Chromium for tests/web.rs: logs in with the token from
-stdin, starts an instance from the instances page's form, stops it with its row's button
-(accepting the confirmation), and reports what each page said as one JSON line.
+stdin, starts instance N of `web` in an environment from the instances page's form, stops
+its container with its row's button (accepting the confirmation), and reports what each
+page said as one JSON line. Arguments: URL N ENVIRONMENT CONTAINER.
 Observations only: the Rust test makes the assertions."""
 
 import json
@@ -18,7 +19,7 @@ def errors(driver):
 
 
 def main():
-    url, instance = sys.argv[1], sys.argv[2]
+    url, instance, environment, container = sys.argv[1:5]
     token = sys.stdin.readline().strip()
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
@@ -32,18 +33,21 @@ def main():
         driver.get(url + "login")
         driver.find_element(By.NAME, "token").send_keys(token)
         driver.find_element(By.CSS_SELECTOR, "#login button").click()
+        WebDriverWait(driver, 30).until(expected_conditions.presence_of_element_located((By.ID, "start")))
         report["after_login"] = driver.current_url
-        environment = Select(driver.find_element(By.NAME, "env"))
-        environment.select_by_visible_text(sys.argv[3])
-        Select(driver.find_element(By.NAME, "service")).select_by_visible_text("web")
-        field = driver.find_element(By.NAME, "instance_id")
+        Select(driver.find_element(By.CSS_SELECTOR, "#start select[name=env]")).select_by_visible_text(environment)
+        Select(driver.find_element(By.CSS_SELECTOR, "#start select[name=service]")).select_by_visible_text("web")
+        field = driver.find_element(By.CSS_SELECTOR, "#start input[name=instance_id]")
         field.clear()
         field.send_keys(instance)
         driver.find_element(By.CSS_SELECTOR, "#start button").click()
+        WebDriverWait(driver, 60).until(expected_conditions.presence_of_element_located((By.ID, "outcome")))
         report["started"] = driver.find_element(By.ID, "outcome").text
         driver.find_element(By.LINK_TEXT, "back to the instances").click()
+        WebDriverWait(driver, 30).until(expected_conditions.presence_of_element_located((By.ID, "instances")))
         report["rows"] = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "#instances tbody tr")]
-        stop = driver.find_element(By.CSS_SELECTOR, "#instances tbody tr form[action='/actions/stop'] button")
+        # Other tests' instances may be listed too: only this one's row is touched.
+        stop = driver.find_element(By.CSS_SELECTOR, f"tr[id='instance-{container}'] form[action='/actions/stop'] button")
         stop.click()
         WebDriverWait(driver, 10).until(expected_conditions.alert_is_present())
         alert = driver.switch_to.alert

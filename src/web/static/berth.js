@@ -1,5 +1,6 @@
-// Keeps a page live: fetches the page's own fragment every few seconds and swaps it in.
-// A failed fetch is said in the header, and the last good content stays. Forms that would
+// Keeps a page live: fetches the page's own fragment every few seconds and swaps it in,
+// unless the server says it is unchanged (304 for the ETag last shown). A failed fetch is
+// said in the header, and the last good content stays. Forms that would
 // remove something ask first.
 "use strict";
 document.addEventListener("submit", function (event) {
@@ -11,14 +12,18 @@ document.addEventListener("submit", function (event) {
   const updated = document.getElementById("updated");
   if (!live || !updated || !live.dataset.every) return;
   const every = Number(live.dataset.every) || 3000;
+  let shown = null;
   async function refresh() {
     const url = new URL(window.location.href);
     url.searchParams.set("fragment", "1");
     url.hash = "";
     try {
-      const response = await fetch(url, { cache: "no-store" });
-      if (!response.ok) throw new Error("HTTP " + response.status + ": " + (await response.text()).trim());
-      live.innerHTML = await response.text();
+      const response = await fetch(url, { cache: "no-store", headers: shown ? { "If-None-Match": shown } : {} });
+      if (response.status !== 304) {
+        if (!response.ok) throw new Error("HTTP " + response.status + ": " + (await response.text()).trim());
+        live.innerHTML = await response.text();
+        shown = response.headers.get("ETag");
+      }
       updated.textContent = "updated " + new Date().toLocaleTimeString();
       updated.className = "muted";
     } catch (error) {
