@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers: use the running one; else start dockerd if it is
-# installed; else install Debian's docker.io and start it. Tests and CI share this script.
+# installed; else install Debian's docker.io and start it. Also installs Debian's
+# docker-compose, which the development stack's test drives. Tests and CI share this script.
 set -euo pipefail
 
 answers() { docker info >/dev/null 2>&1; }
 
+if ! command -v docker-compose >/dev/null 2>&1; then
+  echo "ensure-docker: installing docker-compose" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+fi
 if answers; then exit 0; fi
 if ! command -v dockerd >/dev/null 2>&1; then
   echo "ensure-docker: installing docker.io" >&2

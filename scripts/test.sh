@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 
 echo "== Docker engine, test images, temporal CLI, promtool"
 bash scripts/ensure-docker.sh
-bash docker/test-images/build.sh
 bash scripts/ensure-test-tools.sh
+bash docker/test-images/build.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -24,7 +24,7 @@ fn check_passes_on_the_shipped_registry() {
         .arg("check")
         .assert()
         .success()
-        .stdout(predicate::str::contains("16 services, 134 slots: 0 error(s), 1 warning(s)"));
+        .stdout(predicate::str::contains("16 services, 154 slots: 0 error(s), 1 warning(s)"));
 }
 
 #[test]
@@ -202,7 +202,7 @@ fn ports_exports_every_format() {
         .stdout(predicate::str::contains("export REDIS_PORT=6379\nexport REDIS_1_PORT=6479\n"));
     let output = berth().args(["ports", "--format", "json"]).assert().success();
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.get_output().stdout).expect("json");
-    assert_eq!(rows.len(), 134, "every slot of the shipped registry");
+    assert_eq!(rows.len(), 154, "every slot of the shipped registry");
     berth()
         .args(["ports", "--format", "markdown", "-i", "0"])
         .assert()

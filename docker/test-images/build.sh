@@ -92,6 +92,26 @@ DOCKERFILE
   echo "built berth-test-redis"
 fi
 
+if ! exists berth-test-temporal; then
+  # The official temporal CLI, a static binary, from the virtualenv scripts/ensure-test-tools.sh
+  # makes; `temporal server start-dev` is the development server.
+  temporal=../../.venv/bin/temporal
+  [ -x "$temporal" ] || { echo "error: no $temporal: run scripts/ensure-test-tools.sh first" >&2; exit 2; }
+  context=$(mktemp -d)
+  mkdir -p "$context/rootfs/usr/bin" "$context/rootfs/tmp" "$context/rootfs/root"
+  cp "$temporal" "$context/rootfs/usr/bin/temporal"
+  chmod 1777 "$context/rootfs/tmp"
+  cat > "$context/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY rootfs/ /
+ENV HOME=/root USER=root
+ENTRYPOINT ["/usr/bin/temporal"]
+DOCKERFILE
+  docker build -q -t berth-test-temporal "$context" >/dev/null
+  rm -rf "$context"
+  echo "built berth-test-temporal"
+fi
+
 if ! exists berth-test-prometheus; then
   need prometheus busybox-static
   context=$(mktemp -d)
