@@ -587,3 +587,33 @@ fn a_closed_stderr_or_stdout_never_cuts_a_run_short() {
     assert!(containers_of(&scene.environment).is_empty());
     assert!(leases(&scene).is_empty());
 }
+
+#[test]
+fn undoing_a_failed_start_removes_the_container_it_made_not_one_put_in_its_place() {
+    let mut scene = DockerScene::new("undoswap", 1, &SLOW.replace("TIMEOUT", "8s"));
+    scene.remove_on_drop("slow:0");
+    let name = scene.container("slow", 0);
+    let moved = format!("{name}-moved");
+    let mut up = berth_process(&scene, &["up", "slow"]).stdout(Stdio::null()).spawn().expect("start berth up");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while running(&name).is_none() {
+        assert!(Instant::now() < deadline, "the container never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // While berth waits for readiness, its container is moved aside and another takes the name.
+    block_on(async {
+        let options = bollard::query_parameters::RenameContainerOptionsBuilder::new().name(&moved).build();
+        docker().rename_container(&name, options).await.expect("move berth's container aside");
+    });
+    foreign_container(&name, HashMap::from([("owner".to_string(), "alice".to_string())]));
+    let status = up.wait().expect("wait for berth up");
+    let mut stderr = String::new();
+    up.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    let foreign = running(&name);
+    let berths = running(&moved);
+    remove_container(&name);
+    remove_container(&moved);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(foreign.is_some(), "alice's container is left running: {stderr}");
+    assert!(berths.is_none(), "berth's own container, under its new name, is what it removed: {stderr}");
+}

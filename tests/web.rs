@@ -469,3 +469,45 @@ fn in_a_browser_a_logged_in_person_starts_and_stops_an_instance() {
     assert_eq!(report["console_errors"], serde_json::json!([]), "{report}");
     assert!(common::containers_of(&scene.environment).is_empty());
 }
+
+#[test]
+fn a_recreate_that_cannot_set_the_old_container_aside_leaves_it_running_under_its_name() {
+    let mut scene = DockerScene::new("webrecreate", 3, WEB);
+    scene.remove_on_drop("web:1");
+    let token_file = tempfile::NamedTempFile::new().expect("token file");
+    std::fs::write(token_file.path(), TOKEN).expect("write the token");
+    let served = Served::start_with(&scene, &["--token-file", token_file.path().to_str().expect("a UTF-8 path")]).0;
+    let name = scene.container("web", 1);
+    let environment = scene.environment.clone();
+    let docker = |arguments: &[&str]| {
+        let output = std::process::Command::new("docker").args(arguments).output().expect("docker");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    let labels = [
+        "io.berth.managed=true".to_string(),
+        "io.berth.service=web".to_string(),
+        "io.berth.instance=1".to_string(),
+        format!("io.berth.env={environment}"),
+        "io.berth.config-hash=another-configuration".to_string(),
+    ];
+    let mut run = vec!["run", "-d", "--name", &name];
+    for label in &labels {
+        run.extend(["--label", label.as_str()]);
+    }
+    run.extend(["berth-test-busybox", "sleep", "300"]);
+    let old = docker(&run);
+    let blocker = format!("{name}.replaced-by-r1");
+    let foreign = docker(&["create", "--name", &blocker, "berth-test-busybox", "sleep", "1"]);
+    let (status, answer) = served.act(
+        "start",
+        TOKEN,
+        serde_json::json!({"service": "web", "instance_id": 1, "env": environment, "recreate": true, "run": "r1"}),
+    );
+    let state = docker(&["inspect", "--format", "{{.Id}} {{.Name}} {{.State.Running}}", &old]);
+    let blocker_state = docker(&["inspect", "--format", "{{.Id}}", &blocker]);
+    docker(&["rm", "-f", &old, &blocker]);
+    assert_ne!(status, 200, "{answer}");
+    assert_eq!(state, format!("{old} /{name} true"), "the old container runs on, under its own name: {answer}");
+    assert_eq!(blocker_state, foreign, "the container in the way is untouched");
+    assert!(!answer["error"].as_str().expect("an error").contains("docker rename"), "{answer}");
+}

@@ -324,7 +324,7 @@ async fn place<I: Future<Output = ()>>(
                         return Err(taken);
                     }
                     progress(Phase::Start);
-                    journal.container = Some(ContainerStep::Started);
+                    journal.container = Some(ContainerStep::Started { id: existing.id.clone() });
                     engine.start(spec).await?;
                     return Ok((StartOutcome::Started, existing.id));
                 }
@@ -336,15 +336,16 @@ async fn place<I: Future<Output = ()>>(
                     });
                 }
                 Ownership::OtherConfiguration { .. } => {
-                    // Set aside, not removed: restored if the new configuration fails.
+                    // Set aside, not removed: restored if the new configuration fails. Renamed
+                    // before it is stopped, so that a name it cannot take leaves it running.
                     let set_aside_as = set_aside_name(name, &options.run);
-                    engine.stop(&existing.id).await?;
+                    engine.rename(&existing.id, &set_aside_as).await?;
                     journal.replaced = Some(Replaced {
                         id: existing.id.clone(),
                         was_running: existing.running,
                         set_aside_as: set_aside_as.clone(),
                     });
-                    engine.rename(&existing.id, &set_aside_as).await?;
+                    engine.stop(&existing.id).await?;
                 }
             },
         }
@@ -365,7 +366,7 @@ async fn place<I: Future<Output = ()>>(
         // `None`: another start created the container first, or a stop removed the stack's
         // network since it was prepared; look again.
         let Some(id) = engine.create(spec, &options.run, &network).await? else { continue };
-        journal.container = Some(ContainerStep::Created);
+        journal.container = Some(ContainerStep::Created { id: id.clone() });
         engine.write_files(spec).await?;
         go_on(interrupted.as_mut(), spec)?;
         progress(Phase::Start);

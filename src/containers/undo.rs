@@ -50,13 +50,20 @@ pub fn set_aside_name(container: &str, run: &str) -> String {
     format!("{container}.replaced-by-{run}")
 }
 
-/// What a start did to the instance's container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a start did to the instance's container, which is named by its id: whatever holds
+/// the instance's name by the time the start is undone may not be it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContainerStep {
     /// Created it (also when it replaced one of another configuration).
-    Created,
+    Created {
+        /// The container's id.
+        id: String,
+    },
     /// Started it; it existed, stopped.
-    Started,
+    Started {
+        /// The container's id.
+        id: String,
+    },
 }
 
 impl Journal {
@@ -100,12 +107,12 @@ pub async fn undo(engine: &Engine, spec: &InstanceSpec, journal: &Journal, ledge
     let mut report = Undone::default();
     let name = &spec.container_name;
     let down = format!("berth down {}:{}{}", spec.service, spec.instance, environment_flag(spec));
-    match journal.container {
-        Some(ContainerStep::Created) => match engine.remove(name).await {
+    match &journal.container {
+        Some(ContainerStep::Created { id }) => match engine.remove(id).await {
             Ok(_) => report.undone.push(format!("removed container {name}")),
             Err(error) => report.left.push(format!("container {name} ({error}; `{down}` removes it)")),
         },
-        Some(ContainerStep::Started) => match engine.stop(name).await {
+        Some(ContainerStep::Started { id }) => match engine.stop(id).await {
             Ok(()) => report.undone.push(format!("stopped container {name} again (it was stopped before)")),
             Err(error) => {
                 report.left.push(format!("container {name} running ({error}; `docker stop {name}` stops it)"))
@@ -191,13 +198,13 @@ pub async fn journal_of_run(
     if let Some(existing) = engine.inspect(&spec.container_name).await? {
         let owned = !matches!(ownership::container(&existing.labels, spec), Ownership::NotOurs { .. });
         if owned && ownership::made_by(&existing.labels, run) {
-            journal.container = Some(ContainerStep::Created);
+            journal.container = Some(ContainerStep::Created { id: existing.id.clone() });
             let own = spec.ports.iter().filter(|binding| binding.fallback.is_none()).map(|binding| binding.host_port);
             journal.leases = own.chain(leased_ports.iter().copied()).collect();
             journal.leases.sort_unstable();
             journal.leases.dedup();
         } else if owned && outcome == Some("started") {
-            journal.container = Some(ContainerStep::Started);
+            journal.container = Some(ContainerStep::Started { id: existing.id.clone() });
         }
     }
     for mount in &spec.volumes {
