@@ -148,6 +148,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
             std::sync::Arc::new(crate::web::actions::Actions::new(token, images.clone(), settings.host.clone()))
         }),
     };
+    let page_actions = pages.actions.clone();
     let drift = settings.drift.map(|(every, grace)| tokio::spawn(crate::drift::watch(pages.clone(), every, grace)));
     let app = Router::new()
         .route("/metrics", get(metrics))
@@ -177,6 +178,11 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     };
     let (shared_result, own_result, ()) = tokio::join!(shared.run(), own.run(), signals);
     server.abort();
+    if let Some(actions) = page_actions {
+        // Actions taken on the pages get the same grace as activities, then are interrupted
+        // (a start undoes what it made).
+        actions.drain(tokio::time::sleep(settings.grace)).await;
+    }
     if let Some(drift) = drift {
         drift.abort();
     }

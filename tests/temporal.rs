@@ -616,7 +616,9 @@ fn spin_up_pulls_an_image_once_for_its_instances_and_never_means_never() {
         "one attempt per instance (non-retryable):\n{metrics}"
     );
     assert_eq!(registry.manifest_requests("berth/temporal-pulled"), 0, "never asks no registry");
-    scene.berth().args(["up", "web:0-2", "--temporal", &server.address, "--pull", "always"]).assert().success();
+    // One instance after another: the later starts find the run's pull done before they began.
+    let sequential = ["up", "web:0-2", "--temporal", &server.address, "--pull", "always", "--parallel", "1"];
+    scene.berth().args(sequential).assert().success();
     assert_eq!(containers(&scene.environment).len(), 3);
     assert_eq!(registry.manifest_requests("berth/temporal-pulled"), 1, "three starts, one pull");
 }

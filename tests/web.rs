@@ -68,11 +68,14 @@ impl Served {
         (status, body)
     }
 
-    /// One HTTP/1.0 request: the status, the response's head and its body.
+    /// One HTTP/1.0 request (to `Host: ADDRESS` unless `headers` name another): the status,
+    /// the response's head and its body.
     fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
         let mut stream = TcpStream::connect(&self.address).expect("connect");
-        let mut head =
-            format!("{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\n", self.address, body.len());
+        let mut head = format!("{method} {path} HTTP/1.0\r\nContent-Length: {}\r\n", body.len());
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+            head.push_str(&format!("Host: {}\r\n", self.address));
+        }
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -176,6 +179,9 @@ fn the_port_map_shows_slots_marks_a_held_slot_and_names_instances_and_leases() {
     assert!(instance_page.contains(&format!("serving &lt;{base}&gt;")), "its log lines, escaped: {instance_page}");
     let (status, _) = served.get("/instances/not-berths");
     assert_eq!(status, 404);
+    let (status, _, refused) = served.request("GET", "/api/leases", &[("Host", "rebound.evil.test")], "");
+    assert_eq!(status, 421, "a name that is not this machine's is refused (DNS rebinding): {refused}");
+    assert!(refused.starts_with("refused: berth answers to this machine's address or name"), "{refused}");
 
     // The polled fragment comes compressed, and not at all while it is unchanged.
     let (status, head, _) = served.request("GET", "/leases?fragment=1", &[("Accept-Encoding", "gzip")], "");
@@ -358,32 +364,39 @@ fn actions_need_the_token_refuse_forged_forms_and_do_what_the_worker_does() {
         served.request("POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded")], "token=wrong");
     assert_eq!(status, 401);
     let form = format!("token={TOKEN}");
-    let (status, head, _) =
+    let (status, head, handed) =
         served.request("POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded")], &form);
-    assert_eq!(status, 303, "{head}");
+    assert_eq!(status, 200, "{head}");
     let cookie = head
         .lines()
         .find_map(|line| line.strip_prefix("set-cookie: "))
         .and_then(|value| value.split(';').next())
         .expect("a session cookie")
         .to_string();
-    assert!(head.contains("HttpOnly") && head.contains("SameSite=Strict"), "{head}");
-    let (_, _, page) = served.request("GET", "/instances", &[("Cookie", &cookie)], "");
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
+    assert!(head.contains("HttpOnly") && head.contains("SameSite=Strict") && head.contains("no-store"), "{head}");
+    let csrf = handed
+        .split("data-csrf=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
-        .expect("the page's forms carry the CSRF token")
+        .expect("the log-in answer hands the page its CSRF token")
         .to_string();
+    let (_, _, page) = served.request("GET", "/instances", &[("Cookie", &cookie)], "");
+    // Browsers send a cookie of 127.0.0.1 to every port of it: the pages a cookie opens must
+    // not give away what an action needs besides it.
+    assert!(!page.contains(&csrf), "the pages never carry the CSRF token: {page}");
     assert!(page.contains("action=\"/actions/stop\""), "{page}");
     let stop = format!("service=web&instance_id=0&env={environment}");
     let (status, _) = served.post_form("/actions/stop", &cookie, None, &format!("csrf=forged&{stop}"));
     assert_eq!(status, 403);
+    let (status, _) = served.post_form("/actions/stop", &cookie, None, &format!("csrf=&{stop}"));
+    assert_eq!(status, 403, "the cookie alone allows nothing");
     let (status, _) =
         served.post_form("/actions/stop", &cookie, Some("http://evil.test"), &format!("csrf={csrf}&{stop}"));
     assert_eq!(status, 403);
     let (status, _) = served.post_form("/actions/stop", "berth_session=guessed", None, &format!("csrf={csrf}&{stop}"));
     assert_eq!(status, 401);
+    let (status, refused) = served.post_form("/actions/stop", "", None, "not a form at all");
+    assert_eq!(status, 401, "the session is checked before the body: {refused}");
     assert_eq!(common::containers_of(&environment), vec![container.clone()], "nothing was stopped by a refused form");
 
     // Not berth's: a container of the instance's name berth did not make is refused and left.
@@ -510,4 +523,47 @@ fn a_recreate_that_cannot_set_the_old_container_aside_leaves_it_running_under_it
     assert_eq!(state, format!("{old} /{name} true"), "the old container runs on, under its own name: {answer}");
     assert_eq!(blocker_state, foreign, "the container in the way is untouched");
     assert!(!answer["error"].as_str().expect("an error").contains("docker rename"), "{answer}");
+}
+
+#[test]
+fn a_stop_asked_for_while_a_start_runs_waits_for_it_and_leaves_nothing_half_made() {
+    const SLOW: &str = "\
+slow:
+  port: {base}
+  container:
+    image: berth-test-busybox
+    command: [sleep, '300']
+    timeout: 6s
+";
+    let scene = DockerScene::new("webdrain", 1, SLOW);
+    let token_file = tempfile::NamedTempFile::new().expect("token file");
+    std::fs::write(token_file.path(), TOKEN).expect("write the token");
+    let (mut served, said) =
+        Served::start_with(&scene, &["--token-file", token_file.path().to_str().expect("a UTF-8 path")]);
+    let body = serde_json::json!({"service": "slow", "env": scene.environment}).to_string();
+    let mut stream = TcpStream::connect(&served.address).expect("connect");
+    write!(
+        stream,
+        "POST /api/actions/start HTTP/1.0\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        served.address,
+        body.len()
+    )
+    .expect("request");
+    let container = scene.container("slow", 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while common::containers_of(&scene.environment).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the start never made its container");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(stream);
+    let signalled =
+        std::process::Command::new("kill").args(["-TERM", &served.child.id().to_string()]).status().expect("kill");
+    assert!(signalled.success());
+    let waiting = next_line_with(&said, &["waiting for 1 action(s) under way to end"]);
+    assert!(waiting.contains("Ctrl-C again interrupts them"), "{waiting}");
+    let status = served.child.wait().expect("berth serve ends");
+    assert!(status.success(), "{status}");
+    assert!(common::containers_of(&scene.environment).is_empty(), "the failed start undid {container}");
+    let leases = scene.berth().args(["leases", "--format", "json"]).output().expect("berth leases");
+    assert_eq!(String::from_utf8_lossy(&leases.stdout).trim(), "[]");
 }

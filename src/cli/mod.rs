@@ -122,7 +122,7 @@ pub enum Command {
     /// Free stale leases (owner gone, TTL expired, project path removed) after a grace period.
     Gc(gc::GcArgs),
     /// Serve the web view of this host's ports: the port map, instances and leases, live,
-    /// and the JSON API behind them (read-only).
+    /// and the JSON API behind them; read-only unless started with a token.
     Serve(serve::ServeArgs),
     /// Check that this host is ready for berth: registry, kernel ports, state directory,
     /// Docker engine, and Temporal when one is named; one line per check with what to do.

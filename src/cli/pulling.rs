@@ -14,12 +14,12 @@ use crate::containers::images::{self, Ensured, ImageSettings, PullStep};
 use crate::containers::{Engine, InstanceSpec, StartError};
 
 /// Gets every spec's image as `settings` say; the error of each image that could not be
-/// had, keyed by image. `since` is when the run began.
+/// had, keyed by image. `run` is the run, which began at `since`.
 pub(super) async fn pull_all(
     engine: &Engine,
     specs: &[InstanceSpec],
     settings: &ImageSettings,
-    since: Instant,
+    (since, run): (Instant, &str),
     progress: &Progress,
 ) -> HashMap<String, StartError> {
     let mut images: Vec<(&str, &str)> = Vec::new();
@@ -33,7 +33,8 @@ pub(super) async fn pull_all(
         async move {
             let display = Display::new(progress, image);
             let begun = Instant::now();
-            let result = images::ensure(engine, image, service, settings, since, &|step| display.step(step)).await;
+            let result =
+                images::ensure(engine, image, service, settings, (since, run), &|step| display.step(step)).await;
             display.finish(&result, begun);
             (image.to_string(), result)
         }

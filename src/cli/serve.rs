@@ -14,6 +14,9 @@ use crate::ledger;
 use crate::web::actions::{Actions, Token};
 use crate::web::{self, EngineSource, WebState};
 
+/// How long connections may stay open after a stop is asked for.
+const CONNECTION_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Arguments of `berth serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -49,7 +52,13 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
         let host = gethostname::gethostname().to_string_lossy().into_owned();
         let actions = token.map(|token| Arc::new(Actions::new(token, images, host)));
         let allowed = if actions.is_some() { "; actions allowed with the token" } else { ", read-only" };
-        let state = WebState { manager, environment: args.environment, ledger: ledger::state_dir(), engine, actions };
+        let state = WebState {
+            manager,
+            environment: args.environment,
+            ledger: ledger::state_dir(),
+            engine,
+            actions: actions.clone(),
+        };
         let drift =
             args.drift.watch().map(|(every, grace)| tokio::spawn(crate::drift::watch(state.clone(), every, grace)));
         let listener = tokio::net::TcpListener::bind(args.addr)
@@ -60,12 +69,33 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
             "berth serves the port map at http://{address}/ (JSON: /api/map, /api/instances, /api/leases){allowed}; Ctrl-C stops it"
         );
         tracing::info!(%address, "web_serving");
-        axum::serve(listener, web::router(state))
-            .with_graceful_shutdown(async move { termination.received().await })
-            .await
-            .context("the web server failed")?;
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let told = stopping.clone();
+        let server = axum::serve(listener, web::router(state)).with_graceful_shutdown(async move {
+            termination.received().await;
+            told.notify_one();
+        });
+        let server = std::future::IntoFuture::into_future(server);
+        tokio::pin!(server);
+        // Connections still open a while after the signal (a client that never finishes its
+        // request) are closed rather than waited on; actions under way are waited on below.
+        tokio::select! {
+            served = &mut server => served.context("the web server failed")?,
+            () = async {
+                stopping.notified().await;
+                tokio::time::sleep(CONNECTION_GRACE).await;
+            } => tracing::warn!(seconds = CONNECTION_GRACE.as_secs(), "web_connections_closed"),
+        }
         if let Some(drift) = drift {
             drift.abort();
+        }
+        if let Some(actions) = actions.filter(|actions| actions.under_way() > 0) {
+            say!(
+                "waiting for {} action(s) under way to end (each is bound by its own timeout); Ctrl-C again interrupts them, and a start then undoes what it made",
+                actions.under_way()
+            );
+            let mut again = crate::signals::Termination::install()?;
+            actions.drain(async move { again.received().await }).await;
         }
         anyhow::Ok(Outcome::Clean)
     })

@@ -188,7 +188,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow:
         let mut report = Report { started: Vec::new(), failed: Vec::new(), undone: Undone::default() };
         let mut pull_interrupted = interrupted.clone();
         let unavailable = tokio::select! {
-            unavailable = pulling::pull_all(&engine, &specs, &options.images, began, &progress) => unavailable,
+            unavailable = pulling::pull_all(&engine, &specs, &options.images, (began, &options.run), &progress) => unavailable,
             _ = pull_interrupted.wait_for(|interrupted| *interrupted) => {
                 print(&report, args.format)?;
                 say!("interrupted while pulling: nothing was started");

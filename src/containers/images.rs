@@ -185,10 +185,20 @@ pub enum Ensured {
 
 /// The pulls of one process: one at a time per image, and when each last finished, so that
 /// ten starts of one image pull it once.
-pub type Pulls = super::keyed::Keyed<Option<Instant>>;
+pub type Pulls = super::keyed::Keyed<Option<LastPull>>;
 
-/// Gets `image` (already mirrored) onto the host as `settings.policy` says, for `service`.
-/// `since` is when the caller's request began: a pull this process finished after it counts
+/// The last pull of an image this process finished.
+#[derive(Debug, Clone)]
+pub struct LastPull {
+    /// When it finished.
+    finished: Instant,
+    /// The run it was made for.
+    run: String,
+}
+
+/// Gets `image` (already mirrored) onto the host as `settings.policy` says, for `service`,
+/// in run `run`. `since` is when the caller's request began: a pull this process finished
+/// after it, or made for the same run (whose instances may start one after another), counts
 /// as this request's pull. A pull that makes no progress for [`PULL_STALL`] fails as
 /// `RegistryUnreachable`.
 pub async fn ensure(
@@ -196,12 +206,12 @@ pub async fn ensure(
     image: &str,
     service: &str,
     settings: &ImageSettings,
-    since: Instant,
+    (since, run): (Instant, &str),
     progress: &(dyn Fn(PullStep) + Send + Sync),
 ) -> Result<Ensured, StartError> {
     let slot = engine.pulls().slot(image);
     let mut last_pulled = slot.lock().await;
-    if last_pulled.is_some_and(|finished| finished >= since) {
+    if last_pulled.as_ref().is_some_and(|last| last.finished >= since || last.run == run) {
         return Ok(Ensured::PulledAlready);
     }
     match settings.policy {
@@ -236,7 +246,7 @@ pub async fn ensure(
         }
     };
     engine.pull(image, service, credentials, progress).await?;
-    *last_pulled = Some(Instant::now());
+    *last_pulled = Some(LastPull { finished: Instant::now(), run: run.to_string() });
     Ok(Ensured::Pulled)
 }
 

@@ -409,7 +409,7 @@ async fn get_image<I: Future<Output = ()>>(
     };
     let since = options.request_began.unwrap_or_else(Instant::now);
     tokio::select! {
-        ensured = images::ensure(engine, &spec.image, &spec.service, &options.images, since, &on_step) => ensured.map(|_| ()),
+        ensured = images::ensure(engine, &spec.image, &spec.service, &options.images, (since, &options.run), &on_step) => ensured.map(|_| ()),
         () = interrupted => Err(StartError::Interrupted { name: spec.container_name.clone() }),
     }
 }

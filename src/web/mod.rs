@@ -14,8 +14,8 @@ pub mod pages;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Form, Query, State};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -107,8 +107,44 @@ pub fn router(state: WebState) -> Router {
         .route("/static/berth.css", get(|| async { asset("text/css", include_str!("static/berth.css")) }))
         .route("/static/berth.js", get(|| async { asset("text/javascript", include_str!("static/berth.js")) }))
         .route("/static/berth.svg", get(|| async { asset("image/svg+xml", include_str!("static/berth.svg")) }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "no such page here: see /, /instances, /leases or /api/map\n") })
         .with_state(state)
+        .layer(axum::middleware::from_fn(own_host))
         .layer(tower_http::compression::CompressionLayer::new())
+}
+
+/// Whether `host`, a request's `Host` header, names this machine: an address, `localhost`,
+/// or the machine's own name (`machine_name`, alone or as the first label of a longer name).
+fn is_own_host(host: &str, machine_name: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => {
+            return bracketed.split(']').next().is_some_and(|address| address.parse::<std::net::Ipv6Addr>().is_ok());
+        }
+        None => {
+            host.rsplit_once(':').map_or(host, |(name, port)| if port.parse::<u16>().is_ok() { name } else { host })
+        }
+    };
+    let name = name.to_ascii_lowercase();
+    let machine_name = machine_name.to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || (!machine_name.is_empty() && (name == machine_name || name.starts_with(&format!("{machine_name}."))))
+}
+
+/// Refuses a request for a host name that is not this machine's: a page of another site
+/// whose name was made to resolve to this address (DNS rebinding) could otherwise read the
+/// view, container logs included.
+async fn own_host(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|host| host.to_str().ok()).unwrap_or_default();
+    let machine_name = gethostname::gethostname().to_string_lossy().into_owned();
+    if is_own_host(host, &machine_name) {
+        return next.run(request).await;
+    }
+    let message = format!(
+        "refused: berth answers to this machine's address or name ({machine_name}, localhost or an IP address), not to `{}`\n",
+        host.chars().take(100).collect::<String>()
+    );
+    (StatusCode::MISDIRECTED_REQUEST, message).into_response()
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -257,9 +293,21 @@ fn html(headers: &HeaderMap, body: String) -> Response {
     let tag = format!("\"{}\"", digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect::<String>());
     let unchanged = headers.get(header::IF_NONE_MATCH).and_then(|value| value.to_str().ok()) == Some(tag.as_str());
     if unchanged {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
+        return private((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
     }
-    ([(header::ETAG, tag)], Html(body)).into_response()
+    private(([(header::ETAG, tag)], Html(body)).into_response())
+}
+
+/// Marks a page that must not be kept by a cache or shown inside another site's frame.
+fn private(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("frame-ancestors 'none'; form-action 'self'"),
+    );
+    response
 }
 
 fn failed(error: String) -> Response {
@@ -366,13 +414,13 @@ fn refused_json(refusal: Refusal) -> Response {
 }
 
 /// The actions when berth was started with a token.
-fn actions_of(state: &WebState) -> Result<&Arc<Actions>, Refusal> {
-    state.actions.as_ref().ok_or_else(actions::read_only)
+fn actions_of(state: &WebState) -> Result<Arc<Actions>, Refusal> {
+    state.actions.clone().ok_or_else(actions::read_only)
 }
 
 async fn login_page(State(state): State<WebState>) -> Response {
     match actions_of(&state) {
-        Ok(_) => Html(pages::login(None)).into_response(),
+        Ok(_) => private(Html(pages::login(None)).into_response()),
         Err(refusal) => refused(refusal),
     }
 }
@@ -382,15 +430,27 @@ struct LoginForm {
     token: String,
 }
 
-async fn log_in(State(state): State<WebState>, Form(form): Form<LoginForm>) -> Response {
-    let actions = match actions_of(&state) {
-        Ok(actions) => actions,
+/// A form's fields, or the one line saying why they are not usable.
+fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+    serde_urlencoded::from_bytes(body).map_err(|error| Refusal {
+        status: StatusCode::BAD_REQUEST,
+        message: format!("the form is not usable: {error}"),
+    })
+}
+
+async fn log_in(State(state): State<WebState>, body: Bytes) -> Response {
+    let checked = actions_of(&state).and_then(|actions| Ok((actions, form::<LoginForm>(&body)?)));
+    let (actions, login) = match checked {
+        Ok(checked) => checked,
         Err(refusal) => return refused(refusal),
     };
-    match actions.log_in(&form.token).await {
-        Some(session) => {
+    match actions.log_in(&login.token).await {
+        Some((session, csrf)) => {
             tracing::info!("web_logged_in");
-            ([(header::SET_COOKIE, actions::session_cookie(Some(session)))], Redirect::to("/instances")).into_response()
+            private(
+                ([(header::SET_COOKIE, actions::session_cookie(Some(session)))], Html(pages::logged_in(&csrf)))
+                    .into_response(),
+            )
         }
         None => {
             tracing::warn!("web_login_refused");
@@ -406,10 +466,24 @@ struct Csrf {
     csrf: String,
 }
 
-async fn log_out(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<Csrf>) -> Response {
-    let checked = actions_of(&state).and_then(|actions| actions.check_form(&headers, &form.csrf).map(|()| actions));
-    match checked {
-        Ok(actions) => {
+/// The actions, for a logged-in browser posting `body` from this origin with its session's
+/// CSRF token; the session is checked before the body is read.
+fn checked_form<T: serde::de::DeserializeOwned>(
+    state: &WebState,
+    headers: &HeaderMap,
+    body: &[u8],
+    csrf: impl FnOnce(&T) -> &str,
+) -> Result<(Arc<Actions>, T), Refusal> {
+    let actions = actions_of(state)?;
+    let expected = actions.check_session(headers)?;
+    let fields: T = form(body)?;
+    actions::check_csrf(&expected, csrf(&fields))?;
+    Ok((actions, fields))
+}
+
+async fn log_out(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
+    match checked_form::<Csrf>(&state, &headers, &body, |fields| &fields.csrf) {
+        Ok((actions, _)) => {
             actions.log_out(&headers);
             ([(header::SET_COOKIE, actions::session_cookie(None))], Redirect::to("/")).into_response()
         }
@@ -447,16 +521,17 @@ fn outcome<T>(
         Err(failure) => (actions::status(failure.kind), failure.message, Some(failure.kind.to_string())),
     };
     let page = ActionOutcome { action, message, kind, back: back.0, back_name: back.1 };
-    (status, Html(pages::action(&page, &access))).into_response()
+    private((status, Html(pages::action(&page, &access))).into_response())
 }
 
-async fn release_form(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<ReleaseForm>) -> Response {
-    if let Err(refusal) = actions_of(&state).and_then(|actions| actions.check_form(&headers, &form.csrf)) {
-        return refused(refusal);
-    }
-    let project = form.project.clone();
-    let request = ReleaseRequest { project: form.project, service: None, port: Some(form.port), force: false };
-    let result = actions::release(&state, request).await;
+async fn release_form(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (actions, fields) = match checked_form::<ReleaseForm>(&state, &headers, &body, |fields| &fields.csrf) {
+        Ok(checked) => checked,
+        Err(refusal) => return refused(refusal),
+    };
+    let project = fields.project.clone();
+    let request = ReleaseRequest { project: fields.project, service: None, port: Some(fields.port), force: false };
+    let result = actions::release(&state, &actions, request).await;
     outcome(&state, &headers, "release", ("/leases", "the leases"), result, |released| {
         format!(
             "released port {} of {project}",
@@ -465,16 +540,15 @@ async fn release_form(State(state): State<WebState>, headers: HeaderMap, Form(fo
     })
 }
 
-async fn stop_form(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<InstanceForm>) -> Response {
-    let actions =
-        match actions_of(&state).and_then(|actions| actions.check_form(&headers, &form.csrf).map(|()| actions)) {
-            Ok(actions) => actions.clone(),
-            Err(refusal) => return refused(refusal),
-        };
+async fn stop_form(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (actions, fields) = match checked_form::<InstanceForm>(&state, &headers, &body, |fields| &fields.csrf) {
+        Ok(checked) => checked,
+        Err(refusal) => return refused(refusal),
+    };
     let request = StopRequest {
-        service: Some(form.service),
-        instance_id: form.instance_id,
-        env: Some(form.env),
+        service: Some(fields.service),
+        instance_id: fields.instance_id,
+        env: Some(fields.env),
         volumes: false,
         force: false,
     };
@@ -491,16 +565,15 @@ async fn stop_form(State(state): State<WebState>, headers: HeaderMap, Form(form)
     })
 }
 
-async fn start_form(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<InstanceForm>) -> Response {
-    let actions =
-        match actions_of(&state).and_then(|actions| actions.check_form(&headers, &form.csrf).map(|()| actions)) {
-            Ok(actions) => actions.clone(),
-            Err(refusal) => return refused(refusal),
-        };
+async fn start_form(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (actions, fields) = match checked_form::<InstanceForm>(&state, &headers, &body, |fields| &fields.csrf) {
+        Ok(checked) => checked,
+        Err(refusal) => return refused(refusal),
+    };
     let request = StartRequest {
-        service: Some(form.service),
-        instance_id: form.instance_id,
-        env: Some(form.env),
+        service: Some(fields.service),
+        instance_id: fields.instance_id,
+        env: Some(fields.env),
         ..StartRequest::default()
     };
     let result = actions::start(&state, &actions, request).await;
@@ -512,14 +585,6 @@ async fn start_form(State(state): State<WebState>, headers: HeaderMap, Form(form
             started.endpoints.values().cloned().collect::<Vec<_>>().join(" ")
         )
     })
-}
-
-/// A request body that is not the action's request, as an `InvalidInput` failure.
-fn unusable(rejection: &JsonRejection) -> InstanceFailure {
-    InstanceFailure::new(
-        berth_workflows::FailureKind::InvalidInput,
-        format!("the request is not usable: {}", rejection.body_text()),
-    )
 }
 
 /// An action's JSON answer: its result, or the failure with its kind and whether a retry can help.
@@ -538,47 +603,66 @@ fn answer<T: Serialize>(result: Result<T, InstanceFailure>) -> Response {
     }
 }
 
-async fn release_json(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    request: Result<Json<ReleaseRequest>, JsonRejection>,
-) -> Response {
-    let request = match request {
-        Ok(Json(request)) => request,
-        Err(rejection) => return answer::<()>(Err(unusable(&rejection))),
-    };
-    match actions_of(&state).and_then(|actions| actions.check_bearer(&headers)) {
-        Ok(()) => answer(actions::release(&state, request).await),
-        Err(refusal) => refused_json(refusal),
+/// The actions and the request, for a script with the token; the token is checked before
+/// the body is read.
+async fn checked_json<T: serde::de::DeserializeOwned>(
+    state: &WebState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Arc<Actions>, T), Response> {
+    let actions = actions_of(state).map_err(refused_json)?;
+    actions.check_bearer(headers).await.map_err(refused_json)?;
+    let request = serde_json::from_slice(body).map_err(|error| {
+        answer::<()>(Err(InstanceFailure::new(
+            berth_workflows::FailureKind::InvalidInput,
+            format!("the request is not usable: {error}"),
+        )))
+    })?;
+    Ok((actions, request))
+}
+
+async fn release_json(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
+    match checked_json::<ReleaseRequest>(&state, &headers, &body).await {
+        Ok((actions, request)) => answer(actions::release(&state, &actions, request).await),
+        Err(response) => response,
     }
 }
 
-async fn stop_json(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    request: Result<Json<StopRequest>, JsonRejection>,
-) -> Response {
-    let request = match request {
-        Ok(Json(request)) => request,
-        Err(rejection) => return answer::<()>(Err(unusable(&rejection))),
-    };
-    match actions_of(&state).and_then(|actions| actions.check_bearer(&headers).map(|()| actions.clone())) {
-        Ok(actions) => answer(actions::stop(&state, &actions, request).await),
-        Err(refusal) => refused_json(refusal),
+async fn stop_json(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
+    match checked_json::<StopRequest>(&state, &headers, &body).await {
+        Ok((actions, request)) => answer(actions::stop(&state, &actions, request).await),
+        Err(response) => response,
     }
 }
 
-async fn start_json(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    request: Result<Json<StartRequest>, JsonRejection>,
-) -> Response {
-    let request = match request {
-        Ok(Json(request)) => request,
-        Err(rejection) => return answer::<()>(Err(unusable(&rejection))),
-    };
-    match actions_of(&state).and_then(|actions| actions.check_bearer(&headers).map(|()| actions.clone())) {
-        Ok(actions) => answer(actions::start(&state, &actions, request).await),
-        Err(refusal) => refused_json(refusal),
+async fn start_json(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
+    match checked_json::<StartRequest>(&state, &headers, &body).await {
+        Ok((actions, request)) => answer(actions::start(&state, &actions, request).await),
+        Err(response) => response,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_own_host;
+
+    #[test]
+    fn only_this_machine_s_names_and_addresses_are_served() {
+        for host in [
+            "127.0.0.1:9470",
+            "127.0.0.1",
+            "[::1]:9470",
+            "localhost:9470",
+            "LOCALHOST",
+            "build-07:9470",
+            "build-07.internal:80",
+            "10.0.0.5",
+        ] {
+            assert!(is_own_host(host, "build-07"), "{host}");
+        }
+        for host in ["evil.test:9470", "build-07x:9470", "", "localhost.evil.test", "[not-an-address]", "build-08"] {
+            assert!(!is_own_host(host, "build-07"), "{host}");
+        }
+        assert!(!is_own_host("anything", ""));
     }
 }

@@ -28,6 +28,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("instance_action.html", include_str!("templates/instance_action.html")),
         ("login.html", include_str!("templates/login.html")),
         ("action.html", include_str!("templates/action.html")),
+        ("logged_in.html", include_str!("templates/logged_in.html")),
     ] {
         templates.add_template(name, source).expect("the shipped templates parse");
     }
@@ -287,6 +288,12 @@ pub fn login(error: Option<&str>) -> String {
     render("login", false, context! { page => "", error, access => Value::from(Serde(&Access::ReadOnly)) })
 }
 
+/// The answer to a log-in: hands the page the session's CSRF token to keep, then goes on
+/// to the instances.
+pub fn logged_in(csrf: &str) -> String {
+    render("logged_in", false, context! { page => "", csrf, access => Value::from(Serde(&Access::LoggedIn)) })
+}
+
 /// What an action did, or why it failed.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActionOutcome<'a> {
@@ -387,7 +394,7 @@ mod tests {
             endpoints: vec!["127.0.0.1:6379".into()],
             host_ports: vec![6379],
         };
-        let csrf = Access::LoggedIn { csrf: "c<s>rf".into() };
+        let csrf = Access::LoggedIn;
         let startable = Startable { services: vec!["redis".into()], environments: vec!["development".into()] };
         let pages = [
             super::map(&map, "development", &Access::ReadOnly, false),
@@ -420,7 +427,9 @@ mod tests {
         assert!(pages[1].contains("href=\"/login\"") || !pages[1].contains("<header"), "{}", pages[1]);
         assert!(!pages[0].contains("<form"), "read-only pages offer no actions: {}", pages[0]);
         assert!(pages[2].contains("action=\"/actions/stop\"") && pages[2].contains("action=\"/actions/start\""));
-        assert!(pages[2].contains("value=\"c&lt;s&gt;rf\""), "{}", pages[2]);
+        assert!(pages[2].contains("name=\"csrf\" value=\"\""), "pages never carry the CSRF token: {}", pages[2]);
+        let handed = logged_in("c<s>rf");
+        assert!(handed.contains("data-csrf=\"c&lt;s&gt;rf\"") && !handed.contains("data-every"), "{handed}");
         assert!(pages[5].contains("action=\"/actions/release\"") && pages[5].contains("value=\"6379\""));
         assert!(!pages[4].contains("/actions/release"));
         assert!(pages[8].contains("that is &lt;not&gt; the token") && pages[8].contains("type=\"password\""));

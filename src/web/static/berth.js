@@ -1,11 +1,27 @@
 // Keeps a page live: fetches the page's own fragment every few seconds and swaps it in,
 // unless the server says it is unchanged (304 for the ETag last shown). A failed fetch is
-// said in the header, and the last good content stays. Forms that would
-// remove something ask first.
+// said in the header, and the last good content stays.
+//
+// Actions: the log-in answer hands over the session's CSRF token, kept in this origin's
+// local storage (no other port's page can read it) and put into each form as it is posted;
+// pages never carry it. Forms that would remove something ask first.
 "use strict";
+(function () {
+  const session = document.getElementById("session");
+  if (session && session.dataset.csrf) {
+    window.localStorage.setItem("berth-csrf", session.dataset.csrf);
+    window.location.replace("/instances");
+  }
+})();
 document.addEventListener("submit", function (event) {
-  const question = event.target.dataset.confirm;
-  if (question && !window.confirm(question)) event.preventDefault();
+  const form = event.target;
+  const question = form.dataset.confirm;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    return;
+  }
+  if (form.elements.csrf) form.elements.csrf.value = window.localStorage.getItem("berth-csrf") || "";
+  if (form.getAttribute("action") === "/logout") window.localStorage.removeItem("berth-csrf");
 });
 (function () {
   const live = document.getElementById("live");
