@@ -526,12 +526,26 @@ fn ctrl_c_cancels_the_spin_up_and_its_compensation_undoes_the_start() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start berth up --temporal");
+    // What it says is read as it comes, so that the signal is sent only once the progress
+    // line is out: the test does not depend on how soon the command first looks.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut pipe = up.stderr.take().expect("stderr");
+    let reader = {
+        let said = said.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0_u8; 4096];
+            while let Ok(read @ 1..) = pipe.read(&mut buffer) {
+                said.lock().expect("said").push_str(&String::from_utf8_lossy(&buffer[..read]));
+            }
+        })
+    };
     wait_for("the start's container", Duration::from_secs(60), || running_id(&scene.container("slow", 0)).is_some());
+    wait_for("the progress line", Duration::from_secs(60), || said.lock().expect("said").contains("slow[0]: start: "));
     let signalled = Command::new("kill").args(["-INT", &up.id().to_string()]).status().expect("kill");
     assert!(signalled.success());
     let status = up.wait().expect("wait");
-    let mut stderr = String::new();
-    up.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read");
+    reader.join().expect("the reader ends with the command");
+    let stderr = said.lock().expect("said").clone();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("SpinUp workflow berth-spinup-"), "the workflow id is printed:\n{stderr}");
     assert!(stderr.contains("slow[0]: start: "), "progress per instance:\n{stderr}");
