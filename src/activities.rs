@@ -19,9 +19,10 @@ use std::time::Duration;
 
 use berth_workflows::FailureKind;
 use berth_workflows::activities::{
-    ALLOCATE_PORTS, AllocateRequest, ContainerState, PLAN_INSTANCES, PlanRequest, Planned, PlannedInstance, Ports,
-    RELEASE_PORTS, ReleaseRequest, SERVICE_STATUS, START_SERVICE, STOP_SERVICE, ServiceStarted, ServiceStopped,
-    StartRequest, StatusRequest, StopRequest, UNDO_START, UndoRequest, Undone, start_activity_name, stop_activity_name,
+    ALLOCATE_PORTS, AllocateRequest, ContainerState, LIST_LEASES, LeaseState, LeasesRequest, PLAN_INSTANCES,
+    PlanRequest, Planned, PlannedInstance, Ports, RELEASE_PORTS, ReleaseRequest, SERVICE_STATUS, START_SERVICE,
+    STOP_SERVICE, ServiceStarted, ServiceStopped, StartRequest, StatusRequest, StopRequest, UNDO_START, UndoRequest,
+    Undone, start_activity_name, stop_activity_name,
 };
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -316,9 +317,11 @@ mod fixed {
                 Ok(summaries
                     .into_iter()
                     .map(|summary| {
+                        let endpoints = containers::docker::endpoints(&summary);
                         let labels = summary.labels.unwrap_or_default();
                         let label = |name: &str| labels.get(name).cloned().unwrap_or_default();
                         ContainerState {
+                            endpoints,
                             container: summary
                                 .names
                                 .unwrap_or_default()
@@ -334,6 +337,31 @@ mod fixed {
                     .collect())
             };
             observe(SERVICE_STATUS, result).await
+        }
+
+        /// `list_leases` `{project?}`: the host ledger's leases (none without a ledger yet).
+        #[activity(name = "list_leases")]
+        pub async fn list_leases(
+            self: Arc<Self>,
+            _ctx: ActivityContext,
+            input: serde_json::Value,
+        ) -> Result<Vec<LeaseState>, ActivityError> {
+            let result = async {
+                let request: LeasesRequest = decode(LIST_LEASES, input)?;
+                let directory = self.ledger_directory()?;
+                let leases = tokio::task::spawn_blocking(move || match Ledger::open_existing(&directory)? {
+                    Some(ledger) => ledger.leases(request.project.as_deref()),
+                    None => Ok(Vec::new()),
+                })
+                .await
+                .map_err(|_| failure(FailureKind::Interrupted, "list_leases was interrupted".to_string()))?
+                .map_err(|error| failure(error.kind(), error.to_string()))?;
+                Ok(leases
+                    .into_iter()
+                    .map(|lease| LeaseState { port: lease.port, project: lease.project, service: lease.service })
+                    .collect())
+            };
+            observe(LIST_LEASES, result).await
         }
 
         /// `allocate_ports` `{project, service, count?, range?}`.

@@ -25,6 +25,7 @@ mod down;
 mod drift_args;
 mod export;
 mod failures;
+mod fleet;
 mod gc;
 mod leases;
 mod ledger_args;
@@ -129,6 +130,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Run the Temporal worker: berth's activities and workflows on `berth` and `berth@<host>`.
     Worker(worker::WorkerArgs),
+    /// Every host's instances and leases in one table, from the workers polling Temporal.
+    Fleet(fleet::FleetArgs),
     /// Print the shell code that completes berth's commands, options, services and stacks.
     Completions(completions::CompletionsArgs),
     /// Print the manual page (roff), or write one page per command into a directory.
@@ -180,6 +183,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args, cli.registry.as_deref()),
         Command::Doctor(args) => doctor::run(args, cli.registry.as_deref()),
         Command::Worker(args) => worker::run(args, cli.registry.as_deref()),
+        Command::Fleet(args) => fleet::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => manual::run(args),
     };

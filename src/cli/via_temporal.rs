@@ -14,7 +14,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use berth_workflows::activities::ServiceStarted;
 use berth_workflows::{
-    FailureKind, SHARED_TASK_QUEUE, SpinUp, SpinUpInput, TearDown, TearDownInput, TearDownOutput, host_task_queue,
+    FailureKind, RunActivity, RunActivityInput, SHARED_TASK_QUEUE, SpinUp, SpinUpInput, TearDown, TearDownInput,
+    TearDownOutput, host_task_queue,
 };
 use serde::Serialize;
 use temporalio_client::errors::WorkflowGetResultError;
@@ -146,6 +147,32 @@ pub(super) async fn tear_down(target: Target<'_>, request: TearDownInput) -> any
         }
         Followed::Finished(Err(error)) => Ok(failed("TearDown", error)),
         Followed::Interrupted(outcome) => Ok(outcome),
+    }
+}
+
+/// A client of the Temporal cluster at `address` (`None`: the standard configuration).
+pub(super) async fn client(address: Option<&str>) -> anyhow::Result<Client> {
+    Ok(connect(&Target { address, host: None }).await?.0)
+}
+
+/// Runs one activity on `host`'s worker through the `RunActivity` workflow, within `bound`;
+/// its JSON output, or why it failed, in one line.
+pub(super) async fn run_activity(
+    client: &Client,
+    activity: &str,
+    input: serde_json::Value,
+    host: &str,
+    bound: Duration,
+) -> Result<serde_json::Value, String> {
+    let request = RunActivityInput { activity: activity.to_string(), input, host: Some(host.to_string()) };
+    let id = workflow_id(&format!("{activity}-{host}"));
+    let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, id).execution_timeout(bound).build();
+    let request = serde_json::to_value(&request).map_err(|error| error.to_string())?;
+    let handle = client.start_workflow(RunActivity::run, request, options).await.map_err(|error| error.to_string())?;
+    match tokio::time::timeout(bound + POLLER_PAUSE, handle.get_result(WorkflowGetResultOptions::default())).await {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(error)) => Err(format!("{activity} on {}: {error}", host_task_queue(host))),
+        Err(_) => Err(format!("{activity} on {} did not end within {}s", host_task_queue(host), bound.as_secs())),
     }
 }
 

@@ -583,6 +583,19 @@ pub struct Publisher {
     pub labels: HashMap<String, String>,
 }
 
+/// `127.0.0.1:6379` for each port the container publishes, sorted, once each.
+pub fn endpoints(summary: &bollard::models::ContainerSummary) -> Vec<String> {
+    let mut endpoints: Vec<String> = summary
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|port| Some(format!("{}:{}", port.ip.as_deref().unwrap_or("0.0.0.0"), port.public_port?)))
+        .collect();
+    endpoints.sort();
+    endpoints.dedup();
+    endpoints
+}
+
 /// A stack network's labels: berth's, the environment's and the instance's; no service,
 /// since the instance's services share it.
 pub fn network_labels(spec: &InstanceSpec) -> HashMap<String, String> {

@@ -256,14 +256,7 @@ pub(crate) async fn gather(state: &WebState) -> Result<Gathered, String> {
 
 fn instance(summary: bollard::models::ContainerSummary) -> Instance {
     let label = |name: &str| summary.labels.as_ref().and_then(|labels| labels.get(name)).cloned().unwrap_or_default();
-    let mut endpoints: Vec<String> = summary
-        .ports
-        .iter()
-        .flatten()
-        .filter_map(|port| Some(format!("{}:{}", port.ip.as_deref().unwrap_or("0.0.0.0"), port.public_port?)))
-        .collect();
-    endpoints.sort();
-    endpoints.dedup();
+    let endpoints = crate::containers::docker::endpoints(&summary);
     let mut host_ports: Vec<u16> = summary.ports.iter().flatten().filter_map(|port| port.public_port).collect();
     host_ports.sort_unstable();
     host_ports.dedup();

@@ -292,10 +292,15 @@ pub(crate) fn image_exists(reference: &str) -> bool {
 /// The body of `GET path` from `127.0.0.1:port` (HTTP/1.0, so the server closes), or `None`
 /// when nothing answers.
 pub(crate) fn http_get(port: u16, path: &str) -> Option<String> {
+    http_get_at("127.0.0.1", port, path)
+}
+
+/// The body of `GET path` from `address:port`, if it answers within 5 s.
+pub(crate) fn http_get_at(address: &str, port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let mut stream = std::net::TcpStream::connect((address, port)).ok()?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())

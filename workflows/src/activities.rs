@@ -26,10 +26,20 @@ pub const PLAN_INSTANCES: &str = "plan_instances";
 pub const ALLOCATE_PORTS: &str = "allocate_ports";
 /// `release_ports`: give leases back.
 pub const RELEASE_PORTS: &str = "release_ports";
+/// `list_leases`: the host ledger's leases.
+pub const LIST_LEASES: &str = "list_leases";
 
 /// The activities every worker serves, besides the two per registry service.
-pub const ACTIVITIES: [&str; 7] =
-    [START_SERVICE, STOP_SERVICE, UNDO_START, SERVICE_STATUS, PLAN_INSTANCES, ALLOCATE_PORTS, RELEASE_PORTS];
+pub const ACTIVITIES: [&str; 8] = [
+    START_SERVICE,
+    STOP_SERVICE,
+    UNDO_START,
+    SERVICE_STATUS,
+    PLAN_INSTANCES,
+    ALLOCATE_PORTS,
+    RELEASE_PORTS,
+    LIST_LEASES,
+];
 
 /// The name of the start activity of `service` in workflows that name the service in the activity: `start_kafka_activity`.
 pub fn start_activity_name(service: &str) -> String {
@@ -231,6 +241,29 @@ pub struct ContainerState {
     pub env: String,
     /// Docker's state (`running`, `exited`, …).
     pub state: String,
+    /// `127.0.0.1:6379` for each published port.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+}
+
+/// Input of `list_leases`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeasesRequest {
+    /// Only this project's leases.
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+/// One lease in a host's ledger, as `list_leases` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseState {
+    /// The port.
+    pub port: u16,
+    /// The project holding it (`container:redis-development`, `fallback:…`, a path, …).
+    pub project: String,
+    /// The service within the project.
+    pub service: String,
 }
 
 /// Input of `allocate_ports`.
@@ -302,6 +335,7 @@ activity!(StopService, STOP_SERVICE, StopRequest, ServiceStopped, "Calls `stop_s
 activity!(UndoStart, UNDO_START, UndoRequest, Undone, "Calls `undo_start`.");
 activity!(PlanInstances, PLAN_INSTANCES, PlanRequest, Planned, "Calls `plan_instances`.");
 activity!(ServiceStatus, SERVICE_STATUS, StatusRequest, Vec<ContainerState>, "Calls `service_status`.");
+activity!(ListLeases, LIST_LEASES, LeasesRequest, Vec<LeaseState>, "Calls `list_leases`.");
 activity!(AllocatePorts, ALLOCATE_PORTS, AllocateRequest, Ports, "Calls `allocate_ports`.");
 activity!(ReleasePorts, RELEASE_PORTS, ReleaseRequest, Ports, "Calls `release_ports`.");
 

@@ -1,0 +1,223 @@
+//! berth across three hosts on one machine (scripts/fleet.sh: a network namespace, an
+//! address and a Docker engine each), with a Temporal dev server in the root namespace and
+//! one worker per host: hosts stay apart, a foreign listener on one host fails only that
+//! host's instance, and `berth fleet` finds the hosts from Temporal and lists them all.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PORT: u16 = 18080;
+
+fn repository() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn berth_binary() -> PathBuf {
+    PathBuf::from(assert_cmd::cargo::cargo_bin!("berth"))
+}
+
+/// A fleet, its Temporal dev server and a worker per host, all removed on drop.
+struct Fleet {
+    name: String,
+    root: String,
+    hosts: Vec<(String, String)>,
+    temporal: Option<Child>,
+    temporal_address: String,
+    workers: Vec<Child>,
+    registry: tempfile::NamedTempFile,
+    state: tempfile::TempDir,
+}
+
+impl Fleet {
+    fn script(name: &str, arguments: &[&str]) -> Output {
+        Command::new("bash")
+            .arg(repository().join("scripts/fleet.sh"))
+            .args(arguments)
+            .arg(name)
+            .output()
+            .expect("run fleet.sh")
+    }
+
+    fn up(count: usize, environment: &str) -> Self {
+        let name = format!("f{}", std::process::id() % 100_000);
+        let made = Command::new("bash")
+            .arg(repository().join("scripts/fleet.sh"))
+            .args(["up", &name, &count.to_string(), "berth-test-busybox"])
+            .output()
+            .expect("run fleet.sh up");
+        let said = String::from_utf8_lossy(&made.stdout).into_owned();
+        assert!(made.status.success(), "{said}{}", String::from_utf8_lossy(&made.stderr));
+        let mut lines = said.lines();
+        let root = lines.next().and_then(|line| line.strip_prefix("root ")).expect("the root address").to_string();
+        let hosts = lines
+            .map(|line| {
+                let mut words = line.split_whitespace();
+                (words.next().expect("host").to_string(), words.next().expect("address").to_string())
+            })
+            .collect();
+        let registry = common::registry_file(&format!(
+            "environments:\n  {environment}: 0\nweb:\n  port: {PORT}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'hostname > /tmp/index.html; exec httpd -f -p {{port}} -h /tmp']\n    host: 0.0.0.0\n    timeout: 30s\n"
+        ));
+        let mut fleet = Self {
+            name,
+            root,
+            hosts,
+            temporal: None,
+            temporal_address: String::new(),
+            workers: Vec::new(),
+            registry,
+            state: tempfile::tempdir().expect("state"),
+        };
+        fleet.start_temporal();
+        for index in 0..count {
+            fleet.start_worker(index);
+        }
+        fleet
+    }
+
+    fn start_temporal(&mut self) {
+        // On every address: the dev server bound to one address alone cannot describe its
+        // own task queues (its services dial each other on 127.0.0.1).
+        let port = std::net::TcpListener::bind(("0.0.0.0", 0))
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port on the fleet's root address")
+            .port();
+        self.temporal_address = format!("{}:{port}", self.root);
+        let temporal = Command::new(repository().join(".venv/bin/temporal"))
+            .args(["server", "start-dev", "--headless", "--ip", "0.0.0.0", "--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the temporal dev server (scripts/ensure-test-tools.sh installs it)");
+        self.temporal = Some(temporal);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(&self.temporal_address).is_err() {
+            assert!(Instant::now() < deadline, "the Temporal dev server did not answer within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn start_worker(&mut self, index: usize) {
+        let host = self.hosts[index].0.clone();
+        let state = self.state.path().join(&host);
+        std::fs::create_dir_all(&state).expect("the host's state directory");
+        let worker = Command::new("bash")
+            .arg(repository().join("scripts/fleet.sh"))
+            .args(["run", &self.name, &host])
+            .arg(berth_binary())
+            .args(["worker", "--address", &self.temporal_address, "--host-name", &host])
+            .args(["--metrics-addr", "127.0.0.1:9464", "--drift-interval", "0s"])
+            .env("BERTH_REGISTRY", self.registry.path())
+            .env("BERTH_STATE_DIR", &state)
+            .env_remove("BERTH_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a worker on the host");
+        self.workers.push(worker);
+    }
+
+    /// `berth ARGS` on the root namespace, against the fleet's Temporal.
+    fn berth(&self, arguments: &[&str]) -> Output {
+        Command::new(berth_binary())
+            .args(arguments)
+            .env("BERTH_REGISTRY", self.registry.path())
+            .env("BERTH_STATE_DIR", self.state.path().join("cli"))
+            .env("TEMPORAL_ADDRESS", &self.temporal_address)
+            .env_remove("BERTH_LOG")
+            .output()
+            .expect("run berth")
+    }
+
+    /// `berth fleet --format json`, once it lists `count` hosts (workers poll soon after
+    /// they start), within a minute.
+    fn listed(&self, count: usize) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let output = self.berth(&["fleet", "--format", "json"]);
+            let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+            if listed["hosts"].as_array().is_some_and(|hosts| hosts.len() == count) || Instant::now() > deadline {
+                return listed;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for worker in &mut self.workers {
+            let _ = worker.kill();
+            let _ = worker.wait();
+        }
+        if let Some(temporal) = &mut self.temporal {
+            let _ = temporal.kill();
+            let _ = temporal.wait();
+        }
+        let _ = Self::script(&self.name, &["down"]);
+    }
+}
+
+#[test]
+fn three_hosts_stay_apart_and_berth_fleet_lists_them_from_temporal() {
+    let environment = format!("fleet{}", std::process::id());
+    let fleet = Fleet::up(3, &environment);
+    let listed = fleet.listed(3);
+    let names: Vec<&str> =
+        listed["hosts"].as_array().expect("hosts").iter().filter_map(|host| host["host"].as_str()).collect();
+    let expected: Vec<&str> = fleet.hosts.iter().map(|(host, _)| host.as_str()).collect();
+    assert_eq!(names, expected, "the hosts, from the workers polling Temporal: {listed}");
+
+    // The same instance on two hosts: the same port on each, no conflict.
+    let container = format!("web-{environment}");
+    for (host, address) in &fleet.hosts[..2] {
+        let up = fleet.berth(&["up", "web", "--env", &environment, "--temporal", "--host", host, "--format", "json"]);
+        assert!(up.status.success(), "{host}: {}", String::from_utf8_lossy(&up.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&up.stdout).expect("json");
+        assert_eq!(report["started"][0]["host"], host.as_str(), "{report}");
+        assert_eq!(report["started"][0]["ports"]["port"], PORT, "{report}");
+        let page = common::http_get_at(address, PORT, "/").unwrap_or_default();
+        assert!(!page.trim().is_empty(), "{host}'s instance answers at {address}:{PORT}");
+    }
+
+    // A foreign listener on the third host fails only that host's instance, named with it.
+    let (third, _) = &fleet.hosts[2];
+    let mut squatter = Command::new("bash")
+        .arg(repository().join("scripts/fleet.sh"))
+        .args(["run", &fleet.name, third, "python3", "-c"])
+        .arg(format!(
+            "import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', {PORT}))\ns.listen()\nprint('held', flush=True)\ntime.sleep(300)"
+        ))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("hold the port on the third host");
+    let mut held = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(squatter.stdout.take().expect("stdout")), &mut held)
+        .expect("the squatter says it holds the port");
+    let refused = fleet.berth(&["up", "web", "--env", &environment, "--temporal", "--host", third]);
+    let _ = squatter.kill();
+    let _ = squatter.wait();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("berth@{third}")) && said.contains("PortTaken"), "{said}");
+
+    let listed = fleet.listed(3);
+    let table = String::from_utf8_lossy(&fleet.berth(&["fleet"]).stdout).into_owned();
+    for (host, _) in &fleet.hosts[..2] {
+        let row = table.lines().find(|line| line.starts_with(host.as_str()) && line.contains("running"));
+        assert!(row.is_some_and(|row| row.contains(&format!("0.0.0.0:{PORT}"))), "{host} in:\n{table}");
+        let lease = table
+            .lines()
+            .find(|line| line.starts_with(host.as_str()) && line.contains(&format!("container:{container}")));
+        assert!(lease.is_some(), "{host}'s lease in:\n{table}");
+    }
+    assert!(!table.lines().any(|line| line.starts_with(third.as_str())), "nothing on {third}:\n{table}\n{listed}");
+
+    for (host, _) in &fleet.hosts[..2] {
+        let down = fleet.berth(&["down", "web", "--env", &environment, "--temporal", "--host", host]);
+        assert!(down.status.success(), "{host}: {}", String::from_utf8_lossy(&down.stderr));
+    }
+}
