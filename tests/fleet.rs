@@ -59,7 +59,7 @@ impl Fleet {
             })
             .collect();
         let registry = common::registry_file(&format!(
-            "environments:\n  {environment}: 0\nweb:\n  port: {PORT}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'hostname > /tmp/index.html; exec httpd -f -p {{port}} -h /tmp']\n    host: 0.0.0.0\n    timeout: 30s\n"
+            "environments:\n  {environment}: 0\nweb:\n  port: {PORT}\n  instance_increment: 1\n  max_instances: 4\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'hostname > /tmp/index.html; exec httpd -f -p {{port}} -h /tmp']\n    host: 0.0.0.0\n    timeout: 30s\n"
         ));
         let mut fleet = Self {
             name,
@@ -220,4 +220,32 @@ fn three_hosts_stay_apart_and_berth_fleet_lists_them_from_temporal() {
         let down = fleet.berth(&["down", "web", "--env", &environment, "--temporal", "--host", host]);
         assert!(down.status.success(), "{host}: {}", String::from_utf8_lossy(&down.stderr));
     }
+
+    // Placement: a word on a host, the rest spread by instance id; the table names the host.
+    let (first, second, third) = (&fleet.hosts[0].0, &fleet.hosts[1].0, &fleet.hosts[2].0);
+    let spread = format!("{first},{second}");
+    let placed = format!("web:3@{third}");
+    let up = fleet.berth(&["up", "web:1-2", &placed, "--env", &environment, "--temporal", "--spread", &spread]);
+    let table = String::from_utf8_lossy(&up.stdout).into_owned();
+    assert!(up.status.success(), "{table}{}", String::from_utf8_lossy(&up.stderr));
+    let row = |instance: u16| {
+        table
+            .lines()
+            .find(|line| line.contains(&format!("web-{environment}-{instance} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(table.starts_with("HOST"), "{table}");
+    assert!(row(1).starts_with(second.as_str()), "instance 1 of a spread over two: the second host\n{table}");
+    assert!(row(2).starts_with(first.as_str()), "{table}");
+    assert!(row(3).starts_with(third.as_str()), "{table}");
+    let down = fleet.berth(&["down", "web:1-2", &placed, "--env", &environment, "--temporal", "--spread", &spread]);
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    let listed = fleet.berth(&["fleet"]);
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(!table.contains("running"), "every placed instance was stopped on its host:\n{table}");
+
+    let direct = fleet.berth(&["up", &placed, "--env", &environment]);
+    assert_eq!(direct.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&direct.stderr).contains("needs --temporal"));
 }

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use berth_workflows::activities::ServiceStopped;
-use berth_workflows::{FailureKind, TearDownInput};
+use berth_workflows::{FailureKind, Placed, TearDownInput};
 use clap::Args;
 use futures_util::StreamExt;
 
@@ -24,8 +24,8 @@ use crate::ledger;
 pub struct DownArgs {
     /// Instances to stop: `kafka:0-2`, `redis:1`, `mongodb` (instance 0), or a stack's
     /// (`observability:0-2`) with what its services depend on.
-    #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]", add = clap_complete::ArgValueCompleter::new(super::completions::instances))]
-    selections: Vec<Selection>,
+    #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST][@HOST]", add = clap_complete::ArgValueCompleter::new(super::completions::instances))]
+    selections: Vec<Placed>,
     /// The environment [default: the registry's first].
     #[arg(long = "env", value_name = "ENV")]
     environment: Option<String>,
@@ -45,6 +45,10 @@ pub struct DownArgs {
     /// With --temporal: run on this host's worker (`berth@<host>`).
     #[arg(long = "host", value_name = "HOST", requires = "temporal")]
     host: Option<String>,
+    /// With --temporal: deal the instances no `@HOST` word places over these hosts' workers,
+    /// by instance id (`--spread h1,h2,h3`).
+    #[arg(long, value_name = "HOSTS", value_delimiter = ',', requires = "temporal", conflicts_with = "host")]
+    spread: Vec<String>,
 }
 
 impl DownArgs {
@@ -53,6 +57,7 @@ impl DownArgs {
         TearDownInput {
             env: self.environment.clone(),
             host: self.host.clone(),
+            spread: self.spread.clone(),
             volumes: self.volumes,
             force: self.force,
             parallel: self.parallel,
@@ -68,6 +73,7 @@ pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Out
         return block_on(via_temporal::tear_down(target, request));
     }
     let stops = request.stops().map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    super::refuse_placement_without_temporal(request.placement().map_err(|problem| anyhow::anyhow!("{problem}"))?)?;
     let selections: Vec<Selection> = stops
         .iter()
         .map(|stop| Selection::one(stop.service.as_deref().unwrap_or_default(), stop.instance_id))

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use berth_workflows::activities::{ServiceStarted, Undone};
-use berth_workflows::{FailureKind, PullPolicy, SpinUpInput};
+use berth_workflows::{FailureKind, Placed, PullPolicy, SpinUpInput};
 use clap::Args;
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -30,9 +30,10 @@ use crate::signals::Termination;
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Instances to start: `kafka:0-2`, `redis:1`, `mongodb` (instance 0), or a stack's
-    /// (`observability:0-2`); what they depend on starts first.
-    #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST]", add = clap_complete::ArgValueCompleter::new(super::completions::instances))]
-    selections: Vec<Selection>,
+    /// (`observability:0-2`); what they depend on starts first. With --temporal, `@HOST`
+    /// runs a word's instances (and what they depend on) on that host's worker.
+    #[arg(required = true, value_name = "SERVICE[:N|:FIRST-LAST][@HOST]", add = clap_complete::ArgValueCompleter::new(super::completions::instances))]
+    selections: Vec<Placed>,
     /// The environment [default: the registry's first].
     #[arg(long = "env", value_name = "ENV")]
     environment: Option<String>,
@@ -64,6 +65,10 @@ pub struct UpArgs {
     /// With --temporal: run on this host's worker (`berth@<host>`).
     #[arg(long = "host", value_name = "HOST", requires = "temporal")]
     host: Option<String>,
+    /// With --temporal: deal the instances no `@HOST` word places over these hosts' workers,
+    /// by instance id (`--spread h1,h2,h3`).
+    #[arg(long, value_name = "HOSTS", value_delimiter = ',', requires = "temporal", conflicts_with = "host")]
+    spread: Vec<String>,
 }
 
 impl UpArgs {
@@ -72,6 +77,7 @@ impl UpArgs {
         SpinUpInput {
             env: self.environment.clone(),
             host: self.host.clone(),
+            spread: self.spread.clone(),
             recreate: self.recreate,
             pull: self.pull,
             start_timeout_seconds: self.timeout.map(|timeout| timeout.as_secs()),
@@ -123,7 +129,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow:
         // The local registry, where there is one, tells how many steps the run takes; the
         // workflow's time bound is derived from it.
         let batches = manager(registry).ok().and_then(|manager| {
-            let selections: Vec<Selection> = args.selections.clone();
+            let selections: Vec<Selection> = args.selections.iter().map(|word| word.selection.clone()).collect();
             let dependencies = containers::plan::Dependencies::Include;
             let plan = containers::plan::plan_with(manager, request.env.as_deref(), &selections, dependencies).ok()?;
             let parallel = usize::from(args.parallel);
@@ -131,6 +137,7 @@ pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow:
         });
         return block_on(via_temporal::spin_up(target, request, batches, args.format));
     }
+    super::refuse_placement_without_temporal(request.placement().map_err(|problem| anyhow::anyhow!("{problem}"))?)?;
     let run_id = containers::start::run_id("cli");
     let starts = request.starts(&run_id).map_err(|problem| anyhow::anyhow!("{problem}"))?;
     let selections: Vec<Selection> = starts
@@ -320,7 +327,7 @@ async fn start_all(
 fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
     match format {
         OutputFormat::Json => emit_json(report)?,
-        OutputFormat::Table => emit(&table(&report.started, &report.failed), None)?,
+        OutputFormat::Table => emit(&table(&report.started, &report.failed, false), None)?,
     }
     failures::print(&report.failed);
     Ok(())
@@ -337,8 +344,11 @@ fn summary(undone: &Undone) -> String {
 
 /// The instances as a table: those started with their endpoints, those that failed with
 /// their failure kind.
-pub(super) fn table(started: &[ServiceStarted], failed: &[Failure]) -> String {
-    let mut table = crate::table::Table::new(&["CONTAINER", "OUTCOME", "ENDPOINTS"]);
+pub(super) fn table(started: &[ServiceStarted], failed: &[Failure], hosts: bool) -> String {
+    let headers: &[&str] =
+        if hosts { &["HOST", "CONTAINER", "OUTCOME", "ENDPOINTS"] } else { &["CONTAINER", "OUTCOME", "ENDPOINTS"] };
+    let mut table = crate::table::Table::new(headers);
+    let host_cell = |host: &str| hosts.then(|| host.to_string());
     for instance in started {
         // A fallback is marked where it is read: `port=127.0.0.1:3211 (fallback for 3210)`.
         let endpoints: Vec<String> = instance
@@ -349,7 +359,11 @@ pub(super) fn table(started: &[ServiceStarted], failed: &[Failure]) -> String {
                 None => format!("{key}={endpoint}"),
             })
             .collect();
-        table.row([instance.container.clone(), super::style::state(&instance.outcome), endpoints.join(" ")]);
+        table.row(host_cell(&instance.host).into_iter().chain([
+            instance.container.clone(),
+            super::style::state(&instance.outcome),
+            endpoints.join(" "),
+        ]));
     }
     for failure in failed {
         let container = if failure.container.is_empty() {
@@ -357,7 +371,11 @@ pub(super) fn table(started: &[ServiceStarted], failed: &[Failure]) -> String {
         } else {
             failure.container.clone()
         };
-        table.row([container, format!("{}: {}", super::style::state("failed"), failure.kind), String::new()]);
+        table.row(host_cell("").into_iter().chain([
+            container,
+            format!("{}: {}", super::style::state("failed"), failure.kind),
+            String::new(),
+        ]));
     }
     if table.is_empty() { String::new() } else { table.render(super::output::terminal_width()) }
 }

@@ -105,7 +105,7 @@ pub(super) async fn spin_up(
             let report = Report { started: output.instances, failed: Vec::new() };
             match format {
                 OutputFormat::Json => emit_json(&report)?,
-                OutputFormat::Table => emit(&super::up::table(&report.started, &report.failed), None)?,
+                OutputFormat::Table => emit(&super::up::table(&report.started, &report.failed, true), None)?,
             }
             Ok(Outcome::Clean)
         }

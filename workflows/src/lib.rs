@@ -7,11 +7,13 @@
 
 pub mod activities;
 pub mod failure;
+pub mod placement;
 pub mod requests;
 pub mod selection;
 mod workflows;
 
 pub use failure::FailureKind;
+pub use placement::{Placed, Placement};
 pub use requests::{PullPolicy, SpinUpInput, TearDownInput};
 pub use selection::Selection;
 pub use workflows::{

@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::activities::{StartRequest, StopRequest};
-use crate::selection::Selection;
 
 /// How many instances start or stop at once when a request does not say.
 pub const DEFAULT_PARALLEL: u16 = 8;
@@ -76,6 +75,9 @@ pub struct SpinUpInput {
     /// Run on this host's worker (`berth@<host>`) instead of any worker (`berth`).
     #[serde(default)]
     pub host: Option<String>,
+    /// Deal the instances no `@host` word places over these hosts, by instance id.
+    #[serde(default)]
+    pub spread: Vec<String>,
     /// Replace containers whose configuration changed.
     #[serde(default)]
     pub recreate: bool,
@@ -112,6 +114,9 @@ pub struct TearDownInput {
     /// Run on this host's worker.
     #[serde(default)]
     pub host: Option<String>,
+    /// Deal the instances no `@host` word places over these hosts, by instance id.
+    #[serde(default)]
+    pub spread: Vec<String>,
     /// Remove the instances' volumes too.
     #[serde(default)]
     pub volumes: bool,
@@ -142,6 +147,7 @@ impl SpinUpInput {
             specs,
             env: None,
             host: None,
+            spread: Vec::new(),
             recreate: false,
             pull: PullPolicy::Missing,
             start_timeout_seconds: None,
@@ -156,6 +162,7 @@ impl SpinUpInput {
     /// `run`. An error says what is wrong with the request.
     pub fn starts(&self, run: &str) -> Result<Vec<StartRequest>, String> {
         check_common(self.env.as_deref(), self.host.as_deref(), self.parallel)?;
+        self.placement()?;
         if self.maximum_attempts == 0 {
             return Err("maximum_attempts must be at least 1 (0 would retry a failing start forever)".to_string());
         }
@@ -167,6 +174,11 @@ impl SpinUpInput {
             .into_iter()
             .map(|(service, instance_id)| self.start_of(&service, instance_id, run))
             .collect())
+    }
+
+    /// Where its instances run.
+    pub fn placement(&self) -> Result<crate::placement::Placement, String> {
+        crate::placement::Placement::new(&self.specs, &self.spread, self.host.as_deref())
     }
 
     /// The start of `service`'s instance `instance_id` as this request asks for it.
@@ -187,16 +199,30 @@ impl SpinUpInput {
 impl TearDownInput {
     /// A request for `specs` with every other field at its default.
     pub fn new(specs: Vec<String>) -> Self {
-        Self { specs, env: None, host: None, volumes: false, force: false, parallel: DEFAULT_PARALLEL }
+        Self {
+            specs,
+            env: None,
+            host: None,
+            spread: Vec::new(),
+            volumes: false,
+            force: false,
+            parallel: DEFAULT_PARALLEL,
+        }
     }
 
     /// One stop per instance named, each once, in the order named.
     pub fn stops(&self) -> Result<Vec<StopRequest>, String> {
         check_common(self.env.as_deref(), self.host.as_deref(), self.parallel)?;
+        self.placement()?;
         Ok(instances(&self.specs)?
             .into_iter()
             .map(|(service, instance_id)| self.stop_of(&service, instance_id))
             .collect())
+    }
+
+    /// Where its instances run.
+    pub fn placement(&self) -> Result<crate::placement::Placement, String> {
+        crate::placement::Placement::new(&self.specs, &self.spread, self.host.as_deref())
     }
 
     /// The stop of `service`'s instance `instance_id` as this request asks for it.
@@ -239,7 +265,7 @@ fn instances(specs: &[String]) -> Result<Vec<(String, u32)>, String> {
     let mut seen = HashSet::new();
     let mut instances = Vec::new();
     for spec in specs {
-        let selection: Selection = spec.parse()?;
+        let selection = spec.parse::<crate::placement::Placed>()?.selection;
         let count = usize::try_from(selection.last - selection.first).unwrap_or(usize::MAX).saturating_add(1);
         if count > MAXIMUM_INSTANCES.saturating_sub(instances.len()) {
             return Err(format!("`{spec}` names too many instances: one request may name at most {MAXIMUM_INSTANCES}"));

@@ -213,29 +213,37 @@ impl SpinUp {
         let run = ctx.run_id().to_string();
         // Checked here first, so a bad request fails at once without asking a worker.
         input.starts(&run).map_err(invalid_input)?;
+        let placement = input.placement().map_err(invalid_input)?;
         let host = input.host.as_deref();
-        let request = PlanRequest { specs: input.specs.clone(), env: input.env.clone(), dependencies: true };
+        let request = PlanRequest { specs: placement.selections(), env: input.env.clone(), dependencies: true };
         let planned = plan_of(ctx, "SpinUp", request, host).await?;
-        let steps: Vec<Vec<StartRequest>> = planned
+        let steps: Vec<Vec<(StartRequest, Option<String>)>> = planned
             .levels
             .iter()
             .map(|level| {
-                level.iter().map(|planned| input.start_of(&planned.service, planned.instance_id, &run)).collect()
+                level
+                    .iter()
+                    .map(|planned| {
+                        let host = placement.host_of(&planned.service, planned.instance_id)?;
+                        Ok((input.start_of(&planned.service, planned.instance_id, &run), host))
+                    })
+                    .collect::<Result<Vec<_>, String>>()
             })
-            .collect();
-        let targets: Vec<StartRequest> = steps.iter().flatten().cloned().collect();
+            .collect::<Result<_, String>>()
+            .map_err(invalid_input)?;
+        let targets: Vec<(StartRequest, Option<String>)> = steps.iter().flatten().cloned().collect();
         let start_to_close = input
             .start_timeout_seconds
             .map_or(DEFAULT_START_TO_CLOSE, |seconds| Duration::from_secs(seconds) + START_MARGIN);
-        let start_options =
-            options(host, start_to_close, Duration::from_secs(input.heartbeat_timeout_seconds), input.maximum_attempts);
+        let heartbeat = Duration::from_secs(input.heartbeat_timeout_seconds);
         // Step by step in dependency order, each step in batches of `parallel`; nothing more
         // starts after a failure. `results` lines up with the first entries of `targets`.
         let mut results = Vec::new();
         'steps: for step in &steps {
             for batch in step.chunks(usize::from(input.parallel)) {
-                let starts = batch.iter().map(|target| {
-                    let options = for_instance(&start_options, "start", target.service.as_deref(), target.instance_id);
+                let starts = batch.iter().map(|(target, host)| {
+                    let options = options(host.as_deref(), start_to_close, heartbeat, input.maximum_attempts);
+                    let options = for_instance(&options, "start", target.service.as_deref(), target.instance_id);
                     ctx.execute_activity(StartService, target.clone(), options)
                 });
                 results.extend(temporalio_sdk::workflows::join_all(starts).await);
@@ -249,7 +257,10 @@ impl SpinUp {
             .iter()
             .enumerate()
             .filter_map(|(index, result)| {
-                result.as_ref().err().map(|error| (index, classify(error, "start_service", host)))
+                result
+                    .as_ref()
+                    .err()
+                    .map(|error| (index, classify(error, "start_service", targets[index].1.as_deref())))
             })
             .map(|(index, (kind, message))| (index, kind, message))
             .collect();
@@ -268,8 +279,8 @@ impl SpinUp {
         } else {
             // Compensation: undo what this run did to every instance it attempted, however it
             // ended; the undo itself leaves alone whatever the run did not make.
-            let undo_options = undo_options(host, input.maximum_attempts);
-            let undos = targets.iter().zip(&results).map(|(target, result)| {
+            let undos = targets.iter().zip(&results).map(|((target, host), result)| {
+                let undo_options = undo_options(host.as_deref(), input.maximum_attempts);
                 let request = UndoRequest {
                     service: target.service.clone().unwrap_or_default(),
                     instance_id: target.instance_id,
@@ -281,7 +292,7 @@ impl SpinUp {
                 let options = for_instance(&undo_options, "undo", Some(&request.service), request.instance_id);
                 ctx.execute_activity(UndoStart, request, options)
             });
-            for (target, result) in targets.iter().zip(temporalio_sdk::workflows::join_all(undos).await) {
+            for ((target, host), result) in targets.iter().zip(temporalio_sdk::workflows::join_all(undos).await) {
                 match result {
                     Ok(report) => {
                         undone.undone.extend(report.undone);
@@ -291,7 +302,7 @@ impl SpinUp {
                         "{}[{}]: could not be undone ({}): `berth down {}:{}` removes it",
                         target.service.as_deref().unwrap_or_default(),
                         target.instance_id,
-                        classify(&error, "undo_start", host).1,
+                        classify(&error, "undo_start", host.as_deref()).1,
                         target.service.as_deref().unwrap_or_default(),
                         target.instance_id
                     )),
@@ -305,7 +316,9 @@ impl SpinUp {
         let named: Vec<String> = failures
             .iter()
             .map(|(index, _, _)| {
-                format!("{}[{}]", targets[*index].service.as_deref().unwrap_or_default(), targets[*index].instance_id)
+                let (target, host) = &targets[*index];
+                let on = host.as_deref().map_or_else(String::new, |host| format!(" on {host}"));
+                format!("{}[{}]{on}", target.service.as_deref().unwrap_or_default(), target.instance_id)
             })
             .collect();
         let mut text = if named.len() == 1 {
@@ -340,32 +353,35 @@ impl TearDown {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: serde_json::Value) -> WorkflowResult<TearDownOutput> {
         let input: TearDownInput = decode("TearDown", input).map_err(invalid_input)?;
         input.stops().map_err(invalid_input)?;
+        let placement = input.placement().map_err(invalid_input)?;
         let host = input.host.as_deref();
-        let request = PlanRequest { specs: input.specs.clone(), env: input.env.clone(), dependencies: false };
+        let request = PlanRequest { specs: placement.selections(), env: input.env.clone(), dependencies: false };
         let planned = plan_of(ctx, "TearDown", request, host).await?;
-        let stop_options = options(host, STOP_TO_CLOSE, STOP_TO_CLOSE, 3);
         let mut output = TearDownOutput { stopped: Vec::new(), failed: Vec::new() };
         // Dependents first: the steps of a start in reverse. Every instance is tried.
-        let batches: Vec<Vec<StopRequest>> = planned
-            .levels
-            .iter()
-            .rev()
-            .flat_map(|level| {
-                let stops: Vec<StopRequest> =
-                    level.iter().map(|planned| input.stop_of(&planned.service, planned.instance_id)).collect();
-                stops.chunks(usize::from(input.parallel)).map(<[StopRequest]>::to_vec).collect::<Vec<_>>()
-            })
-            .collect();
+        let mut batches: Vec<Vec<(StopRequest, Option<String>)>> = Vec::new();
+        for level in planned.levels.iter().rev() {
+            let stops = level
+                .iter()
+                .map(|planned| {
+                    let host = placement.host_of(&planned.service, planned.instance_id)?;
+                    Ok((input.stop_of(&planned.service, planned.instance_id), host))
+                })
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(invalid_input)?;
+            batches.extend(stops.chunks(usize::from(input.parallel)).map(<[_]>::to_vec));
+        }
         for batch in &batches {
-            let stops = batch.iter().map(|target| {
-                let options = for_instance(&stop_options, "stop", target.service.as_deref(), target.instance_id);
+            let stops = batch.iter().map(|(target, host)| {
+                let options = options(host.as_deref(), STOP_TO_CLOSE, STOP_TO_CLOSE, 3);
+                let options = for_instance(&options, "stop", target.service.as_deref(), target.instance_id);
                 ctx.execute_activity(StopService, target.clone(), options)
             });
-            for (target, result) in batch.iter().zip(temporalio_sdk::workflows::join_all(stops).await) {
+            for ((target, host), result) in batch.iter().zip(temporalio_sdk::workflows::join_all(stops).await) {
                 match result {
                     Ok(stopped) => output.stopped.push(stopped),
                     Err(error) => {
-                        let (kind, error) = classify(&error, "stop_service", host);
+                        let (kind, error) = classify(&error, "stop_service", host.as_deref());
                         output.failed.push(InstanceFailure {
                             service: target.service.clone().unwrap_or_default(),
                             instance: target.instance_id,
