@@ -121,8 +121,8 @@ for _ in $(seq 300); do
   [ "$(curl -s 127.0.0.1:19464/healthz)" = "ok" ] && break
   sleep 0.1
 done
-running=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_running_instances\{service="(web|api|db|cache)"\}/ {sum += $2} END {print sum}')
-leases=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_ledger_leases / {print $2}')
+running=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_running_instances\{service="(web|api|db|cache)"/ {sum += $2} END {print sum}')
+leases=$(curl -s 127.0.0.1:19464/metrics | awk '/^berth_ledger_leases[ {]/ {print $2}')
 echo
 echo "worker /metrics with $leases leases and $running running instances:"
 echo "| registry | path | median | p95 | bytes | gzip |"

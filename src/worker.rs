@@ -63,6 +63,8 @@ pub struct WorkerSettings {
 
 #[derive(Clone)]
 struct Health {
+    /// The host, a label on every series.
+    host: String,
     engine: Engine,
     registry: &'static crate::registry::Registry,
     temporal: String,
@@ -127,6 +129,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let stop_own = own.shutdown_handle();
 
     let health = Health {
+        host: settings.host.clone(),
         engine,
         registry: manager.registry(),
         temporal: format!(
@@ -149,7 +152,10 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         }),
     };
     let page_actions = pages.actions.clone();
-    let drift = settings.drift.map(|(every, grace)| tokio::spawn(crate::drift::watch(pages.clone(), every, grace)));
+    let drift = settings.drift.map(|(every, grace)| {
+        let span = tracing::info_span!("drift_watch", host = %settings.host);
+        tokio::spawn(tracing::Instrument::instrument(crate::drift::watch(pages.clone(), every, grace), span))
+    });
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -304,10 +310,26 @@ async fn metrics(State(health): State<Health>) -> (StatusCode, String) {
         }
     }
     let mut buffer = Vec::new();
-    match prometheus::TextEncoder::new().encode(&METRICS.registry.gather(), &mut buffer) {
+    match prometheus::TextEncoder::new().encode(&with_host(METRICS.registry.gather(), &health.host), &mut buffer) {
         Ok(()) => (StatusCode::OK, String::from_utf8_lossy(&buffer).into_owned()),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
     }
+}
+
+/// `families` with a `host` label on every series, so that one Prometheus scraping a fleet
+/// tells the hosts apart by their own names.
+fn with_host(mut families: Vec<prometheus::proto::MetricFamily>, host: &str) -> Vec<prometheus::proto::MetricFamily> {
+    for family in &mut families {
+        for metric in family.mut_metric() {
+            let mut label = prometheus::proto::LabelPair::default();
+            label.set_name("host".to_string());
+            label.set_value(host.to_string());
+            let mut labels = metric.take_label();
+            labels.push(label);
+            metric.set_label(labels);
+        }
+    }
+    families
 }
 
 /// 200 when Docker answers and Temporal is reachable, 503 naming what is not.
@@ -322,5 +344,29 @@ async fn healthz(State(health): State<Health>) -> (StatusCode, String) {
         (StatusCode::OK, "ok\n".to_string())
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, format!("{}\n", problems.join("\n")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus::Encoder;
+
+    use super::with_host;
+
+    #[test]
+    fn every_series_carries_the_host() {
+        let registry = prometheus::Registry::new();
+        let plain = prometheus::IntGauge::new("plain", "no labels").expect("a gauge");
+        let labelled = prometheus::IntCounterVec::new(prometheus::Opts::new("labelled", "one label"), &["service"])
+            .expect("a counter");
+        registry.register(Box::new(plain.clone())).expect("registered");
+        registry.register(Box::new(labelled.clone())).expect("registered");
+        plain.set(3);
+        labelled.with_label_values(&["web"]).inc();
+        let mut text = Vec::new();
+        prometheus::TextEncoder::new().encode(&with_host(registry.gather(), "h1"), &mut text).expect("encoded");
+        let text = String::from_utf8(text).expect("UTF-8");
+        assert!(text.contains("plain{host=\"h1\"} 3"), "{text}");
+        assert!(text.contains("labelled{service=\"web\",host=\"h1\"} 1"), "{text}");
     }
 }

@@ -92,6 +92,7 @@ impl Drop for DevServer {
 
 /// A `berth worker` process for a scene, stopped on drop.
 struct WorkerProcess {
+    host: String,
     child: Child,
     metrics: String,
     /// Where the worker's stderr goes, shown when it does not come up.
@@ -120,7 +121,7 @@ impl WorkerProcess {
             .stderr(log.reopen().expect("worker log"))
             .spawn()
             .expect("start berth worker");
-        let mut worker = Self { child, metrics, log };
+        let mut worker = Self { child, metrics, log, host: host.to_string() };
         let deadline = Instant::now() + Duration::from_secs(60);
         while worker.get("/healthz").is_none_or(|body| body != "ok\n") {
             let exited = worker.child.try_wait().expect("worker state");
@@ -136,13 +137,22 @@ impl WorkerProcess {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
-    /// GET `path` from the worker's metrics server.
+    /// GET `path` from the worker's metrics server; from `/metrics`, the series with the
+    /// `host` label every one carries taken out (checked here), so tests read them plainly.
     fn get(&self, path: &str) -> Option<String> {
         let mut stream = TcpStream::connect(&self.metrics).ok()?;
         stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
-        response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+        let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())?;
+        if path != "/metrics" {
+            return Some(body);
+        }
+        let label = format!("host=\"{}\"", self.host);
+        for series in body.lines().filter(|line| line.starts_with("berth_")) {
+            assert!(series.contains(&label), "every berth series carries {label}: {series}");
+        }
+        Some(body.replace(&format!(",{label}}}"), "}").replace(&format!("{{{label}}}"), ""))
     }
 
     fn kill(&mut self) {
