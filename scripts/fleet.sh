@@ -95,8 +95,13 @@ up() {
   trap 'status=$?; if [ $status -ne 0 ]; then echo "fleet: up failed; removing what it made" >&2; down; fi' EXIT
   mkdir -p "$base" "$data"
   local number
+  # Fleets made at the same moment must not pick the same subnet.
+  exec 9> /run/berth-fleet/.subnets.lock
+  flock 9
   number=$(subnet)
   echo "$number" > "$base/subnet"
+  flock -u 9
+  exec 9>&-
   local switch="bf-$name-switch" root_address="10.213.$number.1"
   ip netns add "$switch"
   ip netns exec "$switch" ip link add br0 type bridge

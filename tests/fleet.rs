@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const PORT: u16 = 18080;
+const SLOW_PORT: u16 = 18090;
 
 fn repository() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -41,8 +42,10 @@ impl Fleet {
             .expect("run fleet.sh")
     }
 
-    fn up(count: usize, environment: &str) -> Self {
-        let name = format!("f{}", std::process::id() % 100_000);
+    /// `count` hosts for the test whose one-letter `tag` sets its fleet apart from the
+    /// other tests' running at the same time.
+    fn up(tag: char, count: usize, environment: &str) -> Self {
+        let name = format!("f{tag}{}", std::process::id() % 10_000);
         let made = Command::new("bash")
             .arg(repository().join("scripts/fleet.sh"))
             .args(["up", &name, &count.to_string(), "berth-test-busybox"])
@@ -59,7 +62,7 @@ impl Fleet {
             })
             .collect();
         let registry = common::registry_file(&format!(
-            "environments:\n  {environment}: 0\nweb:\n  port: {PORT}\n  instance_increment: 1\n  max_instances: 4\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'hostname > /tmp/index.html; exec httpd -f -p {{port}} -h /tmp']\n    host: 0.0.0.0\n    timeout: 30s\n"
+            "environments:\n  {environment}: 0\nweb:\n  port: {PORT}\n  instance_increment: 1\n  max_instances: 4\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'hostname > /tmp/index.html; exec httpd -f -p {{port}} -h /tmp']\n    host: 0.0.0.0\n    timeout: 30s\nslow:\n  port: {SLOW_PORT}\n  container:\n    image: berth-test-busybox\n    command: [sh, -c, 'sleep 8; exec httpd -f -p {{port}} -h /tmp']\n    host: 0.0.0.0\n    timeout: 120s\n"
         ));
         let mut fleet = Self {
             name,
@@ -164,7 +167,7 @@ impl Drop for Fleet {
 #[test]
 fn three_hosts_stay_apart_and_berth_fleet_lists_them_from_temporal() {
     let environment = format!("fleet{}", std::process::id());
-    let fleet = Fleet::up(3, &environment);
+    let fleet = Fleet::up('a', 3, &environment);
     let listed = fleet.listed(3);
     let names: Vec<&str> =
         listed["hosts"].as_array().expect("hosts").iter().filter_map(|host| host["host"].as_str()).collect();
@@ -248,4 +251,77 @@ fn three_hosts_stay_apart_and_berth_fleet_lists_them_from_temporal() {
     let direct = fleet.berth(&["up", &placed, "--env", &environment]);
     assert_eq!(direct.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&direct.stderr).contains("needs --temporal"));
+}
+
+/// The containers on `host` of the fleet, by name.
+fn containers_on(fleet: &Fleet, host: &str) -> Vec<String> {
+    let listed = Command::new("bash")
+        .arg(repository().join("scripts/fleet.sh"))
+        .args(["run", &fleet.name, host, "docker", "ps", "-a", "--format", "{{.Names}}"])
+        .output()
+        .expect("docker ps on the host");
+    String::from_utf8_lossy(&listed.stdout).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_host_lost_mid_spin_up_fails_it_by_name_the_others_are_undone_and_a_rerun_adopts() {
+    let environment = format!("loss{}", std::process::id());
+    let mut fleet = Fleet::up('b', 2, &environment);
+    fleet.listed(2);
+    let (first, second) = (fleet.hosts[0].0.clone(), fleet.hosts[1].0.clone());
+    let words = [format!("web:0@{first}"), format!("slow:0@{second}")];
+    let arguments = |extra: &[&str]| -> Vec<String> {
+        let mut arguments = vec!["up".to_string()];
+        arguments.extend(words.iter().cloned());
+        arguments.extend(["--env", environment.as_str(), "--temporal"].map(str::to_string));
+        arguments.extend(extra.iter().map(ToString::to_string));
+        arguments
+    };
+    let mut up = Command::new(berth_binary())
+        .args(arguments(&[]))
+        .env("BERTH_REGISTRY", fleet.registry.path())
+        .env("TEMPORAL_ADDRESS", &fleet.temporal_address)
+        .env_remove("BERTH_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start berth up");
+    let slow = format!("slow-{environment}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !containers_on(&fleet, &second).contains(&slow) {
+        assert!(Instant::now() < deadline, "the slow instance never got a container on {second}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The second host's worker dies while its instance waits to be ready.
+    let _ = fleet.workers[1].kill();
+    let _ = fleet.workers[1].wait();
+    let status = up.wait().expect("berth up ends");
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut up.stderr.take().expect("stderr"), &mut said).expect("stderr");
+    assert_eq!(status.code(), Some(2), "NoWorker: {said}");
+    assert!(said.contains(&format!("slow[0] on {second}")) && said.contains(&format!("berth@{second}")), "{said}");
+    assert!(!containers_on(&fleet, &first).iter().any(|name| name.starts_with("web-")), "undone on {first}: {said}");
+    assert!(said.contains("`berth down slow:0` removes it"), "what is left is said: {said}");
+
+    // Back again, its worker finds its container and the rerun adopts it.
+    fleet.start_worker(1);
+    fleet.listed(2);
+    let rerun = fleet.berth(&arguments(&["--format", "json"]).iter().map(String::as_str).collect::<Vec<_>>());
+    let report: serde_json::Value = serde_json::from_slice(&rerun.stdout).unwrap_or_default();
+    assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stderr));
+    let outcome = |container: &str| {
+        report["started"].as_array().and_then(|started| {
+            started
+                .iter()
+                .find(|instance| instance["container"] == container)
+                .map(|instance| instance["outcome"].clone())
+        })
+    };
+    assert_eq!(outcome(&slow), Some("adopted".into()), "{report}");
+    assert_eq!(outcome(&format!("web-{environment}")), Some("created".into()), "{report}");
+    let mut down = vec!["down".to_string()];
+    down.extend(words.iter().cloned());
+    down.extend(["--env", environment.as_str(), "--temporal"].map(str::to_string));
+    let down = fleet.berth(&down.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
 }
