@@ -138,7 +138,7 @@ up() {
   "hosts": ["unix://$directory/docker.sock"],
   "storage-driver": "vfs",
   "bip": "10.$((213 + index)).$number.1/24",
-  "default-address-pools": [{"base": "10.$((223 + index)).$number.0/24", "size": 28}],
+  "default-address-pools": [{"base": "10.$((223 + index)).0.0/16", "size": 24}],
   "cgroup-parent": "/fleet-$name-h$index",
   "iptables": true
 }
