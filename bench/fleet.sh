@@ -19,9 +19,9 @@ cleanup() {
   bash scripts/fleet.sh down "$name" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
+bash scripts/fleet.sh up "$name" 3 berth-test-busybox > "$work/fleet" || { rm -rf "$work"; exit 1; }
+# Only once the fleet is this run's own: a fleet of the name made by someone else stays.
 trap cleanup EXIT
-
-bash scripts/fleet.sh up "$name" 3 berth-test-busybox > "$work/fleet"
 hosts=($(awk 'NR > 1 {print $1}' "$work/fleet"))
 root=$(awk 'NR == 1 {print $2}' "$work/fleet")
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("0.0.0.0", 0)); print(s.getsockname()[1])')

@@ -50,6 +50,9 @@ down() {
     # Containers first: a daemon stopping with running containers waits on each.
     DOCKER_HOST=$socket timeout 60 docker ps -aq 2>/dev/null | xargs -r env DOCKER_HOST="$socket" timeout 60 docker rm -f >/dev/null 2>&1 || true
     pid=$(cat "$pidfile")
+    # Only the dockerd this fleet started: a stale pidfile's number may belong to another
+    # process by now.
+    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--config-file $directory/daemon.json" || continue
     if kill "$pid" 2>/dev/null; then
       for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -9 "$pid" 2>/dev/null || true
@@ -59,7 +62,7 @@ down() {
   # fleet's directories goes too.
   local leftover
   for _ in $(seq 50); do
-    leftover=$(pgrep -f "$base/" || true)
+    leftover=$(pgrep -f "containerd.*$base/" || true)
     [ -z "$leftover" ] && break
     kill $leftover 2>/dev/null || true
     sleep 0.1
@@ -78,7 +81,7 @@ down() {
     { grep " $base/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
   fi
   local cgroup
-  for cgroup in /sys/fs/cgroup/*/"fleet-$name"-h*; do
+  for cgroup in /sys/fs/cgroup/"fleet-$name"-h* /sys/fs/cgroup/*/"fleet-$name"-h*; do
     [ -d "$cgroup" ] && find "$cgroup" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
   rm -rf "$base" "$data"
@@ -91,9 +94,11 @@ up() {
   shift 3
   [ "$(id -u)" = 0 ] || code=2 fail "making hosts needs root (network namespaces, dockerd)"
   command -v dockerd >/dev/null || code=2 fail "no dockerd: run scripts/ensure-docker.sh"
-  [ ! -d "$base" ] || fail "fleet $name exists already: \`$0 down $name\` removes it"
+  mkdir -p /run/berth-fleet
+  # Made at once or refused: a second `up NAME` must never tear down the first one's fleet.
+  mkdir "$base" 2>/dev/null || fail "fleet $name exists already: \`$0 down $name\` removes it"
   trap 'status=$?; if [ $status -ne 0 ]; then echo "fleet: up failed; removing what it made" >&2; down; fi' EXIT
-  mkdir -p "$base" "$data"
+  mkdir -p "$data"
   local number
   # Fleets made at the same moment must not pick the same subnet.
   exec 9> /run/berth-fleet/.subnets.lock
@@ -140,6 +145,9 @@ up() {
   "bip": "10.$((213 + index)).$number.1/24",
   "default-address-pools": [{"base": "10.$((223 + index)).0.0/16", "size": 24}],
   "cgroup-parent": "/fleet-$name-h$index",
+  "exec-opts": ["native.cgroupdriver=cgroupfs"],
+  "containerd-namespace": "fleet-$name-h$index",
+  "containerd-plugins-namespace": "fleet-$name-h$index-plugins",
   "iptables": true
 }
 JSON

@@ -215,6 +215,7 @@ impl BerthActivities {
                     .map(|index| PlannedInstance {
                         service: plan.specs[index].service.clone(),
                         instance_id: u32::from(plan.specs[index].instance),
+                        depends_on: plan.specs[index].depends_on.clone(),
                     })
                     .collect()
             })

@@ -212,6 +212,9 @@ fn temporal_url(address: &str) -> anyhow::Result<temporalio_client::Url> {
     Ok(parsed)
 }
 
+/// How long connecting to Temporal may take when the configuration does not say.
+const CONNECT_WAIT: Duration = Duration::from_secs(10);
+
 /// A Temporal client: the standard configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 /// TLS and API key variables, temporal.toml profiles), with `address` and `namespace`
 /// overriding it when given. Returns the client and the address it connected to.
@@ -233,6 +236,9 @@ pub async fn connect(
         client_options.namespace = namespace.to_string();
     }
     connection_options.identity = identity;
+    // A cluster that never answers the connection (its backlog full, a firewall dropping
+    // packets) must not hold the caller forever.
+    connection_options.connect_timeout.get_or_insert(CONNECT_WAIT);
     let target = connection_options.target.clone();
     let connection = Connection::connect(connection_options).await.with_context(|| {
         format!("cannot connect to Temporal at {target}; start it or pass its address (or set TEMPORAL_ADDRESS)")

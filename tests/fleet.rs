@@ -301,7 +301,8 @@ fn a_host_lost_mid_spin_up_fails_it_by_name_the_others_are_undone_and_a_rerun_ad
     assert_eq!(status.code(), Some(2), "NoWorker: {said}");
     assert!(said.contains(&format!("slow[0] on {second}")) && said.contains(&format!("berth@{second}")), "{said}");
     assert!(!containers_on(&fleet, &first).iter().any(|name| name.starts_with("web-")), "undone on {first}: {said}");
-    assert!(said.contains("`berth down slow:0` removes it"), "what is left is said: {said}");
+    let left = format!("`berth down slow:0@{second} --temporal` removes it");
+    assert!(said.contains(&left), "what is left is said, with how to reach it: {said}");
 
     // Back again, its worker finds its container and the rerun adopts it.
     fleet.start_worker(1);

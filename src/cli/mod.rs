@@ -264,9 +264,6 @@ fn report_spoiled_slots(spoiled: &[crate::registry::LookupError]) -> anyhow::Res
     Ok(if spoiled.is_empty() { Outcome::Clean } else { Outcome::Exit(2) })
 }
 
-/// Runs `work` on a runtime for the commands that talk to Docker. The process does not wait
-/// at exit for a blocking call that never returns (a hung docker credential helper): what
-/// waits on it has already given up with a bounded error.
 /// Placing instances on hosts needs the workers of those hosts: refused on the direct path,
 /// which acts on this host alone.
 fn refuse_placement_without_temporal(placement: berth_workflows::Placement) -> anyhow::Result<()> {
@@ -278,6 +275,9 @@ fn refuse_placement_without_temporal(placement: berth_workflows::Placement) -> a
     Ok(())
 }
 
+/// Runs `work` on a runtime for the commands that talk to Docker. The process does not wait
+/// at exit for a blocking call that never returns (a hung docker credential helper): what
+/// waits on it has already given up with a bounded error.
 fn block_on<T, E: Into<anyhow::Error>>(work: impl std::future::Future<Output = Result<T, E>>) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let output = runtime.block_on(work);

@@ -81,7 +81,8 @@ pub(super) async fn spin_up(
     let instances = request.starts("check").map_err(|problem| anyhow::anyhow!("{problem}"))?.len();
     let mut termination = Termination::install()?;
     let (client, address) = connect(&target).await?;
-    if let Some(outcome) = require_workers(&client, target.host.as_deref()).await? {
+    let hosts = request.placement().map_err(|problem| anyhow::anyhow!("{problem}"))?.named_hosts();
+    if let Some(outcome) = require_workers(&client, &hosts).await? {
         return Ok(outcome);
     }
     let per_start = request.start_timeout_seconds.map_or(900, |seconds| seconds + 60);
@@ -119,7 +120,8 @@ pub(super) async fn tear_down(target: Target<'_>, request: TearDownInput) -> any
     let instances = request.stops().map_err(|problem| anyhow::anyhow!("{problem}"))?.len();
     let mut termination = Termination::install()?;
     let (client, address) = connect(&target).await?;
-    if let Some(outcome) = require_workers(&client, target.host.as_deref()).await? {
+    let hosts = request.placement().map_err(|problem| anyhow::anyhow!("{problem}"))?.named_hosts();
+    if let Some(outcome) = require_workers(&client, &hosts).await? {
         return Ok(outcome);
     }
     let batches = instances.div_ceil(usize::from(request.parallel)) as u64;
@@ -184,8 +186,6 @@ fn queue(host: Option<&str>) -> String {
     host.map_or_else(|| SHARED_TASK_QUEUE.to_string(), host_task_queue)
 }
 
-/// Fails (exit 2, naming the queue) when no worker polls the workflow queue or the queue the
-/// activities go to; `None` when both have one.
 /// The identities of the workers polling task queue `name` for `kind` tasks right now.
 pub(super) async fn pollers(client: &Client, name: &str, kind: TaskQueueType) -> anyhow::Result<Vec<String>> {
     let request = DescribeTaskQueueRequest {
@@ -201,11 +201,15 @@ pub(super) async fn pollers(client: &Client, name: &str, kind: TaskQueueType) ->
     Ok(answer.into_inner().pollers.into_iter().map(|poller| poller.identity).collect())
 }
 
-async fn require_workers(client: &Client, host: Option<&str>) -> anyhow::Result<Option<Outcome>> {
-    let activity_queue = queue(host);
-    for (name, kind) in
-        [(SHARED_TASK_QUEUE.to_string(), TaskQueueType::Workflow), (activity_queue, TaskQueueType::Activity)]
-    {
+/// Fails (exit 2, naming the queue) unless a worker polls the workflow queue and the queue
+/// of every host the activities go to: `hosts`, or the shared queue when none is named.
+async fn require_workers(client: &Client, hosts: &[String]) -> anyhow::Result<Option<Outcome>> {
+    let mut queues = vec![(SHARED_TASK_QUEUE.to_string(), TaskQueueType::Workflow, None)];
+    if hosts.is_empty() {
+        queues.push((SHARED_TASK_QUEUE.to_string(), TaskQueueType::Activity, None));
+    }
+    queues.extend(hosts.iter().map(|host| (host_task_queue(host), TaskQueueType::Activity, Some(host.as_str()))));
+    for (name, kind, host) in queues {
         let mut polled = false;
         // A worker that has just started may not have polled yet: ask a few times.
         for attempt in 0..POLLER_CHECKS {

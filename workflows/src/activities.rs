@@ -147,6 +147,9 @@ pub struct PlannedInstance {
     pub service: String,
     /// The instance id.
     pub instance_id: u32,
+    /// The services of the same instance it depends on.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
 }
 
 /// Output of `plan_instances`: steps in dependency order; the instances of one step may run

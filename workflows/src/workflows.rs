@@ -217,20 +217,19 @@ impl SpinUp {
         let host = input.host.as_deref();
         let request = PlanRequest { specs: placement.selections(), env: input.env.clone(), dependencies: true };
         let planned = plan_of(ctx, "SpinUp", request, host).await?;
+        let hosts = placement.hosts(&planned.levels).map_err(invalid_input)?;
         let steps: Vec<Vec<(StartRequest, Option<String>)>> = planned
             .levels
             .iter()
-            .map(|level| {
+            .zip(&hosts)
+            .map(|(level, hosts)| {
                 level
                     .iter()
-                    .map(|planned| {
-                        let host = placement.host_of(&planned.service, planned.instance_id)?;
-                        Ok((input.start_of(&planned.service, planned.instance_id, &run), host))
-                    })
-                    .collect::<Result<Vec<_>, String>>()
+                    .zip(hosts)
+                    .map(|(planned, host)| (input.start_of(&planned.service, planned.instance_id, &run), host.clone()))
+                    .collect()
             })
-            .collect::<Result<_, String>>()
-            .map_err(invalid_input)?;
+            .collect();
         let targets: Vec<(StartRequest, Option<String>)> = steps.iter().flatten().cloned().collect();
         let start_to_close = input
             .start_timeout_seconds
@@ -272,14 +271,34 @@ impl SpinUp {
         }
         let mut undone = Undone::default();
         if input.keep_failed {
-            undone.left.push(format!(
-                "everything this run made, for inspection (--keep-failed): `berth down {}` removes it",
-                input.specs.join(" ")
-            ));
+            let mut down = format!("berth down {}", input.specs.join(" "));
+            if let Some(env) = &input.env {
+                down.push_str(&format!(" --env {env}"));
+            }
+            if placement.is_placed() || input.host.is_some() {
+                down.push_str(" --temporal");
+            }
+            if let Some(host) = &input.host {
+                down.push_str(&format!(" --host {host}"));
+            }
+            if !input.spread.is_empty() {
+                down.push_str(&format!(" --spread {}", input.spread.join(",")));
+            }
+            undone.left.push(format!("everything this run made, for inspection (--keep-failed): `{down}` removes it"));
         } else {
             // Compensation: undo what this run did to every instance it attempted, however it
             // ended; the undo itself leaves alone whatever the run did not make.
-            let undos = targets.iter().zip(&results).map(|((target, host), result)| {
+            // Where each started, when it did: an unplaced start ran on whichever worker took
+            // it, and an undo elsewhere would act on another host's instance.
+            let ran_on: Vec<Option<String>> = targets
+                .iter()
+                .zip(&results)
+                .map(|((_, host), result)| {
+                    let started = result.as_ref().ok().map(|started| started.host.clone());
+                    started.filter(|host| !host.is_empty()).or_else(|| host.clone())
+                })
+                .collect();
+            let undos = targets.iter().zip(&results).zip(&ran_on).map(|(((target, _), result), host)| {
                 let undo_options = undo_options(host.as_deref(), input.maximum_attempts);
                 let request = UndoRequest {
                     service: target.service.clone().unwrap_or_default(),
@@ -292,20 +311,26 @@ impl SpinUp {
                 let options = for_instance(&undo_options, "undo", Some(&request.service), request.instance_id);
                 ctx.execute_activity(UndoStart, request, options)
             });
-            for ((target, host), result) in targets.iter().zip(temporalio_sdk::workflows::join_all(undos).await) {
+            let undone_each = temporalio_sdk::workflows::join_all(undos).await;
+            for (((target, _), host), result) in targets.iter().zip(&ran_on).zip(undone_each) {
                 match result {
                     Ok(report) => {
                         undone.undone.extend(report.undone);
                         undone.left.extend(report.left);
                     }
-                    Err(error) => undone.left.push(format!(
-                        "{}[{}]: could not be undone ({}): `berth down {}:{}` removes it",
-                        target.service.as_deref().unwrap_or_default(),
-                        target.instance_id,
-                        classify(&error, "undo_start", host.as_deref()).1,
-                        target.service.as_deref().unwrap_or_default(),
-                        target.instance_id
-                    )),
+                    Err(error) => {
+                        let service = target.service.as_deref().unwrap_or_default();
+                        // The command that reaches the instance where it runs.
+                        let down = match host {
+                            Some(host) => format!("berth down {service}:{}@{host} --temporal", target.instance_id),
+                            None => format!("berth down {service}:{}", target.instance_id),
+                        };
+                        undone.left.push(format!(
+                            "{service}[{}]: could not be undone ({}): `{down}` removes it",
+                            target.instance_id,
+                            classify(&error, "undo_start", host.as_deref()).1,
+                        ));
+                    }
                 }
             }
         }
@@ -359,16 +384,14 @@ impl TearDown {
         let planned = plan_of(ctx, "TearDown", request, host).await?;
         let mut output = TearDownOutput { stopped: Vec::new(), failed: Vec::new() };
         // Dependents first: the steps of a start in reverse. Every instance is tried.
+        let hosts = placement.hosts(&planned.levels).map_err(invalid_input)?;
         let mut batches: Vec<Vec<(StopRequest, Option<String>)>> = Vec::new();
-        for level in planned.levels.iter().rev() {
-            let stops = level
+        for (level, hosts) in planned.levels.iter().zip(&hosts).rev() {
+            let stops: Vec<(StopRequest, Option<String>)> = level
                 .iter()
-                .map(|planned| {
-                    let host = placement.host_of(&planned.service, planned.instance_id)?;
-                    Ok((input.stop_of(&planned.service, planned.instance_id), host))
-                })
-                .collect::<Result<Vec<_>, String>>()
-                .map_err(invalid_input)?;
+                .zip(hosts)
+                .map(|(planned, host)| (input.stop_of(&planned.service, planned.instance_id), host.clone()))
+                .collect();
             batches.extend(stops.chunks(usize::from(input.parallel)).map(<[_]>::to_vec));
         }
         for batch in &batches {
