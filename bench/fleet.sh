@@ -27,7 +27,11 @@ root=$(awk 'NR == 1 {print $2}' "$work/fleet")
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("0.0.0.0", 0)); print(s.getsockname()[1])')
 .venv/bin/temporal server start-dev --headless --ip 0.0.0.0 --port "$port" >/dev/null 2>&1 &
 pids+=($!)
-for _ in $(seq 300); do (exec 3<>"/dev/tcp/$root/$port") 2>/dev/null && break; sleep 0.1; done
+# Ready once it answers for its namespace; a worker that connects before that gives up.
+for _ in $(seq 300); do
+  .venv/bin/temporal operator namespace list --address "$root:$port" >/dev/null 2>&1 && break
+  sleep 0.2
+done
 export TEMPORAL_ADDRESS="$root:$port" BERTH_REGISTRY="$work/registry.yaml"
 cat > "$BERTH_REGISTRY" <<YAML
 environments:

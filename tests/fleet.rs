@@ -78,7 +78,32 @@ impl Fleet {
         for index in 0..count {
             fleet.start_worker(index);
         }
+        for index in 0..count {
+            fleet.wait_for_worker(index);
+        }
         fleet
+    }
+
+    /// Waits until the worker of host `index` is healthy (Docker and Temporal answer it),
+    /// within a minute; fails with its log when it is not, or when it has ended.
+    fn wait_for_worker(&mut self, index: usize) {
+        let host = self.hosts[index].0.clone();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let health = Command::new("bash")
+                .arg(repository().join("scripts/fleet.sh"))
+                .args(["run", &self.name, &host, "curl", "-s", "--max-time", "5", "127.0.0.1:9464/healthz"])
+                .output()
+                .expect("ask the worker's health");
+            if String::from_utf8_lossy(&health.stdout) == "ok\n" {
+                return;
+            }
+            let log = || std::fs::read_to_string(self.state.path().join(format!("{host}.log"))).unwrap_or_default();
+            let ended = self.workers[index].try_wait().expect("the worker's state");
+            assert!(ended.is_none(), "the worker of {host} ended ({ended:?}):\n{}", log());
+            assert!(Instant::now() < deadline, "the worker of {host} is not healthy after a minute:\n{}", log());
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 
     fn start_temporal(&mut self) {
@@ -96,10 +121,18 @@ impl Fleet {
             .spawn()
             .expect("start the temporal dev server (scripts/ensure-test-tools.sh installs it)");
         self.temporal = Some(temporal);
+        // Ready once it answers for its namespace: it accepts connections before that, and a
+        // worker that connects too early gives up.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(&self.temporal_address).is_err() {
+        let answers = || {
+            Command::new(repository().join(".venv/bin/temporal"))
+                .args(["operator", "namespace", "list", "--address", &self.temporal_address])
+                .output()
+                .is_ok_and(|output| output.status.success())
+        };
+        while !answers() {
             assert!(Instant::now() < deadline, "the Temporal dev server did not answer within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 
@@ -117,10 +150,14 @@ impl Fleet {
             .env("BERTH_STATE_DIR", &state)
             .env_remove("BERTH_LOG")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(self.state.path().join(format!("{host}.log"))).expect("the worker's log"))
             .spawn()
             .expect("start a worker on the host");
-        self.workers.push(worker);
+        // A worker started again takes the place of the one that ended.
+        match self.workers.get_mut(index) {
+            Some(ended) => *ended = worker,
+            None => self.workers.push(worker),
+        }
     }
 
     /// `berth ARGS` on the root namespace, against the fleet's Temporal.
@@ -135,15 +172,26 @@ impl Fleet {
             .expect("run berth")
     }
 
-    /// `berth fleet --format json`, once it lists `count` hosts (workers poll soon after
-    /// they start), within a minute.
+    /// `berth fleet --format json`, once it lists `count` hosts (a worker shows once Temporal
+    /// has seen it poll), within two minutes; fails with the workers' logs when it does not.
     fn listed(&self, count: usize) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let output = self.berth(&["fleet", "--format", "json"]);
             let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
-            if listed["hosts"].as_array().is_some_and(|hosts| hosts.len() == count) || Instant::now() > deadline {
+            if listed["hosts"].as_array().is_some_and(|hosts| hosts.len() == count) {
                 return listed;
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = self
+                    .hosts
+                    .iter()
+                    .map(|(host, _)| {
+                        let log = std::fs::read_to_string(self.state.path().join(format!("{host}.log")));
+                        format!("{host}:\n{}", log.unwrap_or_default())
+                    })
+                    .collect();
+                panic!("berth fleet did not list {count} hosts within two minutes: {listed}\n{}", logs.join("\n"));
             }
             std::thread::sleep(Duration::from_millis(500));
         }
@@ -306,6 +354,7 @@ fn a_host_lost_mid_spin_up_fails_it_by_name_the_others_are_undone_and_a_rerun_ad
 
     // Back again, its worker finds its container and the rerun adopts it.
     fleet.start_worker(1);
+    fleet.wait_for_worker(1);
     fleet.listed(2);
     let rerun = fleet.berth(&arguments(&["--format", "json"]).iter().map(String::as_str).collect::<Vec<_>>());
     let report: serde_json::Value = serde_json::from_slice(&rerun.stdout).unwrap_or_default();

@@ -61,7 +61,10 @@ fn hosts(identities: &[String]) -> Vec<String> {
 pub(super) fn run(args: FleetArgs) -> anyhow::Result<Outcome> {
     block_on(async {
         let client = super::via_temporal::client(args.temporal.as_deref()).await?;
-        let identities = super::via_temporal::pollers(&client, SHARED_TASK_QUEUE, TaskQueueType::Activity).await?;
+        // Every worker polls the shared queue for both kinds of task; a poller shows on
+        // whichever partition it last polled, so both answers together find them all sooner.
+        let mut identities = super::via_temporal::pollers(&client, SHARED_TASK_QUEUE, TaskQueueType::Activity).await?;
+        identities.extend(super::via_temporal::pollers(&client, SHARED_TASK_QUEUE, TaskQueueType::Workflow).await?);
         let found = hosts(&identities);
         if found.is_empty() {
             super::style::error(format_args!(
