@@ -31,6 +31,7 @@ use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError, ExecutableActivity};
 
+use crate::containers::advertise::AdvertisedAddress;
 use crate::containers::one::{InstanceFailure, Purpose, Sources};
 use crate::containers::{self, Engine, ImageSettings, Phase, Selection, spec};
 use crate::ledger::{self, AllocationRequest, Ledger, Strategy};
@@ -47,6 +48,8 @@ pub struct BerthActivities {
     sources: Sources,
     engine: Engine,
     host: String,
+    /// Where other machines reach this host; endpoints on every address are reported there.
+    advertised: Option<AdvertisedAddress>,
 }
 
 /// The one mapping from berth's failures to Temporal failures: typed with the kind, and
@@ -106,9 +109,18 @@ impl BerthActivities {
         engine: Engine,
         ledger: Option<PathBuf>,
         host: String,
+        advertised: Option<AdvertisedAddress>,
         images: ImageSettings,
     ) -> Self {
-        Self { sources: Sources { manager, ledger, images }, engine, host }
+        Self { sources: Sources { manager, ledger, images }, engine, host, advertised }
+    }
+
+    /// `endpoint` as a client on another machine dials it.
+    fn dialled(&self, endpoint: String) -> String {
+        match &self.advertised {
+            Some(address) => address.endpoint(&endpoint),
+            None => endpoint,
+        }
     }
 
     /// The per-service activity names this worker serves, two per registry service.
@@ -164,7 +176,12 @@ impl BerthActivities {
             Ok(started) => {
                 // An activity's start is its own run's whole work once it succeeds.
                 containers::start::finish(&self.engine, &spec, &started, self.sources.ledger.clone()).await;
-                Ok(started.into_contract(self.host.clone()))
+                let mut started = started.into_contract(self.host.clone());
+                started.endpoints = std::mem::take(&mut started.endpoints)
+                    .into_iter()
+                    .map(|(key, endpoint)| (key, self.dialled(endpoint)))
+                    .collect();
+                Ok(started)
             }
             Err(_) if ctx.is_cancelled() => Err(ActivityError::cancelled()),
             Err(failed) => Err(failure(failed.kind(), failed.to_string())),
@@ -318,7 +335,10 @@ mod fixed {
                 Ok(summaries
                     .into_iter()
                     .map(|summary| {
-                        let endpoints = containers::docker::endpoints(&summary);
+                        let endpoints = containers::docker::endpoints(&summary)
+                            .into_iter()
+                            .map(|endpoint| self.dialled(endpoint))
+                            .collect();
                         let labels = summary.labels.unwrap_or_default();
                         let label = |name: &str| labels.get(name).cloned().unwrap_or_default();
                         ContainerState {

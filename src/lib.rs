@@ -32,6 +32,7 @@
 //! - [`ledger`]: the host-wide SQLite ledger of leased ports.
 //! - [`containers`]: instances as named containers through the Docker API.
 //! - [`activities`] and [`worker`]: the Temporal worker.
+//! - [`fleet`]: every host's instances and leases, found and asked through Temporal.
 //! - [`metrics`]: berth's Prometheus metrics.
 //! - [`web`]: the web view of the host's ports and its JSON API (`berth serve`, the worker).
 //! - [`drift`]: the drift watch, looking at the host again every interval.
@@ -45,6 +46,7 @@ pub mod cli;
 pub mod containers;
 pub mod drift;
 pub mod export;
+pub mod fleet;
 pub mod ledger;
 pub mod metrics;
 pub mod probe;

@@ -43,6 +43,8 @@ pub struct WorkerSettings {
     pub namespace: Option<String>,
     /// The host name for the host queue (`berth@<host>`).
     pub host: String,
+    /// Where other machines reach this host, for the endpoints it reports.
+    pub advertised: Option<crate::containers::advertise::AdvertisedAddress>,
     /// Where berth's `/metrics` and `/healthz` listen.
     pub metrics_addr: SocketAddr,
     /// Where the SDK's worker metrics listen, if anywhere.
@@ -119,11 +121,18 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         docker_config: settings.docker_config.clone(),
         ..Default::default()
     };
-    let activities =
-        BerthActivities::new(manager, engine.clone(), ledger.clone(), settings.host.clone(), images.clone());
+    let activities = BerthActivities::new(
+        manager,
+        engine.clone(),
+        ledger.clone(),
+        settings.host.clone(),
+        settings.advertised.clone(),
+        images.clone(),
+    );
     let host_queue = host_task_queue(&settings.host);
     let mut shared =
         Worker::new(&runtime, client.clone(), worker_options(SHARED_TASK_QUEUE, &activities, settings.grace)?)?;
+    let fleet = crate::web::fleet::FleetSource::connected(client.clone());
     let mut own = Worker::new(&runtime, client, worker_options(&host_queue, &activities, settings.grace)?)?;
     let stop_shared = shared.shutdown_handle();
     let stop_own = own.shutdown_handle();
@@ -150,6 +159,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         actions: settings.web_token.clone().map(|token| {
             std::sync::Arc::new(crate::web::actions::Actions::new(token, images.clone(), settings.host.clone()))
         }),
+        fleet: Some(fleet),
     };
     let page_actions = pages.actions.clone();
     let drift = settings.drift.map(|(every, grace)| {
@@ -212,6 +222,16 @@ fn temporal_url(address: &str) -> anyhow::Result<temporalio_client::Url> {
     Ok(parsed)
 }
 
+/// A workflow id of `kind` no other run of any berth process takes.
+pub fn workflow_id(kind: &str) -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
+    format!("berth-{kind}-{}-{nanos}", std::process::id())
+}
+
+/// The longest a running activity's heartbeat waits before it is sent to Temporal.
+const HEARTBEAT_SEND: Duration = Duration::from_secs(2);
+
 /// How long connecting to Temporal may take when the configuration does not say.
 const CONNECT_WAIT: Duration = Duration::from_secs(10);
 
@@ -229,7 +249,7 @@ pub async fn connect(
                 "cannot read the Temporal client configuration (TEMPORAL_* variables, temporal.toml): {error}"
             )
         })?;
-    if let Some(address) = address.filter(|address| !address.is_empty()) {
+    if let Some(address) = address {
         connection_options.target = temporal_url(address)?;
     }
     if let Some(namespace) = namespace {
@@ -256,7 +276,9 @@ fn worker_options(queue: &str, activities: &BerthActivities, grace: Duration) ->
     for name in activities.seed_activity_names() {
         options = SeedActivity::register(options, &name, shared.clone());
     }
-    Ok(options.graceful_shutdown_period(grace).build())
+    // Heartbeats go out every few seconds whatever the timeout: the SDK's own throttle
+    // (80% of the timeout) would leave a 10 s timeout 2 s of slack on a busy machine.
+    Ok(options.graceful_shutdown_period(grace).max_heartbeat_throttle_interval(HEARTBEAT_SEND).build())
 }
 
 /// Sets each lease range's size and free ports from the ledger's `leases`.

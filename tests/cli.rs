@@ -645,3 +645,19 @@ fn a_closed_stderr_does_not_crash_a_command_that_logs() {
         .expect("berth -v ports");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn an_empty_temporal_address_is_refused_not_taken_from_the_environment() {
+    // The environment names a cluster; an empty --temporal must not quietly reach it.
+    for arguments in [
+        &["up", "redis", "--temporal", ""][..],
+        &["down", "redis", "--temporal", " "],
+        &["fleet", "--temporal", ""],
+        &["worker", "--address", ""],
+    ] {
+        let output =
+            berth().args(arguments).env("TEMPORAL_ADDRESS", "127.0.0.1:1").assert().code(2).get_output().clone();
+        let stderr = String::from_utf8(output.stderr).expect("utf-8");
+        assert!(stderr.contains("an empty Temporal address"), "{arguments:?}: {stderr}");
+    }
+}

@@ -145,6 +145,7 @@ impl Fleet {
             .args(["run", &self.name, &host])
             .arg(berth_binary())
             .args(["worker", "--address", &self.temporal_address, "--host-name", &host])
+            .args(["--advertise-address", &self.hosts[index].1])
             .args(["--metrics-addr", "127.0.0.1:9464", "--drift-interval", "0s"])
             .env("BERTH_REGISTRY", self.registry.path())
             .env("BERTH_STATE_DIR", &state)
@@ -172,6 +173,35 @@ impl Fleet {
             .expect("run berth")
     }
 
+    /// `berth serve --temporal` on the root namespace, against the fleet's Temporal.
+    fn serve(&self) -> Serving {
+        let mut child = Command::new(berth_binary())
+            .args(["serve", "--addr", "127.0.0.1:0", "--temporal", &self.temporal_address])
+            .env("BERTH_REGISTRY", self.registry.path())
+            .env("BERTH_STATE_DIR", self.state.path().join("cli"))
+            .env_remove("BERTH_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start berth serve");
+        let mut said = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        while !line.contains("serves the port map at http://") {
+            line.clear();
+            let read = std::io::BufRead::read_line(&mut said, &mut line).expect("stderr");
+            assert!(read > 0, "berth serve ended without saying where it listens");
+        }
+        let port = line
+            .split("port map at http://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("no address in: {line}"));
+        // Read the rest, so that a line it says later does not meet a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut said, &mut std::io::sink()));
+        Serving { child, port }
+    }
+
     /// `berth fleet --format json`, once it lists `count` hosts (a worker shows once Temporal
     /// has seen it poll), within two minutes; fails with the workers' logs when it does not.
     fn listed(&self, count: usize) -> serde_json::Value {
@@ -195,6 +225,19 @@ impl Fleet {
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+}
+
+/// A `berth serve`, stopped on drop.
+struct Serving {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -230,6 +273,8 @@ fn three_hosts_stay_apart_and_berth_fleet_lists_them_from_temporal() {
         let report: serde_json::Value = serde_json::from_slice(&up.stdout).expect("json");
         assert_eq!(report["started"][0]["host"], host.as_str(), "{report}");
         assert_eq!(report["started"][0]["ports"]["port"], PORT, "{report}");
+        let endpoint = format!("{address}:{PORT}");
+        assert_eq!(report["started"][0]["endpoints"]["port"], endpoint.as_str(), "at the host's address: {report}");
         let page = common::http_get_at(address, PORT, "/").unwrap_or_default();
         assert!(!page.trim().is_empty(), "{host}'s instance answers at {address}:{PORT}");
     }
@@ -257,15 +302,53 @@ fn three_hosts_stay_apart_and_berth_fleet_lists_them_from_temporal() {
 
     let listed = fleet.listed(3);
     let table = String::from_utf8_lossy(&fleet.berth(&["fleet"]).stdout).into_owned();
-    for (host, _) in &fleet.hosts[..2] {
+    for (host, address) in &fleet.hosts[..2] {
         let row = table.lines().find(|line| line.starts_with(host.as_str()) && line.contains("running"));
-        assert!(row.is_some_and(|row| row.contains(&format!("0.0.0.0:{PORT}"))), "{host} in:\n{table}");
+        assert!(row.is_some_and(|row| row.contains(&format!("{address}:{PORT}"))), "{host} in:\n{table}");
         let lease = table
             .lines()
             .find(|line| line.starts_with(host.as_str()) && line.contains(&format!("container:{container}")));
         assert!(lease.is_some(), "{host}'s lease in:\n{table}");
     }
     assert!(!table.lines().any(|line| line.starts_with(third.as_str())), "nothing on {third}:\n{table}\n{listed}");
+
+    // The web view's fleet page shows the same, in a browser.
+    let served = fleet.serve();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let api = loop {
+        let body = common::http_get_at("127.0.0.1", served.port, "/api/fleet").unwrap_or_default();
+        let api: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if api["hosts"].as_array().is_some_and(|hosts| hosts.len() == 3) {
+            break api;
+        }
+        assert!(Instant::now() < deadline, "/api/fleet did not list 3 hosts within two minutes: {body}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    for (index, (host, address)) in fleet.hosts.iter().enumerate() {
+        let listed = &api["hosts"][index];
+        assert_eq!(listed["host"], host.as_str(), "{api}");
+        let endpoints = &listed["instances"][0]["endpoints"][0];
+        let expected = if index < 2 { serde_json::json!(format!("{address}:{PORT}")) } else { serde_json::Value::Null };
+        assert_eq!(*endpoints, expected, "{api}");
+    }
+    let python = repository().join(".venv/bin/python");
+    let browsed = Command::new(&python)
+        .arg(repository().join("tests/browser/fleet.py"))
+        .arg(format!("http://127.0.0.1:{}/fleet", served.port))
+        .output()
+        .expect("run the browser driver (scripts/ensure-test-tools.sh installs it)");
+    let said = String::from_utf8_lossy(&browsed.stdout);
+    assert!(browsed.status.success(), "{said}{}", String::from_utf8_lossy(&browsed.stderr));
+    let page: serde_json::Value = serde_json::from_str(said.trim()).unwrap_or_else(|error| panic!("{error}: {said}"));
+    assert_eq!(page["title"], "berth · fleet", "{page}");
+    assert_eq!(page["console_errors"], serde_json::json!([]), "{page}");
+    for (host, address) in &fleet.hosts[..2] {
+        let row = serde_json::json!([host, "web", "0", environment, "running", format!("{address}:{PORT}")]);
+        assert!(page["instances"].as_array().is_some_and(|rows| rows.contains(&row)), "{row} in {page}");
+        let lease = serde_json::json!([host, PORT.to_string(), format!("container:{container}"), "web"]);
+        assert!(page["leases"].as_array().is_some_and(|rows| rows.contains(&lease)), "{lease} in {page}");
+    }
+    drop(served);
 
     for (host, _) in &fleet.hosts[..2] {
         let down = fleet.berth(&["down", "web", "--env", &environment, "--temporal", "--host", host]);
@@ -351,6 +434,18 @@ fn a_host_lost_mid_spin_up_fails_it_by_name_the_others_are_undone_and_a_rerun_ad
     assert!(!containers_on(&fleet, &first).iter().any(|name| name.starts_with("web-")), "undone on {first}: {said}");
     let left = format!("`berth down slow:0@{second} --temporal` removes it");
     assert!(said.contains(&left), "what is left is said, with how to reach it: {said}");
+    let skipped = format!("no worker answers on berth@{second}");
+    assert!(said.contains(&skipped), "the gone host's undo is not waited for: {said}");
+
+    // The fleet view says the host is gone, and still lists the other one.
+    let listed = fleet.berth(&["fleet", "--format", "json"]);
+    assert_eq!(listed.status.code(), Some(1), "{}", String::from_utf8_lossy(&listed.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let host = |name: &str| {
+        listed["hosts"].as_array().and_then(|hosts| hosts.iter().find(|host| host["host"] == name)).cloned()
+    };
+    assert_eq!(host(&second).map(|host| host["kind"].clone()), Some("NoWorker".into()), "{listed}");
+    assert_eq!(host(&first).map(|host| host["error"].is_null()), Some(true), "{listed}");
 
     // Back again, its worker finds its container and the rerun adopts it.
     fleet.start_worker(1);

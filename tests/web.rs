@@ -39,7 +39,8 @@ impl Served {
         let mut child = scene.process(&arguments).stdout(Stdio::null()).spawn().expect("start berth serve");
         let mut said = BufReader::new(child.stderr.take().expect("stderr"));
         let mut line = String::new();
-        while !line.contains("http://") {
+        // Other lines (a warning naming a Temporal address) may come first.
+        while !line.contains("serves the port map at http://") {
             line.clear();
             assert!(
                 said.read_line(&mut line).expect("stderr") > 0,
@@ -47,7 +48,7 @@ impl Served {
             );
         }
         let address = line
-            .split("http://")
+            .split("port map at http://")
             .nth(1)
             .and_then(|rest| rest.split('/').next())
             .unwrap_or_else(|| panic!("no address in: {line}"))
@@ -327,6 +328,28 @@ fn without_an_engine_the_map_still_answers_and_says_why_it_shows_no_containers()
     let (status, page) = served.get("/instances");
     assert_eq!(status, 200);
     assert!(page.contains("berth cannot list its containers") && !page.contains("berth runs no containers"), "{page}");
+}
+
+#[test]
+fn the_fleet_page_says_how_to_see_the_fleet_and_names_a_cluster_that_does_not_answer() {
+    let scene = DockerScene::new("webfleet", 1, WEB);
+    let served = Served::start(&scene);
+    let (status, page) = served.get("/fleet");
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"fleet-off\"") && page.contains("berth serve --temporal"), "{page}");
+    let (status, body) = served.get("/api/fleet");
+    assert_eq!(status, 404, "{body}");
+    drop(served);
+
+    // Pointed at a cluster that does not answer, it says so: it asks no other.
+    let unanswered = TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("address").to_string();
+    let (served, _said) = Served::start_with(&scene, &["--temporal", &unanswered]);
+    let (status, body) = served.get("/api/fleet");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("cannot connect to Temporal at") && body.contains(&unanswered), "{body}");
+    let (status, page) = served.get("/fleet");
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"fleet-error\"") && page.contains(&unanswered), "{page}");
 }
 
 const TOKEN: &str = "berth-web-test-token-0123456789";

@@ -198,7 +198,7 @@ async fn temporal_check(address: &str) -> Check {
         let (client, _) = crate::worker::connect(Some(address), None, identity).await?;
         let queue = berth_workflows::SHARED_TASK_QUEUE;
         let kind = temporalio_common::protos::temporal::api::enums::v1::TaskQueueType::Workflow;
-        let pollers = super::via_temporal::pollers(&client, queue, kind).await?;
+        let pollers = crate::fleet::pollers(&client, queue, kind).await?;
         anyhow::Ok((client.namespace(), pollers))
     };
     match tokio::time::timeout(ANSWER_BOUND, asked).await {

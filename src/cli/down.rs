@@ -40,8 +40,8 @@ pub struct DownArgs {
     #[arg(long, default_value_t = berth_workflows::requests::DEFAULT_PARALLEL, value_parser = clap::value_parser!(u16).range(1..))]
     parallel: u16,
     /// Run as the TearDown workflow on Temporal (at ADDR, else $TEMPORAL_ADDRESS or the profile's).
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
-    temporal: Option<String>,
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, value_parser = super::temporal_address)]
+    temporal: Option<Option<String>>,
     /// With --temporal: run on this host's worker (`berth@<host>`).
     #[arg(long = "host", value_name = "HOST", requires = "temporal")]
     host: Option<String>,
@@ -68,8 +68,8 @@ impl DownArgs {
 
 pub(super) fn run(args: DownArgs, registry: Option<&Path>) -> anyhow::Result<Outcome> {
     let request = args.request();
-    if let Some(address) = args.temporal.as_deref() {
-        let target = Target { address: Some(address), host: args.host.clone() };
+    if let Some(address) = &args.temporal {
+        let target = Target { address: address.as_deref(), host: args.host.clone() };
         return block_on(via_temporal::tear_down(target, request));
     }
     let stops = request.stops().map_err(|problem| anyhow::anyhow!("{problem}"))?;

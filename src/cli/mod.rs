@@ -298,6 +298,15 @@ fn docker_config() -> Option<std::path::PathBuf> {
     crate::containers::EngineSettings::from_environment(|name| std::env::var_os(name)).config_dir
 }
 
+/// A Temporal address given on the command line. An empty one is refused: taken as "none",
+/// it would quietly reach whichever cluster the environment or the profile names.
+fn temporal_address(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("an empty Temporal address; give host:port, or leave the value out to use $TEMPORAL_ADDRESS or the profile's".into());
+    }
+    Ok(text.to_string())
+}
+
 /// The process-wide manager, with the registry named on the command line.
 fn manager(registry: Option<&std::path::Path>) -> anyhow::Result<&'static PortManager> {
     Ok(PortManager::global(registry)?)

@@ -12,6 +12,7 @@ use super::{Outcome, block_on, manager};
 use crate::containers::ImageSettings;
 use crate::ledger;
 use crate::web::actions::{Actions, Token};
+use crate::web::fleet::FleetSource;
 use crate::web::{self, EngineSource, WebState};
 
 /// How long connections may stay open after a stop is asked for.
@@ -31,6 +32,10 @@ pub struct ServeArgs {
     /// Without it the view is read-only.
     #[arg(long, value_name = "FILE")]
     token_file: Option<std::path::PathBuf>,
+    /// Add the fleet page: every host's instances and leases, asked through the Temporal
+    /// cluster at ADDR [default: $TEMPORAL_ADDRESS or the profile's] that their workers poll.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, value_parser = super::temporal_address)]
+    temporal: Option<Option<String>>,
     #[command(flatten)]
     drift: super::drift_args::DriftArgs,
 }
@@ -48,9 +53,16 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
         if let Err(error) = engine.get().await {
             super::style::warning(format_args!("{error}; the pages show no containers until it answers"));
         }
+        let fleet = args.temporal.map(FleetSource::at);
+        if let Some(fleet) = &fleet
+            && let Err(error) = fleet.client().await
+        {
+            super::style::warning(format_args!("{error}; the fleet page says so until it answers"));
+        }
         let images = ImageSettings { docker_config: super::docker_config(), ..ImageSettings::default() };
         let host = gethostname::gethostname().to_string_lossy().into_owned();
         let actions = token.map(|token| Arc::new(Actions::new(token, images, host)));
+        let fleet_api = if fleet.is_some() { ", /api/fleet" } else { "" };
         let allowed = if actions.is_some() { "; actions allowed with the token" } else { ", read-only" };
         let state = WebState {
             manager,
@@ -58,6 +70,7 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
             ledger: ledger::state_dir(),
             engine,
             actions: actions.clone(),
+            fleet,
         };
         let drift =
             args.drift.watch().map(|(every, grace)| tokio::spawn(crate::drift::watch(state.clone(), every, grace)));
@@ -66,7 +79,7 @@ pub(super) fn run(args: ServeArgs, registry: Option<&Path>) -> anyhow::Result<Ou
             .with_context(|| format!("cannot listen on {}; choose another address with --addr", args.addr))?;
         let address = listener.local_addr()?;
         say!(
-            "berth serves the port map at http://{address}/ (JSON: /api/map, /api/instances, /api/leases){allowed}; Ctrl-C stops it"
+            "berth serves the port map at http://{address}/ (JSON: /api/map, /api/instances, /api/leases{fleet_api}){allowed}; Ctrl-C stops it"
         );
         tracing::info!(%address, "web_serving");
         let stopping = Arc::new(tokio::sync::Notify::new());

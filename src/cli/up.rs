@@ -60,8 +60,8 @@ pub struct UpArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
     /// Run as the SpinUp workflow on Temporal (at ADDR, else $TEMPORAL_ADDRESS or the profile's).
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
-    temporal: Option<String>,
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, value_parser = super::temporal_address)]
+    temporal: Option<Option<String>>,
     /// With --temporal: run on this host's worker (`berth@<host>`).
     #[arg(long = "host", value_name = "HOST", requires = "temporal")]
     host: Option<String>,
@@ -124,8 +124,8 @@ struct Report {
 
 pub(super) fn run(args: UpArgs, registry: Option<&Path>, quiet: bool) -> anyhow::Result<Outcome> {
     let request = args.request();
-    if let Some(address) = args.temporal.as_deref() {
-        let target = Target { address: Some(address), host: args.host.clone() };
+    if let Some(address) = &args.temporal {
+        let target = Target { address: address.as_deref(), host: args.host.clone() };
         // The local registry, where there is one, tells how many steps the run takes; the
         // workflow's time bound is derived from it.
         let batches = manager(registry).ok().and_then(|manager| {

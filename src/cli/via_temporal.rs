@@ -9,18 +9,15 @@
 //! compensation undoes what it did, and exits 130.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use berth_workflows::activities::ServiceStarted;
 use berth_workflows::{
-    FailureKind, RunActivity, RunActivityInput, SHARED_TASK_QUEUE, SpinUp, SpinUpInput, TearDown, TearDownInput,
-    TearDownOutput, host_task_queue,
+    FailureKind, SHARED_TASK_QUEUE, SpinUp, SpinUpInput, TearDown, TearDownInput, TearDownOutput, host_task_queue,
 };
 use serde::Serialize;
 use temporalio_client::errors::WorkflowGetResultError;
-use temporalio_client::grpc::WorkflowService;
-use temporalio_client::tonic::IntoRequest;
 use temporalio_client::{
     Client, NamespacedClient, WorkflowCancelOptions, WorkflowDescribeOptions, WorkflowGetResultOptions, WorkflowHandle,
     WorkflowStartOptions, WorkflowTerminateOptions,
@@ -29,8 +26,6 @@ use temporalio_common::error::IncomingError;
 use temporalio_common::protos::temporal::api::enums::v1::{
     PendingActivityState, PendingWorkflowTaskState, TaskQueueType,
 };
-use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
-use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
 
 use super::Outcome;
 use super::output::{OutputFormat, emit, emit_json};
@@ -54,11 +49,6 @@ const WORKFLOW_PICKUP: Duration = Duration::from_secs(30);
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 /// How long, after Ctrl-C, the command waits for the cancelled workflow's compensation.
 const CANCEL_WAIT: Duration = Duration::from_secs(180);
-
-fn workflow_id(kind: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
-    format!("berth-{kind}-{}-{nanos}", std::process::id())
-}
 
 #[derive(Serialize)]
 struct Report {
@@ -91,7 +81,7 @@ pub(super) async fn spin_up(
     // Bounds the whole run even if every worker vanishes: every attempt of every batch, and
     // room for compensation.
     let limit = Duration::from_secs(per_start * u64::from(request.maximum_attempts) * batches + 300);
-    let id = workflow_id("spinup");
+    let id = worker::workflow_id("spinup");
     let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, id.clone()).execution_timeout(limit).build();
     let handle = client
         .start_workflow(SpinUp::run, serde_json::to_value(&request)?, options)
@@ -126,7 +116,7 @@ pub(super) async fn tear_down(target: Target<'_>, request: TearDownInput) -> any
     }
     let batches = instances.div_ceil(usize::from(request.parallel)) as u64;
     let limit = Duration::from_secs(120 * 3 * batches + 120);
-    let id = workflow_id("teardown");
+    let id = worker::workflow_id("teardown");
     let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, id.clone()).execution_timeout(limit).build();
     let handle = client
         .start_workflow(TearDown::run, serde_json::to_value(&request)?, options)
@@ -157,48 +147,12 @@ pub(super) async fn client(address: Option<&str>) -> anyhow::Result<Client> {
     Ok(connect(&Target { address, host: None }).await?.0)
 }
 
-/// Runs one activity on `host`'s worker through the `RunActivity` workflow, within `bound`;
-/// its JSON output, or why it failed, in one line.
-pub(super) async fn run_activity(
-    client: &Client,
-    activity: &str,
-    input: serde_json::Value,
-    host: &str,
-    bound: Duration,
-) -> Result<serde_json::Value, String> {
-    let request = RunActivityInput { activity: activity.to_string(), input, host: Some(host.to_string()) };
-    let id = workflow_id(&format!("{activity}-{host}"));
-    let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, id).execution_timeout(bound).build();
-    let request = serde_json::to_value(&request).map_err(|error| error.to_string())?;
-    let handle = client.start_workflow(RunActivity::run, request, options).await.map_err(|error| error.to_string())?;
-    match tokio::time::timeout(bound + POLLER_PAUSE, handle.get_result(WorkflowGetResultOptions::default())).await {
-        Ok(Ok(output)) => Ok(output),
-        Ok(Err(error)) => Err(format!("{activity} on {}: {error}", host_task_queue(host))),
-        Err(_) => Err(format!("{activity} on {} did not end within {}s", host_task_queue(host), bound.as_secs())),
-    }
-}
-
 async fn connect(target: &Target<'_>) -> anyhow::Result<(Client, temporalio_client::Url)> {
     worker::connect(target.address, None, format!("berth-cli:{}", std::process::id())).await
 }
 
 fn queue(host: Option<&str>) -> String {
     host.map_or_else(|| SHARED_TASK_QUEUE.to_string(), host_task_queue)
-}
-
-/// The identities of the workers polling task queue `name` for `kind` tasks right now.
-pub(super) async fn pollers(client: &Client, name: &str, kind: TaskQueueType) -> anyhow::Result<Vec<String>> {
-    let request = DescribeTaskQueueRequest {
-        namespace: client.namespace(),
-        task_queue: Some(TaskQueue { name: name.to_string(), ..Default::default() }),
-        task_queue_type: kind as i32,
-        ..Default::default()
-    };
-    let mut service = client.clone();
-    let answer = WorkflowService::describe_task_queue(&mut service, request.into_request())
-        .await
-        .with_context(|| format!("cannot ask Temporal who polls task queue `{name}`"))?;
-    Ok(answer.into_inner().pollers.into_iter().map(|poller| poller.identity).collect())
 }
 
 /// Fails (exit 2, naming the queue) unless a worker polls the workflow queue and the queue
@@ -216,7 +170,7 @@ async fn require_workers(client: &Client, hosts: &[String]) -> anyhow::Result<Op
             if attempt > 0 {
                 tokio::time::sleep(POLLER_PAUSE).await;
             }
-            polled = !pollers(client, &name, kind).await?.is_empty();
+            polled = !crate::fleet::pollers(client, &name, kind).await?.is_empty();
             if polled {
                 break;
             }

@@ -16,7 +16,7 @@ const FALLBACK_METRICS_PORT: u16 = 9464;
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     /// Temporal's address, `host:port` [default: $TEMPORAL_ADDRESS, the profile's, else localhost:7233].
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = super::temporal_address)]
     address: Option<String>,
     /// The namespace [default: $TEMPORAL_NAMESPACE, the profile's, else default].
     #[arg(long)]
@@ -24,6 +24,11 @@ pub struct WorkerArgs {
     /// The host name in this worker's own task queue `berth@<host>` [default: the hostname].
     #[arg(long = "host-name", value_name = "HOST")]
     host: Option<String>,
+    /// The address other machines reach this host at (an IP address or a DNS name): the
+    /// endpoints it reports for ports published on every address (0.0.0.0) say it
+    /// [default: they say the address they are published on].
+    #[arg(long, value_name = "ADDRESS")]
+    advertise_address: Option<crate::containers::advertise::AdvertisedAddress>,
     /// Where /metrics and /healthz listen [default: 127.0.0.1 and the registry's
     /// `berth` metrics_port, else 9464].
     #[arg(long, value_name = "ADDR:PORT")]
@@ -55,6 +60,7 @@ pub(super) fn run(args: WorkerArgs, registry: Option<&Path>) -> anyhow::Result<O
         address: args.address,
         namespace: args.namespace,
         host: args.host.unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned()),
+        advertised: args.advertise_address,
         metrics_addr: args
             .metrics_addr
             .unwrap_or_else(|| loopback(registry_port("metrics_port").unwrap_or(FALLBACK_METRICS_PORT))),

@@ -10,6 +10,7 @@
 //! [`engine_target`] resolves. Errors are [`StartError`]s that name the container, the
 //! port, the process holding it, and what to do.
 
+pub mod advertise;
 pub mod compose;
 pub mod docker;
 pub mod engine_target;

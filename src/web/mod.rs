@@ -8,6 +8,7 @@
 //! build chain. The view is read-only unless started with a token ([`actions`]).
 
 pub mod actions;
+pub mod fleet;
 pub mod map;
 pub mod pages;
 
@@ -46,6 +47,8 @@ pub struct WebState {
     pub engine: EngineSource,
     /// What allows actions; `None` keeps the view read-only.
     pub actions: Option<Arc<Actions>>,
+    /// Where the fleet page asks for every host; `None` shows this host only.
+    pub fleet: Option<fleet::FleetSource>,
 }
 
 impl WebState {
@@ -93,6 +96,8 @@ pub fn router(state: WebState) -> Router {
         .route("/instances", get(instances_page))
         .route("/instances/{name}", get(instance_page))
         .route("/leases", get(leases_page))
+        .route("/fleet", get(fleet_page))
+        .route("/api/fleet", get(fleet_json))
         .route("/api/map", get(map_json))
         .route("/api/instances", get(instances_json))
         .route("/api/leases", get(leases_json))
@@ -372,6 +377,30 @@ async fn leases_page(State(state): State<WebState>, headers: HeaderMap, Query(qu
         Ok(Gathered { leases: Err(error), .. }) => ledger_failed(error),
         Ok(gathered) => html(&headers, pages::leases(&gathered.map, &access, query.fragment())),
         Err(error) => failed(error),
+    }
+}
+
+async fn fleet_page(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<PageQuery>) -> Response {
+    let access = state.access(&headers);
+    let answer = match &state.fleet {
+        Some(source) => Some(source.answer().await),
+        None => None,
+    };
+    html(&headers, pages::fleet(answer.as_deref(), &access, query.fragment()))
+}
+
+async fn fleet_json(State(state): State<WebState>) -> Response {
+    let Some(source) = &state.fleet else {
+        let refusal = "this view shows one host: start it with `berth serve --temporal` to ask the fleet";
+        return (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": refusal }))).into_response();
+    };
+    match source.answer().await.as_ref() {
+        Ok(hosts) => Json(serde_json::json!({ "hosts": hosts })).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": format!("berth cannot ask the fleet: {error}") })),
+        )
+            .into_response(),
     }
 }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::Instance;
 use super::actions::Access;
 use super::map::{MapPort, PortMap};
+use crate::fleet::Host;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut templates = Environment::new();
@@ -29,6 +30,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("login.html", include_str!("templates/login.html")),
         ("action.html", include_str!("templates/action.html")),
         ("logged_in.html", include_str!("templates/logged_in.html")),
+        ("fleet.html", include_str!("templates/fleet.html")),
+        ("fleet_live.html", include_str!("templates/fleet_live.html")),
     ] {
         templates.add_template(name, source).expect("the shipped templates parse");
     }
@@ -264,6 +267,83 @@ pub fn leases(map: &PortMap, access: &Access, fragment: bool) -> String {
             page => "leases",
             leased => Value::from(Serde(&leased)),
             conflicts => Value::from(Serde(&conflicts)),
+            access => Value::from(Serde(access)),
+        },
+    )
+}
+
+/// One row of the fleet page: an instance on a host, or a host that did not answer.
+#[derive(Serialize)]
+struct FleetRow<'a> {
+    host: &'a str,
+    service: &'a str,
+    instance: &'a str,
+    env: &'a str,
+    state: &'a str,
+    endpoints: String,
+    trouble: bool,
+}
+
+/// One lease of the fleet page.
+#[derive(Serialize)]
+struct FleetLease<'a> {
+    host: &'a str,
+    port: u16,
+    project: &'a str,
+    service: &'a str,
+}
+
+/// The fleet: every host's instances and leases; `None` when these pages see one host only.
+pub fn fleet(answer: Option<&Result<Vec<Host>, String>>, access: &Access, fragment: bool) -> String {
+    let (hosts, error) = match answer {
+        Some(Ok(hosts)) => (hosts.as_slice(), None),
+        Some(Err(error)) => (&[][..], Some(error.as_str())),
+        None => (&[][..], None),
+    };
+    let mut rows = Vec::new();
+    for host in hosts {
+        if let (Some(trouble), Some(error)) = (host.trouble(), &host.error) {
+            let cause = error.lines().next().unwrap_or_default().to_string();
+            rows.push(FleetRow {
+                host: &host.host,
+                service: "",
+                instance: "",
+                env: "",
+                state: trouble,
+                endpoints: cause,
+                trouble: true,
+            });
+        }
+        rows.extend(host.instances.iter().map(|instance| FleetRow {
+            host: &host.host,
+            service: &instance.service,
+            instance: &instance.instance,
+            env: &instance.env,
+            state: &instance.state,
+            endpoints: instance.endpoints.join(" "),
+            trouble: false,
+        }));
+    }
+    let leases: Vec<FleetLease<'_>> = hosts
+        .iter()
+        .flat_map(|host| {
+            host.leases.iter().map(|lease| FleetLease {
+                host: &host.host,
+                port: lease.port,
+                project: &lease.project,
+                service: &lease.service,
+            })
+        })
+        .collect();
+    render(
+        "fleet",
+        fragment,
+        context! {
+            page => "fleet",
+            configured => answer.is_some(),
+            error => error,
+            rows => Value::from(Serde(&rows)),
+            leases => Value::from(Serde(&leases)),
             access => Value::from(Serde(access)),
         },
     )

@@ -129,7 +129,7 @@ pub struct TearDownInput {
 }
 
 fn default_heartbeat_seconds() -> u64 {
-    30
+    10
 }
 
 fn default_attempts() -> u32 {

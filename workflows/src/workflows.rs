@@ -298,7 +298,16 @@ impl SpinUp {
                     started.filter(|host| !host.is_empty()).or_else(|| host.clone())
                 })
                 .collect();
-            let undos = targets.iter().zip(&results).zip(&ran_on).map(|(((target, _), result), host)| {
+            // A host whose queue no worker took work from is gone: an undo there would only
+            // wait out the pickup bound again, so its instances are said to be left at once.
+            let gone: Vec<&str> = failures
+                .iter()
+                .filter(|(_, kind, _)| *kind == FailureKind::NoWorker)
+                .filter_map(|(index, _, _)| ran_on[*index].as_deref())
+                .collect();
+            let reachable = |host: &Option<String>| host.as_deref().is_none_or(|host| !gone.contains(&host));
+            let attempted = targets.iter().zip(&results).zip(&ran_on);
+            let undos = attempted.clone().filter(|(_, host)| reachable(host)).map(|(((target, _), result), host)| {
                 let undo_options = undo_options(host.as_deref(), input.maximum_attempts);
                 let request = UndoRequest {
                     service: target.service.clone().unwrap_or_default(),
@@ -311,27 +320,31 @@ impl SpinUp {
                 let options = for_instance(&undo_options, "undo", Some(&request.service), request.instance_id);
                 ctx.execute_activity(UndoStart, request, options)
             });
-            let undone_each = temporalio_sdk::workflows::join_all(undos).await;
-            for (((target, _), host), result) in targets.iter().zip(&ran_on).zip(undone_each) {
-                match result {
-                    Ok(report) => {
-                        undone.undone.extend(report.undone);
-                        undone.left.extend(report.left);
+            let mut undone_each = temporalio_sdk::workflows::join_all(undos).await.into_iter();
+            for (((target, _), _), host) in attempted {
+                let why = if reachable(host) {
+                    match undone_each.next() {
+                        Some(Ok(report)) => {
+                            undone.undone.extend(report.undone);
+                            undone.left.extend(report.left);
+                            continue;
+                        }
+                        Some(Err(error)) => classify(&error, "undo_start", host.as_deref()).1,
+                        None => continue,
                     }
-                    Err(error) => {
-                        let service = target.service.as_deref().unwrap_or_default();
-                        // The command that reaches the instance where it runs.
-                        let down = match host {
-                            Some(host) => format!("berth down {service}:{}@{host} --temporal", target.instance_id),
-                            None => format!("berth down {service}:{}", target.instance_id),
-                        };
-                        undone.left.push(format!(
-                            "{service}[{}]: could not be undone ({}): `{down}` removes it",
-                            target.instance_id,
-                            classify(&error, "undo_start", host.as_deref()).1,
-                        ));
-                    }
-                }
+                } else {
+                    format!("no worker answers on {}", queue(host.as_deref()))
+                };
+                let service = target.service.as_deref().unwrap_or_default();
+                // The command that reaches the instance where it runs.
+                let down = match host {
+                    Some(host) => format!("berth down {service}:{}@{host} --temporal", target.instance_id),
+                    None => format!("berth down {service}:{}", target.instance_id),
+                };
+                undone.left.push(format!(
+                    "{service}[{}]: could not be undone ({why}): `{down}` removes it",
+                    target.instance_id
+                ));
             }
         }
         if cancelled {
@@ -431,6 +444,11 @@ impl RunActivity {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: serde_json::Value) -> WorkflowResult<serde_json::Value> {
         let input: RunActivityInput = decode("RunActivity", input).map_err(invalid_input)?;
         let options = options(input.host.as_deref(), DEFAULT_START_TO_CLOSE, Duration::from_secs(30), 3);
-        Ok(ctx.execute_activity(Named(input.activity), input.input, options).await?)
+        let activity = input.activity.clone();
+        ctx.execute_activity(Named(input.activity), input.input, options).await.map_err(|error| {
+            // The activity's own kind and cause, not the SDK's wrapper around them.
+            let (kind, message) = classify(&error, &activity, input.host.as_deref());
+            ApplicationFailure::builder(message).type_name(kind.to_string()).non_retryable(true).build().into()
+        })
     }
 }
