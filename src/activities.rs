@@ -52,6 +52,24 @@ pub struct BerthActivities {
     advertised: Option<AdvertisedAddress>,
 }
 
+/// Runs `work`, telling Temporal every second that the worker is alive (with `details`).
+async fn heartbeating<T>(
+    ctx: &ActivityContext,
+    work: impl std::future::Future<Output = T>,
+    mut details: impl FnMut() -> serde_json::Value,
+) -> T {
+    tokio::pin!(work);
+    let mut ticks = tokio::time::interval(HEARTBEAT_INTERVAL);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = ticks.tick() => {
+                let _ = ctx.record_heartbeat(details()).await;
+            }
+        }
+    }
+}
+
 /// The one mapping from berth's failures to Temporal failures: typed with the kind, and
 /// non-retryable exactly when the kind says a retry cannot help.
 fn failure(kind: FailureKind, message: String) -> ActivityError {
@@ -161,21 +179,23 @@ impl BerthActivities {
             let _ = phases.send(Some(phase));
         };
         let start = containers::start::start(&self.engine, &spec, &options, &progress, ctx.cancelled());
-        tokio::pin!(start);
-        let mut ticks = tokio::time::interval(HEARTBEAT_INTERVAL);
-        let result = loop {
-            tokio::select! {
-                result = &mut start => break result,
-                _ = ticks.tick() => {
-                    let phase = *latest.borrow_and_update();
-                    let _ = ctx.record_heartbeat(serde_json::json!({ "container": spec.container_name, "phase": phase })).await;
-                }
-            }
+        let details = || {
+            let phase = *latest.borrow_and_update();
+            serde_json::json!({ "container": spec.container_name, "phase": phase })
         };
+        let result = heartbeating(ctx, start, details).await;
         match result {
             Ok(started) => {
-                // An activity's start is its own run's whole work once it succeeds.
-                containers::start::finish(&self.engine, &spec, &started, self.sources.ledger.clone()).await;
+                // An activity's start is its own run's whole work once it succeeds. Finishing
+                // (removing a replaced container, the ledger) heartbeats too: a start that
+                // succeeded must not time out and run again.
+                let finish = containers::start::finish(&self.engine, &spec, &started, self.sources.ledger.clone());
+                heartbeating(
+                    ctx,
+                    finish,
+                    || serde_json::json!({ "container": spec.container_name, "phase": { "phase": "finish" } }),
+                )
+                .await;
                 let mut started = started.into_contract(self.host.clone());
                 started.endpoints = std::mem::take(&mut started.endpoints)
                     .into_iter()
@@ -335,10 +355,13 @@ mod fixed {
                 Ok(summaries
                     .into_iter()
                     .map(|summary| {
-                        let endpoints = containers::docker::endpoints(&summary)
+                        // Published on 0.0.0.0 and on :: alike, a port is one endpoint here.
+                        let mut endpoints: Vec<String> = containers::docker::endpoints(&summary)
                             .into_iter()
                             .map(|endpoint| self.dialled(endpoint))
                             .collect();
+                        endpoints.sort();
+                        endpoints.dedup();
                         let labels = summary.labels.unwrap_or_default();
                         let label = |name: &str| labels.get(name).cloned().unwrap_or_default();
                         ContainerState {

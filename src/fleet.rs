@@ -24,6 +24,9 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQ
 
 /// How long one host may take to answer: its queue's own pickup bound and some room.
 pub const HOST_ANSWER: Duration = Duration::from_secs(40);
+/// How long one attempt of a host's answer may take once its worker has it: a worker that
+/// takes the question and hangs (its engine not answering) fails as such, not as gone.
+const ATTEMPT_BOUND: u64 = 10;
 /// Room beyond a workflow's own bound for its result to arrive.
 const RESULT_ROOM: Duration = Duration::from_secs(1);
 
@@ -105,9 +108,17 @@ pub async fn run_activity(
     let interrupted = |message: String| NoAnswer { kind: FailureKind::Interrupted, message };
     let unanswered = || NoAnswer {
         kind: FailureKind::NoWorker,
-        message: format!("no worker answered `{activity}` on task queue `{queue}` within {}s", bound.as_secs()),
+        message: format!(
+            "no worker answered `{activity}` on task queue `{queue}` within {}s; is `berth worker --host-name {host}` running there?",
+            bound.as_secs()
+        ),
     };
-    let request = RunActivityInput { activity: activity.to_string(), input, host: Some(host.to_string()) };
+    let request = RunActivityInput {
+        activity: activity.to_string(),
+        input,
+        host: Some(host.to_string()),
+        start_to_close_seconds: Some(ATTEMPT_BOUND),
+    };
     let id = crate::worker::workflow_id(&format!("{activity}-{host}"));
     let options = WorkflowStartOptions::new(SHARED_TASK_QUEUE, id).execution_timeout(bound).build();
     let request = serde_json::to_value(&request).map_err(|error| interrupted(error.to_string()))?;

@@ -382,6 +382,28 @@ fn three_hosts_stay_apart_and_berth_fleet_lists_them_from_temporal() {
     let direct = fleet.berth(&["up", &placed, "--env", &environment]);
     assert_eq!(direct.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&direct.stderr).contains("needs --temporal"));
+
+    // A host whose engine stops is listed as failing, with the cause; the others still answer.
+    let pidfile = format!("/run/berth-fleet/{}/h3/docker.pid", fleet.name);
+    let pid = std::fs::read_to_string(&pidfile).expect("the third engine's pid file").trim().to_string();
+    assert!(Command::new("kill").arg(&pid).status().is_ok_and(|status| status.success()), "stop {third}'s engine");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "{third}'s engine did not stop within a minute");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let listed = fleet.berth(&["fleet", "--format", "json"]);
+    assert_eq!(listed.status.code(), Some(1), "{}", String::from_utf8_lossy(&listed.stderr));
+    let said = String::from_utf8_lossy(&listed.stderr).into_owned();
+    assert!(said.contains(&format!("host {third} is failed")), "{said}");
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let hosts = listed["hosts"].as_array().expect("hosts");
+    let kinds: Vec<&serde_json::Value> = hosts.iter().map(|host| &host["kind"]).collect();
+    assert_eq!(
+        kinds,
+        [&serde_json::Value::Null, &serde_json::Value::Null, &serde_json::json!("EngineUnreachable")],
+        "{listed}"
+    );
 }
 
 /// The containers on `host` of the fleet, by name.
@@ -434,8 +456,8 @@ fn a_host_lost_mid_spin_up_fails_it_by_name_the_others_are_undone_and_a_rerun_ad
     assert!(!containers_on(&fleet, &first).iter().any(|name| name.starts_with("web-")), "undone on {first}: {said}");
     let left = format!("`berth down slow:0@{second} --temporal` removes it");
     assert!(said.contains(&left), "what is left is said, with how to reach it: {said}");
-    let skipped = format!("no worker answers on berth@{second}");
-    assert!(said.contains(&skipped), "the gone host's undo is not waited for: {said}");
+    let asked = format!("no berth worker took `undo_start` from task queue `berth@{second}`");
+    assert!(said.contains(&asked), "the gone host's undo was still asked for: {said}");
 
     // The fleet view says the host is gone, and still lists the other one.
     let listed = fleet.berth(&["fleet", "--format", "json"]);

@@ -445,6 +445,7 @@ fn activity_inputs_with_typos_or_no_instance_are_refused_and_change_nothing() {
         r#"{"activity":"stop_web_activity","input":{"volumes":true}}"#,
         r#"{"activity":"stop_service","input":{"service":"web","instance_id":0,"volume":true}}"#,
         r#"{"activity":"start_web_activity","input":{"instance_id":1,"recreat":true}}"#,
+        r#"{"activity":"start_web_activity","input":{"instance_id":1},"start_to_close_seconds":0}"#,
     ] {
         let (succeeded, text) = run_activity(&server, input);
         assert!(!succeeded && text.contains("InvalidInput"), "{input} must fail as InvalidInput:\n{text}");

@@ -37,12 +37,10 @@ pub(super) fn run(args: FleetArgs) -> anyhow::Result<Outcome> {
             OutputFormat::Json => emit_json(&serde_json::json!({ "hosts": answered }))?,
             OutputFormat::Table => emit(&tables(&answered), None)?,
         }
-        for host in answered.iter().filter(|host| host.error.is_some()) {
-            super::style::error(format_args!(
-                "host {} did not answer: {}",
-                host.host,
-                host.error.as_deref().unwrap_or_default()
-            ));
+        for host in &answered {
+            if let (Some(trouble), Some(error)) = (host.trouble(), &host.error) {
+                super::style::error(format_args!("host {} is {trouble}: {error}", host.host));
+            }
         }
         Ok(if answered.iter().any(|host| host.error.is_some()) { Outcome::Exit(1) } else { Outcome::Clean })
     })

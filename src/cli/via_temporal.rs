@@ -332,6 +332,7 @@ fn phase_of(details: &temporalio_common::protos::temporal::api::common::v1::Payl
         "preflight" => "checking ports".to_string(),
         "create" => "creating".to_string(),
         "start" => "starting".to_string(),
+        "finish" => "finishing".to_string(),
         other => other.to_string(),
     })
 }

@@ -76,6 +76,21 @@ fn not_found(error: &DockerError) -> bool {
 }
 
 impl Engine {
+    /// Docker's failure on `subject`: an engine that no longer answers is said as such,
+    /// naming it, for it is what the person must fix.
+    fn failed(&self, subject: &str, error: DockerError) -> StartError {
+        let failed = StartError::docker(subject, error);
+        match failed {
+            StartError::Docker { subject, source } if super::failed_kind_is_unreachable(&source) => {
+                StartError::EngineUnreachable {
+                    engine: self.target().to_string(),
+                    detail: format!("{subject}: {source}"),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Connects to exactly `target` and checks that it answers; nothing else is tried.
     pub async fn connect(target: &EngineTarget) -> Result<Self, StartError> {
         let unreachable = |error: DockerError| StartError::EngineUnreachable {
@@ -164,7 +179,7 @@ impl Engine {
                     service: service.to_string(),
                     detail,
                 },
-                PullFailure::Other => StartError::docker(image, DockerError::DockerStreamError { error: detail }),
+                PullFailure::Other => self.failed(image, DockerError::DockerStreamError { error: detail }),
             }
         };
         loop {
@@ -204,7 +219,7 @@ impl Engine {
                         detail: error.to_string(),
                     });
                 }
-                Err(error) => return Err(StartError::docker(image, error)),
+                Err(error) => return Err(self.failed(image, error)),
             }
         }
     }
@@ -214,7 +229,7 @@ impl Engine {
         match self.docker.inspect_image(image).await {
             Ok(_) => Ok(true),
             Err(error) if not_found(&error) => Ok(false),
-            Err(error) => Err(StartError::docker(image, error)),
+            Err(error) => Err(self.failed(image, error)),
         }
     }
 
@@ -223,7 +238,7 @@ impl Engine {
         match self.docker.inspect_container(name, None).await {
             Ok(response) => Ok(Some(existing(response))),
             Err(error) if not_found(&error) => Ok(None),
-            Err(error) => Err(StartError::docker(name, error)),
+            Err(error) => Err(self.failed(name, error)),
         }
     }
 
@@ -232,7 +247,7 @@ impl Engine {
         match self.docker.inspect_volume(name).await {
             Ok(volume) => Ok(Some(volume.labels)),
             Err(error) if not_found(&error) => Ok(None),
-            Err(error) => Err(StartError::docker(name, error)),
+            Err(error) => Err(self.failed(name, error)),
         }
     }
 
@@ -240,7 +255,7 @@ impl Engine {
     pub async fn create_volume(&self, name: &str, spec: &InstanceSpec, run: &str) -> Result<(), StartError> {
         let request =
             VolumeCreateRequest { name: Some(name.to_string()), labels: Some(labels(spec, run)), ..Default::default() };
-        self.docker.create_volume(request).await.map_err(|error| StartError::docker(name, error))?;
+        self.docker.create_volume(request).await.map_err(|error| self.failed(name, error))?;
         Ok(())
     }
 
@@ -300,7 +315,7 @@ impl Engine {
             {
                 Ok(None)
             }
-            Err(error) => Err(StartError::docker(&spec.container_name, error)),
+            Err(error) => Err(self.failed(&spec.container_name, error)),
         }
     }
 
@@ -309,7 +324,7 @@ impl Engine {
     pub async fn networks_named(&self, name: &str) -> Result<Vec<FoundNetwork>, StartError> {
         let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
         let options = bollard::query_parameters::ListNetworksOptions { filters: Some(filters) };
-        let listed = self.docker.list_networks(Some(options)).await.map_err(|error| StartError::docker(name, error))?;
+        let listed = self.docker.list_networks(Some(options)).await.map_err(|error| self.failed(name, error))?;
         let mut found: Vec<FoundNetwork> = listed
             .into_iter()
             .filter(|network| network.name.as_deref() == Some(name))
@@ -332,8 +347,7 @@ impl Engine {
         for key in std::iter::once(network.id.as_str()).chain(name) {
             let filters = HashMap::from([("network".to_string(), vec![key.to_string()])]);
             let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-            let listed =
-                self.docker.list_containers(Some(options)).await.map_err(|error| StartError::docker(key, error))?;
+            let listed = self.docker.list_containers(Some(options)).await.map_err(|error| self.failed(key, error))?;
             users.extend(listed.into_iter().filter_map(|container| container.id));
         }
         Ok(users.len())
@@ -365,7 +379,7 @@ impl Engine {
         match self.docker.create_network(request).await {
             Ok(created) => Ok(Some(created.id)),
             Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(None),
-            Err(error) => Err(StartError::docker(&spec.network, error)),
+            Err(error) => Err(self.failed(&spec.network, error)),
         }
     }
 
@@ -376,7 +390,7 @@ impl Engine {
             Ok(()) => Ok(true),
             Err(error) if not_found(&error) => Ok(false),
             Err(DockerError::DockerResponseServerError { status_code: 403 | 409, .. }) => Ok(false),
-            Err(error) => Err(StartError::docker(name, error)),
+            Err(error) => Err(self.failed(name, error)),
         }
     }
 
@@ -415,19 +429,19 @@ impl Engine {
                     service: spec.service.clone(),
                     problem: format!("its files cannot be written into {}: {message}", spec.image),
                 }),
-                other => StartError::docker(&spec.container_name, other),
+                other => self.failed(&spec.container_name, other),
             })
     }
 
     /// Renames the container `name` (a name or an id) to `new_name`.
     pub async fn rename(&self, name: &str, new_name: &str) -> Result<(), StartError> {
         let options = bollard::query_parameters::RenameContainerOptions { name: new_name.to_string() };
-        self.docker.rename_container(name, options).await.map_err(|error| StartError::docker(name, error))
+        self.docker.rename_container(name, options).await.map_err(|error| self.failed(name, error))
     }
 
     /// Starts the container `name` (a name or an id) as it is.
     pub async fn start_existing(&self, name: &str) -> Result<(), StartError> {
-        self.docker.start_container(name, None).await.map_err(|error| StartError::docker(name, error))
+        self.docker.start_container(name, None).await.map_err(|error| self.failed(name, error))
     }
 
     /// Stops the container `name` and keeps it; a missing or stopped one is fine.
@@ -436,7 +450,7 @@ impl Engine {
         match self.docker.stop_container(name, Some(stop)).await {
             Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
             Err(error) if not_found(&error) => Ok(()),
-            Err(error) => Err(StartError::docker(name, error)),
+            Err(error) => Err(self.failed(name, error)),
         }
     }
 
@@ -452,7 +466,7 @@ impl Engine {
                     holder: format!("Docker refused: {text}"),
                 }
             } else {
-                StartError::docker(&spec.container_name, error)
+                self.failed(&spec.container_name, error)
             }
         })
     }
@@ -465,7 +479,7 @@ impl Engine {
         match self.docker.remove_container(name, Some(remove)).await {
             Ok(()) => Ok(true),
             Err(error) if not_found(&error) => Ok(false),
-            Err(error) => Err(StartError::docker(name, error)),
+            Err(error) => Err(self.failed(name, error)),
         }
     }
 
@@ -479,7 +493,7 @@ impl Engine {
             Err(DockerError::DockerResponseServerError { status_code: 409, message }) => {
                 Err(StartError::VolumeInUse { volume: name.to_string(), detail: message })
             }
-            Err(error) => Err(StartError::docker(name, error)),
+            Err(error) => Err(self.failed(name, error)),
         }
     }
 
@@ -489,10 +503,7 @@ impl Engine {
         labels.extend(environment.map(|environment| format!("{}={environment}", super::spec::ENVIRONMENT_LABEL)));
         let filters = HashMap::from([("label".to_string(), labels)]);
         let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        self.docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|error| StartError::docker("managed containers", error))
+        self.docker.list_containers(Some(options)).await.map_err(|error| self.failed("managed containers", error))
     }
 
     /// The running containers that publish `port` on the host (through docker-proxy), with
@@ -504,7 +515,7 @@ impl Engine {
             .docker
             .list_containers(Some(options))
             .await
-            .map_err(|error| StartError::docker("the containers publishing a port", error))?;
+            .map_err(|error| self.failed("the containers publishing a port", error))?;
         Ok(containers
             .into_iter()
             .filter_map(|container| {
@@ -521,7 +532,7 @@ impl Engine {
             .docker
             .list_containers(Some(options))
             .await
-            .map_err(|error| StartError::docker("the container list", error))?;
+            .map_err(|error| self.failed("the container list", error))?;
         Ok(containers
             .into_iter()
             .flat_map(|container| container.names.unwrap_or_default())
@@ -549,7 +560,7 @@ impl Engine {
         let options = LogsOptionsBuilder::new().stdout(true).stderr(true).follow(true).tail(&lines.to_string()).build();
         self.docker
             .logs(name, Some(options))
-            .map(move |chunk| chunk.map(|chunk| chunk.to_string()).map_err(|error| StartError::docker(name, error)))
+            .map(move |chunk| chunk.map(|chunk| chunk.to_string()).map_err(|error| self.failed(name, error)))
     }
 
     /// Runs `command` inside the container and returns its exit code.
@@ -560,16 +571,16 @@ impl Engine {
             attach_stderr: Some(true),
             ..Default::default()
         };
-        let exec = self.docker.create_exec(name, options).await.map_err(|error| StartError::docker(name, error))?;
+        let exec = self.docker.create_exec(name, options).await.map_err(|error| self.failed(name, error))?;
         let started = self
             .docker
             .start_exec(&exec.id, Some(StartExecOptions { detach: false, tty: false, output_capacity: None }))
             .await
-            .map_err(|error| StartError::docker(name, error))?;
+            .map_err(|error| self.failed(name, error))?;
         if let StartExecResults::Attached { mut output, .. } = started {
             while output.next().await.is_some() {}
         }
-        let inspected = self.docker.inspect_exec(&exec.id).await.map_err(|error| StartError::docker(name, error))?;
+        let inspected = self.docker.inspect_exec(&exec.id).await.map_err(|error| self.failed(name, error))?;
         Ok(inspected.exit_code)
     }
 }
@@ -583,13 +594,20 @@ pub struct Publisher {
     pub labels: HashMap<String, String>,
 }
 
-/// `127.0.0.1:6379` for each port the container publishes, sorted, once each.
+/// `127.0.0.1:6379` (`[::1]:6379`) for each port the container publishes, sorted, once each.
 pub fn endpoints(summary: &bollard::models::ContainerSummary) -> Vec<String> {
     let mut endpoints: Vec<String> = summary
         .ports
         .iter()
         .flatten()
-        .filter_map(|port| Some(format!("{}:{}", port.ip.as_deref().unwrap_or("0.0.0.0"), port.public_port?)))
+        .filter_map(|port| {
+            let ip = port.ip.as_deref().unwrap_or("0.0.0.0");
+            // `[::]:8080` as a socket address is written, not `:::8080`.
+            Some(match ip.parse::<std::net::IpAddr>() {
+                Ok(ip) => std::net::SocketAddr::new(ip, port.public_port?).to_string(),
+                Err(_) => format!("{ip}:{}", port.public_port?),
+            })
+        })
         .collect();
     endpoints.sort();
     endpoints.dedup();
@@ -627,5 +645,31 @@ fn existing(response: ContainerInspectResponse) -> Existing {
         address,
         exit_code: state.exit_code,
         health: state.health.and_then(|health| health.status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::{ContainerSummary, PortSummary};
+
+    #[test]
+    fn endpoints_are_socket_addresses_once_each() {
+        let port = |ip: Option<&str>, public_port: Option<u16>| PortSummary {
+            ip: ip.map(str::to_string),
+            private_port: 80,
+            public_port,
+            ..PortSummary::default()
+        };
+        let summary = ContainerSummary {
+            ports: Some(vec![
+                port(Some("::"), Some(8080)),
+                port(Some("0.0.0.0"), Some(8080)),
+                port(Some("0.0.0.0"), Some(8080)),
+                port(Some("127.0.0.1"), Some(6379)),
+                port(None, None),
+            ]),
+            ..ContainerSummary::default()
+        };
+        assert_eq!(super::endpoints(&summary), ["0.0.0.0:8080", "127.0.0.1:6379", "[::]:8080"]);
     }
 }

@@ -280,6 +280,11 @@ fn network_in_flux(status_code: u16, message: &str) -> bool {
     (status_code == 404 && message.contains("network")) || (status_code == 400 && message.contains("is ambiguous"))
 }
 
+/// Whether `error` means the engine did not answer at all.
+pub(crate) fn failed_kind_is_unreachable(error: &bollard::errors::Error) -> bool {
+    docker_kind(error) == FailureKind::EngineUnreachable
+}
+
 /// Docker's own answers: a 4xx refuses what berth asked for (a retry asks the same), a 5xx
 /// is the engine's trouble, and no answer at all means the engine is away.
 fn docker_kind(error: &bollard::errors::Error) -> FailureKind {
@@ -289,6 +294,7 @@ fn docker_kind(error: &bollard::errors::Error) -> FailureKind {
         Error::DockerResponseServerError { .. } => FailureKind::Docker,
         Error::IOError { .. }
         | Error::HyperResponseError { .. }
+        | Error::HyperLegacyError { .. }
         | Error::RequestTimeoutError
         | Error::SocketNotFoundError(_) => FailureKind::EngineUnreachable,
         _ => FailureKind::Docker,

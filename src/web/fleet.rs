@@ -14,6 +14,8 @@ use crate::fleet::{self, Host};
 
 /// How long one answer of the fleet is shown before it is asked again.
 const FRESH: Duration = Duration::from_secs(10);
+/// How long asking may take in all: connecting, finding the hosts, and their answers.
+const ASK_BOUND: Duration = Duration::from_secs(60);
 
 /// The fleet as last asked: its hosts, or why it could not be asked at all.
 pub type Answer = Result<Vec<Host>, String>;
@@ -51,7 +53,15 @@ impl FleetSource {
         {
             return asked.answer.clone();
         }
-        let answer = Arc::new(self.ask().await);
+        let answer = match tokio::time::timeout(ASK_BOUND, self.ask()).await {
+            Ok(answer) => answer,
+            Err(_) => Err(format!(
+                "Temporal did not answer within {}s; is the cluster{} up?",
+                ASK_BOUND.as_secs(),
+                self.address.as_deref().map_or_else(String::new, |address| format!(" at {address}"))
+            )),
+        };
+        let answer = Arc::new(answer);
         *latest = Some(Asked { at: Instant::now(), answer: answer.clone() });
         answer
     }

@@ -77,11 +77,17 @@ pub struct RunActivityInput {
     /// Run on this host's worker.
     #[serde(default)]
     pub host: Option<String>,
+    /// How long one attempt may take once a worker has it [default: 900]; a short bound
+    /// tells a hung worker from a gone one.
+    #[serde(default)]
+    pub start_to_close_seconds: Option<u64>,
 }
 
 /// How long a host's own queue may leave an activity untaken before the host counts as
 /// gone; short, so that a dead host fails the workflow fast.
 const HOST_QUEUE_PICKUP: Duration = Duration::from_secs(20);
+/// The same bound for the compensation's undos on a host whose queue already went untaken.
+const GONE_HOST_PICKUP: Duration = Duration::from_secs(5);
 /// The same bound on the shared queue, where a busy pool of workers may take longer.
 const SHARED_QUEUE_PICKUP: Duration = Duration::from_secs(120);
 /// Start-to-close of a start whose request names no timeout; the instance's own timeout
@@ -298,17 +304,19 @@ impl SpinUp {
                     started.filter(|host| !host.is_empty()).or_else(|| host.clone())
                 })
                 .collect();
-            // A host whose queue no worker took work from is gone: an undo there would only
-            // wait out the pickup bound again, so its instances are said to be left at once.
+            // A host whose queue no worker took work from is likely gone: its undos still go
+            // to it (a worker back by now, or one whose slots were only full, does them),
+            // but wait for a worker only briefly, so that a dead host does not hold the run.
             let gone: Vec<&str> = failures
                 .iter()
                 .filter(|(_, kind, _)| *kind == FailureKind::NoWorker)
                 .filter_map(|(index, _, _)| ran_on[*index].as_deref())
                 .collect();
-            let reachable = |host: &Option<String>| host.as_deref().is_none_or(|host| !gone.contains(&host));
-            let attempted = targets.iter().zip(&results).zip(&ran_on);
-            let undos = attempted.clone().filter(|(_, host)| reachable(host)).map(|(((target, _), result), host)| {
-                let undo_options = undo_options(host.as_deref(), input.maximum_attempts);
+            let undos = targets.iter().zip(&results).zip(&ran_on).map(|(((target, _), result), host)| {
+                let mut undo_options = undo_options(host.as_deref(), input.maximum_attempts);
+                if host.as_deref().is_some_and(|host| gone.contains(&host)) {
+                    undo_options.schedule_to_start_timeout = Some(GONE_HOST_PICKUP);
+                }
                 let request = UndoRequest {
                     service: target.service.clone().unwrap_or_default(),
                     instance_id: target.instance_id,
@@ -320,20 +328,15 @@ impl SpinUp {
                 let options = for_instance(&undo_options, "undo", Some(&request.service), request.instance_id);
                 ctx.execute_activity(UndoStart, request, options)
             });
-            let mut undone_each = temporalio_sdk::workflows::join_all(undos).await.into_iter();
-            for (((target, _), _), host) in attempted {
-                let why = if reachable(host) {
-                    match undone_each.next() {
-                        Some(Ok(report)) => {
-                            undone.undone.extend(report.undone);
-                            undone.left.extend(report.left);
-                            continue;
-                        }
-                        Some(Err(error)) => classify(&error, "undo_start", host.as_deref()).1,
-                        None => continue,
+            let undone_each = temporalio_sdk::workflows::join_all(undos).await;
+            for (((target, _), host), result) in targets.iter().zip(&ran_on).zip(undone_each) {
+                let why = match result {
+                    Ok(report) => {
+                        undone.undone.extend(report.undone);
+                        undone.left.extend(report.left);
+                        continue;
                     }
-                } else {
-                    format!("no worker answers on {}", queue(host.as_deref()))
+                    Err(error) => classify(&error, "undo_start", host.as_deref()).1,
                 };
                 let service = target.service.as_deref().unwrap_or_default();
                 // The command that reaches the instance where it runs.
@@ -443,7 +446,18 @@ impl RunActivity {
     #[run(name = "RunActivity")]
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: serde_json::Value) -> WorkflowResult<serde_json::Value> {
         let input: RunActivityInput = decode("RunActivity", input).map_err(invalid_input)?;
-        let options = options(input.host.as_deref(), DEFAULT_START_TO_CLOSE, Duration::from_secs(30), 3);
+        let start_to_close = match input.start_to_close_seconds {
+            Some(seconds) if seconds == 0 || seconds > crate::requests::MAXIMUM_TIMEOUT_SECONDS => {
+                return Err(invalid_input(format!(
+                    "RunActivity: start_to_close_seconds must be between 1 and {}, not {seconds}",
+                    crate::requests::MAXIMUM_TIMEOUT_SECONDS
+                ))
+                .into());
+            }
+            Some(seconds) => Duration::from_secs(seconds),
+            None => DEFAULT_START_TO_CLOSE,
+        };
+        let options = options(input.host.as_deref(), start_to_close, Duration::from_secs(30), 3);
         let activity = input.activity.clone();
         ctx.execute_activity(Named(input.activity), input.input, options).await.map_err(|error| {
             // The activity's own kind and cause, not the SDK's wrapper around them.

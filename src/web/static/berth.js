@@ -1,4 +1,5 @@
-// Keeps a page live: fetches the page's own fragment every few seconds and swaps it in,
+// Keeps a page live: fetches the page's own fragment a few seconds after the last fetch
+// ended (a slow answer never piles up fetches) and swaps it in,
 // unless the server says it is unchanged (304 for the ETag last shown). A failed fetch is
 // said in the header, and the last good content stays.
 //
@@ -46,6 +47,7 @@ document.addEventListener("submit", function (event) {
       updated.textContent = "not updated: " + error.message;
       updated.className = "bad";
     }
+    window.setTimeout(refresh, every);
   }
-  window.setInterval(refresh, every);
+  window.setTimeout(refresh, every);
 })();
