@@ -384,14 +384,7 @@ fn three_hosts_stay_apart_and_berth_fleet_lists_them_from_temporal() {
     assert!(String::from_utf8_lossy(&direct.stderr).contains("needs --temporal"));
 
     // A host whose engine stops is listed as failing, with the cause; the others still answer.
-    let pidfile = format!("/run/berth-fleet/{}/h3/docker.pid", fleet.name);
-    let pid = std::fs::read_to_string(&pidfile).expect("the third engine's pid file").trim().to_string();
-    assert!(Command::new("kill").arg(&pid).status().is_ok_and(|status| status.success()), "stop {third}'s engine");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(Instant::now() < deadline, "{third}'s engine did not stop within a minute");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    stop_engine(&fleet, 2);
     let listed = fleet.berth(&["fleet", "--format", "json"]);
     assert_eq!(listed.status.code(), Some(1), "{}", String::from_utf8_lossy(&listed.stderr));
     let said = String::from_utf8_lossy(&listed.stderr).into_owned();
@@ -404,6 +397,39 @@ fn three_hosts_stay_apart_and_berth_fleet_lists_them_from_temporal() {
         [&serde_json::Value::Null, &serde_json::Value::Null, &serde_json::json!("EngineUnreachable")],
         "{listed}"
     );
+}
+
+/// Stops the Docker engine of host `index` (0-based) and waits until it has ended.
+fn stop_engine(fleet: &Fleet, index: usize) {
+    let pidfile = format!("/run/berth-fleet/{}/h{}/docker.pid", fleet.name, index + 1);
+    let pid = std::fs::read_to_string(&pidfile).expect("the engine's pid file").trim().to_string();
+    assert!(Command::new("kill").arg(&pid).status().is_ok_and(|status| status.success()), "stop engine {pid}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "the engine of host {} did not stop within a minute", index + 1);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `berth ARGUMENTS` (an up placing `slow:0` on the second host) running, once the slow
+/// instance's container exists there: the process, and that container's name.
+fn up_until_slow_is_made(fleet: &Fleet, arguments: &[String], environment: &str) -> (Child, String) {
+    let up = Command::new(berth_binary())
+        .args(arguments)
+        .env("BERTH_REGISTRY", fleet.registry.path())
+        .env("TEMPORAL_ADDRESS", &fleet.temporal_address)
+        .env_remove("BERTH_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start berth up");
+    let (second, slow) = (&fleet.hosts[1].0, format!("slow-{environment}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !containers_on(fleet, second).contains(&slow) {
+        assert!(Instant::now() < deadline, "the slow instance never got a container on {second}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (up, slow)
 }
 
 /// The containers on `host` of the fleet, by name.
@@ -430,21 +456,7 @@ fn a_host_lost_mid_spin_up_fails_it_by_name_the_others_are_undone_and_a_rerun_ad
         arguments.extend(extra.iter().map(ToString::to_string));
         arguments
     };
-    let mut up = Command::new(berth_binary())
-        .args(arguments(&[]))
-        .env("BERTH_REGISTRY", fleet.registry.path())
-        .env("TEMPORAL_ADDRESS", &fleet.temporal_address)
-        .env_remove("BERTH_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start berth up");
-    let slow = format!("slow-{environment}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !containers_on(&fleet, &second).contains(&slow) {
-        assert!(Instant::now() < deadline, "the slow instance never got a container on {second}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (mut up, slow) = up_until_slow_is_made(&fleet, &arguments(&[]), &environment);
     // The second host's worker dies while its instance waits to be ready.
     let _ = fleet.workers[1].kill();
     let _ = fleet.workers[1].wait();
@@ -491,4 +503,26 @@ fn a_host_lost_mid_spin_up_fails_it_by_name_the_others_are_undone_and_a_rerun_ad
     down.extend(["--env", environment.as_str(), "--temporal"].map(str::to_string));
     let down = fleet.berth(&down.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+}
+
+#[test]
+fn an_engine_stopped_mid_spin_up_fails_it_naming_the_host_and_the_other_host_is_undone() {
+    let environment = format!("engine{}", std::process::id());
+    let fleet = Fleet::up('c', 2, &environment);
+    fleet.listed(2);
+    let (first, second) = (fleet.hosts[0].0.clone(), fleet.hosts[1].0.clone());
+    let words = [format!("web:0@{first}"), format!("slow:0@{second}")];
+    let arguments = ["up", &words[0], &words[1], "--env", &environment, "--temporal"].map(str::to_string);
+    let (mut up, _) = up_until_slow_is_made(&fleet, &arguments, &environment);
+    // The second host's engine stops while its instance waits to be ready.
+    stop_engine(&fleet, 1);
+    let status = up.wait().expect("berth up ends");
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut up.stderr.take().expect("stderr"), &mut said).expect("stderr");
+    assert_eq!(status.code(), Some(2), "EngineUnreachable: {said}");
+    assert!(said.contains("(EngineUnreachable)") && said.contains(&format!("slow[0] on {second}")), "{said}");
+    assert!(said.contains("cannot reach the Docker engine at"), "the engine is named: {said}");
+    assert!(!containers_on(&fleet, &first).iter().any(|name| name.starts_with("web-")), "undone on {first}: {said}");
+    let left = format!("`berth down slow:0@{second} --temporal` removes it");
+    assert!(said.contains(&left), "what is left is said, with how to reach it: {said}");
 }
