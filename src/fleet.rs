@@ -56,6 +56,83 @@ impl Host {
     }
 }
 
+/// One row of the fleet's instances: an instance on a host, or a host that did not answer
+/// (`trouble`, its state `unreachable` or `failed` and the cause where the endpoints go).
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct Row<'a> {
+    /// The host.
+    pub host: &'a str,
+    /// The registry service (`-` on a trouble row).
+    pub service: &'a str,
+    /// The instance id.
+    pub instance: &'a str,
+    /// The environment.
+    pub env: &'a str,
+    /// Docker's state, or `unreachable` / `failed`.
+    pub state: &'a str,
+    /// The endpoints, space-separated, or why the host did not answer.
+    pub endpoints: String,
+    /// Whether the host did not answer.
+    pub trouble: bool,
+}
+
+/// One row of the fleet's leases.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct LeaseRow<'a> {
+    /// The host whose ledger holds it.
+    pub host: &'a str,
+    /// The leased port.
+    pub port: u16,
+    /// The project holding it.
+    pub project: &'a str,
+    /// The service it was leased for.
+    pub service: &'a str,
+}
+
+/// The instances of `hosts`, host by host, each host that did not answer first in its turn.
+pub fn rows(hosts: &[Host]) -> Vec<Row<'_>> {
+    let mut rows = Vec::new();
+    for host in hosts {
+        if let (Some(trouble), Some(error)) = (host.trouble(), &host.error) {
+            let cause = error.lines().next().unwrap_or_default().to_string();
+            rows.push(Row {
+                host: &host.host,
+                service: "-",
+                instance: "-",
+                env: "-",
+                state: trouble,
+                endpoints: cause,
+                trouble: true,
+            });
+        }
+        rows.extend(host.instances.iter().map(|instance| Row {
+            host: &host.host,
+            service: &instance.service,
+            instance: &instance.instance,
+            env: &instance.env,
+            state: &instance.state,
+            endpoints: instance.endpoints.join(" "),
+            trouble: false,
+        }));
+    }
+    rows
+}
+
+/// The leases of `hosts`, host by host.
+pub fn lease_rows(hosts: &[Host]) -> Vec<LeaseRow<'_>> {
+    hosts
+        .iter()
+        .flat_map(|host| {
+            host.leases.iter().map(|lease| LeaseRow {
+                host: &host.host,
+                port: lease.port,
+                project: &lease.project,
+                service: &lease.service,
+            })
+        })
+        .collect()
+}
+
 /// Why an activity run on a host gave no answer: the failure's kind and its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoAnswer {

@@ -50,23 +50,16 @@ pub(super) fn run(args: FleetArgs) -> anyhow::Result<Outcome> {
 fn tables(hosts: &[Host]) -> String {
     let mut instances = Table::new(&["HOST", "SERVICE", "INSTANCE", "ENV", "STATE", "ENDPOINTS"]);
     let mut leases = Table::new(&["HOST", "PORT", "PROJECT", "SERVICE"]);
-    for host in hosts {
-        if let (Some(trouble), Some(error)) = (host.trouble(), &host.error) {
-            instances.row([host.host.as_str(), "-", "-", "-", trouble, error.lines().next().unwrap_or_default()]);
-        }
-        for instance in &host.instances {
-            instances.row([
-                host.host.clone(),
-                instance.service.clone(),
-                instance.instance.clone(),
-                instance.env.clone(),
-                instance.state.clone(),
-                instance.endpoints.join(" "),
-            ]);
-        }
-        for lease in &host.leases {
-            leases.row([host.host.clone(), lease.port.to_string(), lease.project.clone(), lease.service.clone()]);
-        }
+    for row in fleet::rows(hosts) {
+        instances.row([row.host, row.service, row.instance, row.env, row.state, &row.endpoints]);
+    }
+    for lease in fleet::lease_rows(hosts) {
+        leases.row([
+            lease.host.to_string(),
+            lease.port.to_string(),
+            lease.project.to_string(),
+            lease.service.to_string(),
+        ]);
     }
     let mut text = instances.render(None);
     if !leases.is_empty() {

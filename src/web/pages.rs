@@ -272,27 +272,6 @@ pub fn leases(map: &PortMap, access: &Access, fragment: bool) -> String {
     )
 }
 
-/// One row of the fleet page: an instance on a host, or a host that did not answer.
-#[derive(Serialize)]
-struct FleetRow<'a> {
-    host: &'a str,
-    service: &'a str,
-    instance: &'a str,
-    env: &'a str,
-    state: &'a str,
-    endpoints: String,
-    trouble: bool,
-}
-
-/// One lease of the fleet page.
-#[derive(Serialize)]
-struct FleetLease<'a> {
-    host: &'a str,
-    port: u16,
-    project: &'a str,
-    service: &'a str,
-}
-
 /// The fleet: every host's instances and leases; `None` when these pages see one host only.
 pub fn fleet(answer: Option<&Result<Vec<Host>, String>>, access: &Access, fragment: bool) -> String {
     let (hosts, error) = match answer {
@@ -300,41 +279,8 @@ pub fn fleet(answer: Option<&Result<Vec<Host>, String>>, access: &Access, fragme
         Some(Err(error)) => (&[][..], Some(error.as_str())),
         None => (&[][..], None),
     };
-    let mut rows = Vec::new();
-    for host in hosts {
-        if let (Some(trouble), Some(error)) = (host.trouble(), &host.error) {
-            let cause = error.lines().next().unwrap_or_default().to_string();
-            rows.push(FleetRow {
-                host: &host.host,
-                service: "",
-                instance: "",
-                env: "",
-                state: trouble,
-                endpoints: cause,
-                trouble: true,
-            });
-        }
-        rows.extend(host.instances.iter().map(|instance| FleetRow {
-            host: &host.host,
-            service: &instance.service,
-            instance: &instance.instance,
-            env: &instance.env,
-            state: &instance.state,
-            endpoints: instance.endpoints.join(" "),
-            trouble: false,
-        }));
-    }
-    let leases: Vec<FleetLease<'_>> = hosts
-        .iter()
-        .flat_map(|host| {
-            host.leases.iter().map(|lease| FleetLease {
-                host: &host.host,
-                port: lease.port,
-                project: &lease.project,
-                service: &lease.service,
-            })
-        })
-        .collect();
+    let rows = crate::fleet::rows(hosts);
+    let leases = crate::fleet::lease_rows(hosts);
     render(
         "fleet",
         fragment,
